@@ -1,0 +1,21 @@
+# ria: `make test` installs what the tests need (redis-server, redis-tools) when missing,
+# then vets and runs every test under the race detector, real-server tests included.
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: test deps vet bench tour fuzz soak
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+deps:
+	@./scripts/install-redis.sh
+
+vet:
+	$(GO) vet ./...
+
+tour:
+	$(GO) run ./examples/tour
+
+bench: deps
+	$(GO) run ./benchmarks

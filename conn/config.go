@@ -1,0 +1,745 @@
+package conn
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Config is a component's connection settings, parsed from the JSON stored at config:redis:<component>.
+// Build one with ParseConfig. It is normalized (host and port become Addr, a URL is expanded), so two
+// JSON texts that mean the same server compare equal, and it never prints its passwords.
+type Config struct {
+	Kind Kind // which client the config makes
+
+	Network string   // "tcp" or "unix" (single server)
+	Addr    string   // host:port or socket path (single server)
+	Addrs   []string // cluster seeds, or sentinel addresses
+	Master  string   // sentinel master name
+	DB      int
+
+	Username         string
+	Password         string
+	SentinelUsername string
+	SentinelPassword string
+	ClientName       string
+
+	TLS *TLSConfig // nil: plain TCP
+
+	DialTimeout  time.Duration // 0: go-redis default (5 s)
+	ReadTimeout  time.Duration // 0: go-redis default (3 s)
+	WriteTimeout time.Duration // 0: same as ReadTimeout
+	PoolSize     int           // 0: go-redis default (10 per CPU)
+	MinIdleConns int
+	MaxRetries   int // retries after a network error; 0 (the default) means none, see MaxRetries in the package doc
+	Protocol     int // 2 or 3; 0: go-redis default (3)
+
+	ReadOnly       bool // cluster: read from replicas
+	RouteByLatency bool // cluster: read from the closest node
+	RouteRandomly  bool // cluster: read from a random node
+}
+
+// Kind says which go-redis client a Config makes.
+type Kind int
+
+const (
+	Single   Kind = iota // *redis.Client
+	Cluster              // *redis.ClusterClient
+	Sentinel             // *redis.Client from redis.NewFailoverClient
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Single:
+		return "single"
+	case Cluster:
+		return "cluster"
+	case Sentinel:
+		return "sentinel"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// TLSConfig holds the TLS settings; certificate files are read when the client is made.
+type TLSConfig struct {
+	CAFile          string // ssl_ca_certs: PEM roots; empty means the system roots
+	CertFile        string // ssl_certfile: client certificate
+	KeyFile         string // ssl_keyfile
+	ServerName      string // name to verify; empty means the host being dialed
+	SkipVerify      bool   // ssl_cert_reqs "none": no verification at all (insecure)
+	NoHostnameCheck bool   // ssl_check_hostname false: verify the chain but not the name (insecure)
+}
+
+// Insecure reports whether the config turns off any TLS verification.
+func (c *Config) Insecure() bool {
+	return c.TLS != nil && (c.TLS.SkipVerify || c.TLS.NoHostnameCheck)
+}
+
+// field describes one accepted JSON key.
+type field struct {
+	name  string
+	apply func(c *Config, p *parseState, raw json.RawMessage) error
+}
+
+// parseState holds what is seen while parsing and resolved at the end.
+type parseState struct {
+	seen                map[string]bool
+	host                string
+	port                int
+	socketTimeout       time.Duration
+	certReqs            string
+	checkHostname       *bool
+	ssl                 bool
+	caFile, cert, key   string
+	clusterAddrs        []string
+	sentinel            *sentinelJSON
+	url                 string
+	readTimeoutExplicit bool
+}
+
+type sentinelJSON struct {
+	Master   string   `json:"master"`
+	Addrs    []string `json:"addrs"`
+	Username string   `json:"username"`
+	Password string   `json:"password"`
+}
+
+// Fields that redis-py accepts but that mean nothing to a Go client; accepted so that a config
+// written for the book's Python code parses, and ignored.
+var pythonOnly = []string{"decode_responses", "encoding", "encoding_errors", "health_check_interval",
+	"socket_keepalive", "retry_on_timeout"}
+
+var fields = []field{
+	// redis-py keyword form
+	{"host", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.host, true) }},
+	{"port", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeInt(raw, &p.port); err != nil {
+			return err
+		}
+		if p.port < 1 || p.port > 65535 {
+			return fmt.Errorf("%d is not a port (1 to 65535)", p.port)
+		}
+		return nil
+	}},
+	{"db", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeInt(raw, &c.DB); err != nil {
+			return err
+		}
+		if c.DB < 0 {
+			return fmt.Errorf("%d is negative", c.DB)
+		}
+		return nil
+	}},
+	{"username", func(c *Config, p *parseState, raw json.RawMessage) error {
+		return decodeString(raw, &c.Username, false)
+	}},
+	{"password", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeSecret(raw, &c.Password) }},
+	{"unix_socket_path", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeString(raw, &c.Addr, true); err != nil {
+			return err
+		}
+		c.Network = "unix"
+		return nil
+	}},
+	{"ssl", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &p.ssl) }},
+	{"ssl_ca_certs", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.caFile, true) }},
+	{"ssl_certfile", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.cert, true) }},
+	{"ssl_keyfile", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.key, true) }},
+	{"ssl_cert_reqs", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeString(raw, &p.certReqs, true); err != nil {
+			return err
+		}
+		switch strings.TrimPrefix(strings.ToLower(p.certReqs), "cert_") {
+		case "required", "optional": // a client verifies in both (Python's ssl module treats them alike)
+			p.certReqs = "required"
+		case "none":
+			p.certReqs = "none"
+		default:
+			return fmt.Errorf("%q is not one of required, optional, none", p.certReqs)
+		}
+		return nil
+	}},
+	{"ssl_check_hostname", func(c *Config, p *parseState, raw json.RawMessage) error {
+		var b bool
+		if err := decodeBool(raw, &b); err != nil {
+			return err
+		}
+		p.checkHostname = &b
+		return nil
+	}},
+	{"socket_timeout", func(c *Config, p *parseState, raw json.RawMessage) error {
+		return decodeDuration(raw, &p.socketTimeout)
+	}},
+	{"socket_connect_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.DialTimeout) }},
+	{"client_name", func(c *Config, p *parseState, raw json.RawMessage) error {
+		return decodeString(raw, &c.ClientName, false)
+	}},
+	{"max_connections", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.PoolSize) }},
+
+	// Go forms
+	{"addr", func(c *Config, p *parseState, raw json.RawMessage) error {
+		return decodeString(raw, &c.Addr, true) // checked in resolve, once "network" is known
+	}},
+	{"network", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeString(raw, &c.Network, true); err != nil {
+			return err
+		}
+		if c.Network != "tcp" && c.Network != "unix" {
+			return fmt.Errorf("%q is not tcp or unix", c.Network)
+		}
+		return nil
+	}},
+	{"url", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeSecret(raw, &p.url) }},
+	{"cluster", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeAddrs(raw, &p.clusterAddrs); err != nil {
+			return err
+		}
+		return nil
+	}},
+	{"sentinel", func(c *Config, p *parseState, raw json.RawMessage) error {
+		var s sentinelJSON
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&s); err != nil {
+			return fmt.Errorf("must be an object {\"master\", \"addrs\", \"username\", \"password\"}: %v", jsonMsg(err))
+		}
+		if s.Master == "" {
+			return errors.New(`"master" is missing or empty`)
+		}
+		if len(s.Addrs) == 0 {
+			return errors.New(`"addrs" is missing or empty`)
+		}
+		for _, a := range s.Addrs {
+			if err := checkHostPort(a); err != nil {
+				return fmt.Errorf(`"addrs": %v`, err)
+			}
+		}
+		p.sentinel = &s
+		return nil
+	}},
+	{"read_timeout", func(c *Config, p *parseState, raw json.RawMessage) error {
+		p.readTimeoutExplicit = true
+		return decodeDuration(raw, &c.ReadTimeout)
+	}},
+	{"write_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.WriteTimeout) }},
+	{"dial_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.DialTimeout) }},
+	{"pool_size", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.PoolSize) }},
+	{"min_idle_conns", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.MinIdleConns) }},
+	{"max_retries", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeInt(raw, &c.MaxRetries); err != nil {
+			return err
+		}
+		if c.MaxRetries < 0 {
+			return fmt.Errorf("%d is negative (0 means no retries)", c.MaxRetries)
+		}
+		return nil
+	}},
+	{"protocol", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeInt(raw, &c.Protocol); err != nil {
+			return err
+		}
+		if c.Protocol != 2 && c.Protocol != 3 {
+			return fmt.Errorf("%d is not 2 or 3", c.Protocol)
+		}
+		return nil
+	}},
+	{"read_only", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &c.ReadOnly) }},
+	{"route_by_latency", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &c.RouteByLatency) }},
+	{"route_randomly", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &c.RouteRandomly) }},
+}
+
+// ParseConfig parses and validates a component's JSON config. Errors are *ConfigError values that name
+// the field; they never contain a password.
+func ParseConfig(data []byte) (*Config, error) {
+	c, err := parseConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parseConfig(data []byte) (*Config, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("%w: not a JSON object: %v", ErrBadConfig, jsonMsg(err))}
+	}
+	if obj == nil {
+		return nil, &ConfigError{Err: fmt.Errorf("%w: not a JSON object (null)", ErrBadConfig)}
+	}
+	c := &Config{}
+	p := &parseState{seen: map[string]bool{}}
+	var secrets []string
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	slices.Sort(names) // report the same first error every time
+	for _, name := range names {
+		raw := obj[name]
+		if slices.Contains(pythonOnly, name) {
+			continue
+		}
+		i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
+		if i < 0 {
+			return nil, fieldErr(name, fmt.Errorf("%w: unknown field", ErrBadConfig))
+		}
+		if string(raw) == "null" { // Python's None: the same as leaving the key out
+			continue
+		}
+		p.seen[name] = true
+		if err := fields[i].apply(c, p, raw); err != nil {
+			return nil, fieldErr(name, fmt.Errorf("%w: %v", ErrBadConfig, err))
+		}
+	}
+	secrets = append(secrets, c.Password)
+	if p.sentinel != nil {
+		secrets = append(secrets, p.sentinel.Password)
+	}
+	if err := p.resolve(c); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Err = redactErr(ce.Err, append(secrets, urlSecrets(p.url)...))
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// resolve checks combinations and fills the normalized fields.
+func (p *parseState) resolve(c *Config) error {
+	has := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			if p.seen[n] {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	conflict := func(a string, others ...string) error {
+		if h := has(others...); p.seen[a] && len(h) > 0 {
+			return fieldErr(a, fmt.Errorf("%w: cannot be combined with %q", ErrBadConfig, h[0]))
+		}
+		return nil
+	}
+	// Exactly one way of naming the server.
+	for _, pair := range [][2]string{
+		{"url", "host"}, {"url", "port"}, {"url", "addr"}, {"url", "unix_socket_path"}, {"url", "db"},
+		{"url", "password"}, {"url", "username"}, {"url", "ssl"}, {"url", "network"},
+		{"addr", "host"}, {"addr", "port"}, {"addr", "unix_socket_path"},
+		{"unix_socket_path", "host"}, {"unix_socket_path", "port"},
+		{"cluster", "sentinel"},
+	} {
+		if err := conflict(pair[0], pair[1]); err != nil {
+			return err
+		}
+	}
+	for _, multi := range []string{"cluster", "sentinel"} {
+		if err := conflict(multi, "url", "host", "port", "addr", "unix_socket_path", "network"); err != nil {
+			return err
+		}
+	}
+	if p.seen["cluster"] && c.DB != 0 {
+		return fieldErr("db", fmt.Errorf("%w: a Redis Cluster has only database 0", ErrBadConfig))
+	}
+	for _, f := range []string{"read_only", "route_by_latency", "route_randomly"} {
+		if p.seen[f] && !p.seen["cluster"] {
+			return fieldErr(f, fmt.Errorf("%w: applies only with \"cluster\"", ErrBadConfig))
+		}
+	}
+	if p.seen["socket_timeout"] && (p.seen["read_timeout"] || p.seen["write_timeout"]) {
+		return fieldErr("socket_timeout", fmt.Errorf("%w: cannot be combined with read_timeout/write_timeout", ErrBadConfig))
+	}
+	if p.seen["socket_timeout"] {
+		c.ReadTimeout, c.WriteTimeout = p.socketTimeout, p.socketTimeout
+	}
+	if p.seen["socket_connect_timeout"] && p.seen["dial_timeout"] {
+		return fieldErr("dial_timeout", fmt.Errorf("%w: cannot be combined with socket_connect_timeout", ErrBadConfig))
+	}
+	if p.seen["max_connections"] && p.seen["pool_size"] {
+		return fieldErr("pool_size", fmt.Errorf("%w: cannot be combined with max_connections", ErrBadConfig))
+	}
+
+	switch {
+	case p.seen["cluster"]:
+		c.Kind, c.Addrs = Cluster, p.clusterAddrs
+	case p.sentinel != nil:
+		c.Kind, c.Master, c.Addrs = Sentinel, p.sentinel.Master, p.sentinel.Addrs
+		c.SentinelUsername, c.SentinelPassword = p.sentinel.Username, p.sentinel.Password
+	case p.seen["url"]:
+		if err := p.applyURL(c); err != nil {
+			return fieldErr("url", fmt.Errorf("%w: %v", ErrBadConfig, err))
+		}
+	case p.seen["unix_socket_path"]:
+		c.Network = "unix"
+	case p.seen["addr"]:
+		if c.Network == "" {
+			c.Network = "tcp"
+		}
+		if c.Network == "tcp" {
+			if err := checkHostPort(c.Addr); err != nil {
+				return fieldErr("addr", fmt.Errorf("%w: %v", ErrBadConfig, err))
+			}
+		}
+	case p.seen["host"] || p.seen["port"]:
+		host, port := p.host, p.port
+		if host == "" {
+			host = "localhost" // redis-py's defaults
+		}
+		if port == 0 {
+			port = 6379
+		}
+		c.Network, c.Addr = "tcp", net.JoinHostPort(host, strconv.Itoa(port))
+	default:
+		return &ConfigError{Err: fmt.Errorf("%w: names no server: give host/port, addr, url, unix_socket_path, cluster or sentinel", ErrBadConfig)}
+	}
+	if p.seen["network"] && !p.seen["addr"] {
+		return fieldErr("network", fmt.Errorf("%w: applies only with \"addr\"", ErrBadConfig))
+	}
+
+	tlsFields := has("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_check_hostname")
+	if len(tlsFields) > 0 && !p.ssl {
+		return fieldErr(tlsFields[0], fmt.Errorf("%w: needs \"ssl\": true", ErrBadConfig))
+	}
+	if p.ssl {
+		if c.TLS == nil {
+			c.TLS = &TLSConfig{}
+		}
+		c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile = p.caFile, p.cert, p.key
+		if (p.cert == "") != (p.key == "") {
+			return fieldErr("ssl_certfile", fmt.Errorf("%w: ssl_certfile and ssl_keyfile go together", ErrBadConfig))
+		}
+		c.TLS.SkipVerify = p.certReqs == "none"
+		c.TLS.NoHostnameCheck = p.checkHostname != nil && !*p.checkHostname && !c.TLS.SkipVerify
+	}
+	if c.Kind == Single && c.Network == "unix" && c.TLS != nil && c.TLS.ServerName == "" && !c.TLS.SkipVerify {
+		return fieldErr("ssl", fmt.Errorf("%w: TLS over a unix socket has no host name to verify", ErrBadConfig))
+	}
+	return nil
+}
+
+// applyURL expands a redis://, rediss:// or unix:// URL with go-redis's parser.
+func (p *parseState) applyURL(c *Config) error {
+	o, err := redis.ParseURL(p.url)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, password included
+		}
+		return err
+	}
+	c.Network, c.Addr, c.DB = o.Network, o.Addr, o.DB
+	c.Username, c.Password, c.ClientName = o.Username, o.Password, o.ClientName
+	if o.Protocol != 0 {
+		c.Protocol = o.Protocol
+	}
+	if o.TLSConfig != nil {
+		p.ssl = true
+		c.TLS = &TLSConfig{ServerName: o.TLSConfig.ServerName, SkipVerify: o.TLSConfig.InsecureSkipVerify}
+		if o.TLSConfig.InsecureSkipVerify {
+			p.certReqs = "none"
+		}
+	}
+	durations := []struct {
+		dst *time.Duration
+		src time.Duration
+	}{{&c.DialTimeout, o.DialTimeout}, {&c.ReadTimeout, o.ReadTimeout}, {&c.WriteTimeout, o.WriteTimeout}}
+	for _, d := range durations {
+		if d.src > 0 {
+			*d.dst = d.src
+		}
+	}
+	if o.PoolSize > 0 {
+		c.PoolSize = o.PoolSize
+	}
+	if o.MinIdleConns > 0 {
+		c.MinIdleConns = o.MinIdleConns
+	}
+	if o.MaxRetries > 0 {
+		c.MaxRetries = o.MaxRetries
+	}
+	return nil
+}
+
+func urlSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return []string{raw}
+	}
+	pw, _ := u.User.Password()
+	return []string{pw, u.User.Username()}
+}
+
+func fieldErr(name string, err error) *ConfigError { return &ConfigError{Field: name, Err: err} }
+
+func jsonMsg(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "got a JSON " + te.Value
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+	}
+	return err.Error()
+}
+
+func decodeString(raw json.RawMessage, dst *string, nonEmpty bool) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("must be a string: %s", jsonMsg(err))
+	}
+	if nonEmpty && *dst == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// decodeSecret is decodeString whose errors never show the value.
+func decodeSecret(raw json.RawMessage, dst *string) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errors.New("must be a string")
+	}
+	return nil
+}
+
+func decodeBool(raw json.RawMessage, dst *bool) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("must be true or false: %s", jsonMsg(err))
+	}
+	return nil
+}
+
+func decodeInt(raw json.RawMessage, dst *int) error {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return fmt.Errorf("must be an integer: %s", jsonMsg(err))
+	}
+	if f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+		return fmt.Errorf("must be an integer, got %v", f)
+	}
+	*dst = int(f)
+	return nil
+}
+
+func decodeCount(raw json.RawMessage, dst *int) error {
+	if err := decodeInt(raw, dst); err != nil {
+		return err
+	}
+	if *dst < 1 {
+		return fmt.Errorf("%d must be at least 1", *dst)
+	}
+	return nil
+}
+
+// decodeDuration accepts seconds as a number (redis-py's form, 0.5 is 500ms) or a Go duration string ("500ms").
+func decodeDuration(raw json.RawMessage, dst *time.Duration) error {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err == nil {
+		if f <= 0 || f > 24*3600 || math.IsNaN(f) {
+			return fmt.Errorf("%v seconds is out of range (more than 0, at most a day)", f)
+		}
+		*dst = time.Duration(f * float64(time.Second))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return errors.New(`must be seconds as a number (0.5) or a duration string ("500ms")`)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf(`%q is not a duration ("500ms", "2s")`, s)
+	}
+	if d <= 0 || d > 24*time.Hour {
+		return fmt.Errorf("%v is out of range (more than 0, at most a day)", d)
+	}
+	*dst = d
+	return nil
+}
+
+func decodeAddrs(raw json.RawMessage, dst *[]string) error {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf(`must be a list of "host:port" strings: %s`, jsonMsg(err))
+	}
+	if len(*dst) == 0 {
+		return errors.New("must list at least one address")
+	}
+	for _, a := range *dst {
+		if err := checkHostPort(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkHostPort(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", a)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || host == "" {
+		return fmt.Errorf("%q is not host:port", a)
+	}
+	return nil
+}
+
+// String describes the config with its passwords masked.
+func (c *Config) String() string {
+	m := map[string]any{"kind": c.Kind.String()}
+	set := func(k string, v any, ok bool) {
+		if ok {
+			m[k] = v
+		}
+	}
+	set("network", c.Network, c.Network != "")
+	set("addr", c.Addr, c.Addr != "")
+	set("addrs", c.Addrs, len(c.Addrs) > 0)
+	set("master", c.Master, c.Master != "")
+	set("db", c.DB, c.DB != 0)
+	set("username", c.Username, c.Username != "")
+	set("password", "*****", c.Password != "")
+	set("sentinel_username", c.SentinelUsername, c.SentinelUsername != "")
+	set("sentinel_password", "*****", c.SentinelPassword != "")
+	set("client_name", c.ClientName, c.ClientName != "")
+	set("tls", c.TLS, c.TLS != nil)
+	set("dial_timeout", c.DialTimeout.String(), c.DialTimeout != 0)
+	set("read_timeout", c.ReadTimeout.String(), c.ReadTimeout != 0)
+	set("write_timeout", c.WriteTimeout.String(), c.WriteTimeout != 0)
+	set("pool_size", c.PoolSize, c.PoolSize != 0)
+	set("min_idle_conns", c.MinIdleConns, c.MinIdleConns != 0)
+	set("max_retries", c.MaxRetries, c.MaxRetries != 0)
+	set("protocol", c.Protocol, c.Protocol != 0)
+	set("read_only", true, c.ReadOnly)
+	set("route_by_latency", true, c.RouteByLatency)
+	set("route_randomly", true, c.RouteRandomly)
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// Format makes every fmt verb (%v, %+v, %#v, %s) print String, so a password cannot leak through logging.
+func (c *Config) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) }
+
+// LogValue makes slog print String too.
+func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// canonical is the comparison key: two configs with the same canonical form make the same client.
+func (c *Config) canonical() string {
+	b, _ := json.Marshal(c) // every exported field, passwords included; never shown
+	return string(b)
+}
+
+// tlsConfig builds the crypto/tls config, reading the certificate files.
+func (c *Config) tlsConfig(host string) (*tls.Config, error) {
+	t := c.TLS
+	if t == nil {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if tc.ServerName == "" {
+		tc.ServerName = host
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fieldErr("ssl_ca_certs", fmt.Errorf("%w: %v", ErrBadConfig, err))
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fieldErr("ssl_ca_certs", fmt.Errorf("%w: %s holds no PEM certificate", ErrBadConfig, t.CAFile))
+		}
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fieldErr("ssl_certfile", fmt.Errorf("%w: %v", ErrBadConfig, err))
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	switch {
+	case t.SkipVerify:
+		tc.InsecureSkipVerify = true
+	case t.NoHostnameCheck:
+		// Verify the chain against the roots, but not the name: what ssl_check_hostname=false means.
+		tc.InsecureSkipVerify = true
+		roots := tc.RootCAs
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("conn: server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	}
+	return tc, nil
+}
+
+// NewClient makes the go-redis client the config describes. Every client it makes has
+// ContextTimeoutEnabled, so a context's deadline bounds each call, and makes no retries
+// unless MaxRetries asks for them.
+func (c *Config) NewClient() (redis.UniversalClient, error) {
+	retries := c.MaxRetries
+	if retries == 0 {
+		retries = -1 // go-redis: -1 disables retries; 0 would mean its default of 3
+	}
+	switch c.Kind {
+	case Cluster:
+		tc, err := c.tlsConfig("")
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: c.Addrs, Username: c.Username, Password: c.Password, ClientName: c.ClientName,
+			TLSConfig: tc, DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+			PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns, MaxRetries: retries, Protocol: c.Protocol,
+			ReadOnly: c.ReadOnly, RouteByLatency: c.RouteByLatency, RouteRandomly: c.RouteRandomly,
+			ContextTimeoutEnabled: true,
+		}), nil
+	case Sentinel:
+		tc, err := c.tlsConfig("")
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: c.Master, SentinelAddrs: c.Addrs,
+			SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+			Username: c.Username, Password: c.Password, DB: c.DB, ClientName: c.ClientName,
+			TLSConfig: tc, DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+			PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns, MaxRetries: retries, Protocol: c.Protocol,
+			ContextTimeoutEnabled: true,
+		}), nil
+	default:
+		host := ""
+		if c.Network != "unix" {
+			host, _, _ = net.SplitHostPort(c.Addr)
+		}
+		tc, err := c.tlsConfig(host)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClient(&redis.Options{
+			Network: c.Network, Addr: c.Addr, DB: c.DB,
+			Username: c.Username, Password: c.Password, ClientName: c.ClientName,
+			TLSConfig: tc, DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+			PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns, MaxRetries: retries, Protocol: c.Protocol,
+			ContextTimeoutEnabled: true,
+		}), nil
+	}
+}

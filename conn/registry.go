@@ -1,0 +1,423 @@
+package conn
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the book's key prefix for connection configs.
+const DefaultPrefix = "config:redis:"
+
+// Options configure a Registry.
+type Options struct {
+	// Wait is how often a component's config is re-read: the book's wait.
+	// default: 1 second
+	Wait time.Duration
+
+	// Prefix is prepended to a component's name to make its config key.
+	// default: "config:redis:"
+	Prefix string
+
+	// RefreshTimeout bounds one read of a config by a background refresh.
+	// default: 1 second
+	RefreshTimeout time.Duration
+
+	// Now is the clock; tests inject one to drive refreshes.
+	// default: time.Now
+	Now func() time.Time
+
+	// OnRefreshError, when set, is called (from the refreshing goroutine) each time a background refresh
+	// fails; the cached client keeps serving. Err reports the latest failure too.
+	OnRefreshError func(component string, err error)
+
+	// AllowInsecureTLS lets configs turn TLS verification off (ssl_cert_reqs "none",
+	// ssl_check_hostname false, rediss://...?skip_verify=true). It is the application's decision,
+	// not the config store's: a config that asks for it is refused otherwise.
+	// default: false
+	AllowInsecureTLS bool
+
+	// NewClient makes a client from a parsed config; tests inject one to count or fake clients.
+	// default: (*Config).NewClient
+	NewClient func(component string, cfg *Config) (redis.UniversalClient, error)
+}
+
+func (o *Options) init() {
+	if o.Wait <= 0 {
+		o.Wait = time.Second
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.RefreshTimeout <= 0 {
+		o.RefreshTimeout = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewClient == nil {
+		o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) { return c.NewClient() }
+	}
+}
+
+// Registry hands out one go-redis client per component, made from the component's config in Redis.
+// It is safe for concurrent use. It owns the clients it makes: a replaced client is closed once the
+// calls that acquired it have released it, and Close closes them all. It never closes the config client.
+type Registry struct {
+	config  redis.Cmdable
+	opt     Options
+	entries sync.Map // component -> *entry
+	closed  atomic.Bool
+	bg      sync.WaitGroup // background refreshes, waited for by Close
+}
+
+// New returns a registry that reads configs through config.
+func New(config redis.Cmdable, opt *Options) *Registry {
+	r := &Registry{config: config}
+	if opt != nil {
+		r.opt = *opt
+	}
+	r.opt.init()
+	return r
+}
+
+// entry is one component's state. The hot path reads cur and due with atomics only.
+type entry struct {
+	component, key string
+	cur            atomic.Pointer[handle] // nil until the first successful load
+	due            atomic.Int64           // unix nanos when the config should be read again
+	refreshing     atomic.Bool            // a background refresh is in flight
+	lastErr        atomic.Pointer[error]  // latest load or refresh failure; nil after a success
+	sem            chan struct{}          // one load or refresh at a time
+}
+
+// handle is a client with a count of the calls using it.
+type handle struct {
+	client    redis.UniversalClient
+	cfg       *Config
+	canon     string
+	refs      atomic.Int64
+	retired   atomic.Bool
+	closeOnce sync.Once
+}
+
+func (h *handle) release() {
+	if h.refs.Add(-1) == 0 && h.retired.Load() {
+		h.close()
+	}
+}
+
+func (h *handle) retire() {
+	h.retired.Store(true)
+	if h.refs.Load() == 0 {
+		h.close()
+	}
+}
+
+func (h *handle) close() { h.closeOnce.Do(func() { h.client.Close() }) }
+
+func (r *Registry) entry(component string) *entry {
+	if e, ok := r.entries.Load(component); ok {
+		return e.(*entry)
+	}
+	e, _ := r.entries.LoadOrStore(component, &entry{
+		component: component,
+		key:       r.opt.Prefix + component,
+		sem:       make(chan struct{}, 1),
+	})
+	return e.(*entry)
+}
+
+// Key is the Redis key holding component's config.
+func (r *Registry) Key(component string) string { return r.opt.Prefix + component }
+
+// Acquire returns component's client and a release function to call when done with it. Until release
+// is called, the client stays open even if the config changes. On the hot path (a cached client whose
+// config was checked within Wait) it makes no round trip and takes no lock.
+func (r *Registry) Acquire(ctx context.Context, component string) (redis.UniversalClient, func(), error) {
+	if r.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	e := r.entry(component)
+	for {
+		h := e.cur.Load()
+		if h == nil {
+			if err := r.firstLoad(ctx, e); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		if now := r.opt.Now().UnixNano(); now >= e.due.Load() && e.refreshing.CompareAndSwap(false, true) {
+			r.refreshInBackground(e)
+		}
+		h.refs.Add(1)
+		// A refresh may have swapped the client between the load and the increment; if so, the old
+		// one may already be closing, so take the new one instead.
+		if e.cur.Load() != h {
+			h.release()
+			continue
+		}
+		if r.closed.Load() {
+			h.release()
+			return nil, nil, ErrClosed
+		}
+		return h.client, h.release, nil
+	}
+}
+
+// Client returns component's client without holding it. The client may be closed after a later config
+// change, so prefer Acquire, Do or the Wrap functions for calls that may overlap a change.
+func (r *Registry) Client(ctx context.Context, component string) (redis.UniversalClient, error) {
+	c, release, err := r.Acquire(ctx, component)
+	if err != nil {
+		return nil, err
+	}
+	release()
+	return c, nil
+}
+
+// Do calls fn with component's client, held for the duration of the call.
+func (r *Registry) Do(ctx context.Context, component string, fn func(redis.UniversalClient) error) error {
+	c, release, err := r.Acquire(ctx, component)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(c)
+}
+
+// Err returns the latest error from loading or refreshing component's config, or nil when the latest
+// attempt succeeded. A non-nil Err with a working client means the client is a cached one.
+func (r *Registry) Err(component string) error {
+	e, ok := r.entries.Load(component)
+	if !ok {
+		return nil
+	}
+	if p := e.(*entry).lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Config returns the config the component's current client was made from (nil before the first load).
+func (r *Registry) Config(component string) *Config {
+	e, ok := r.entries.Load(component)
+	if !ok {
+		return nil
+	}
+	if h := e.(*entry).cur.Load(); h != nil {
+		return h.cfg
+	}
+	return nil
+}
+
+// lock takes e's semaphore, giving up when ctx ends.
+func (e *entry) lock(ctx context.Context) error {
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *entry) unlock() { <-e.sem }
+
+// firstLoad reads the config when no client is cached. Concurrent callers wait for one read. A failure is
+// remembered for Wait, so a missing config does not cost every call a round trip.
+func (r *Registry) firstLoad(ctx context.Context, e *entry) error {
+	if err := e.lock(ctx); err != nil {
+		return err
+	}
+	defer e.unlock()
+	if e.cur.Load() != nil {
+		return nil
+	}
+	now := r.opt.Now()
+	if p := e.lastErr.Load(); p != nil && now.UnixNano() < e.due.Load() {
+		return *p
+	}
+	e.due.Store(now.Add(r.opt.Wait).UnixNano())
+	err := r.load(ctx, e)
+	if err != nil {
+		e.lastErr.Store(&err)
+	}
+	return err
+}
+
+func (r *Registry) refreshInBackground(e *entry) {
+	// Set before reading, as the book's get_config sets CHECKED first: at most one read per Wait.
+	e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		defer e.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), r.opt.RefreshTimeout)
+		defer cancel()
+		if err := e.lock(ctx); err != nil {
+			return
+		}
+		defer e.unlock()
+		if err := r.load(ctx, e); err != nil {
+			e.lastErr.Store(&err)
+			if r.opt.OnRefreshError != nil {
+				r.opt.OnRefreshError(e.component, err)
+			}
+		}
+	}()
+}
+
+// Refresh re-reads component's config now and waits for the result, switching clients if it changed.
+func (r *Registry) Refresh(ctx context.Context, component string) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	e := r.entry(component)
+	if err := e.lock(ctx); err != nil {
+		return err
+	}
+	defer e.unlock()
+	e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
+	err := r.load(ctx, e)
+	if err != nil {
+		e.lastErr.Store(&err)
+	}
+	return err
+}
+
+// load reads and parses the config and installs a new client if it changed. The caller holds e.sem.
+func (r *Registry) load(ctx context.Context, e *entry) error {
+	raw, err := r.config.Get(ctx, e.key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return &ConfigError{Key: e.key, Err: ErrNoConfig}
+	}
+	if err != nil {
+		return &ConfigError{Key: e.key, Err: fmt.Errorf("reading config: %w", err)}
+	}
+	cfg, err := r.parse(raw)
+	if err != nil {
+		err.(*ConfigError).Key = e.key
+		return err
+	}
+	canon := cfg.canonical()
+	old := e.cur.Load()
+	if old != nil && old.canon == canon {
+		e.lastErr.Store(nil)
+		return nil // unchanged: keep the same client
+	}
+	client, err := r.opt.NewClient(e.component, cfg)
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Key = e.key
+			return ce
+		}
+		return &ConfigError{Key: e.key, Err: err}
+	}
+	if r.closed.Load() { // Close ran while we read: do not leak the new client
+		client.Close()
+		return ErrClosed
+	}
+	e.cur.Store(&handle{client: client, cfg: cfg, canon: canon})
+	e.lastErr.Store(nil)
+	if old != nil {
+		old.retire()
+	}
+	return nil
+}
+
+// parse is ParseConfig plus the registry's TLS policy.
+func (r *Registry) parse(raw []byte) (*Config, error) {
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Insecure() && !r.opt.AllowInsecureTLS {
+		return nil, &ConfigError{Field: "ssl", Err: ErrInsecureTLS}
+	}
+	return cfg, nil
+}
+
+// SetConfig validates cfg and stores it as component's config: the book's set_config. cfg is JSON
+// ([]byte, string or json.RawMessage) or any value that encodes to a JSON object (a map, a struct).
+// The JSON is stored as given (compacted), so a config in redis-py's keyword form stays readable by the
+// book's Python code. If this registry already serves the component, it switches to the new config now.
+func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	key := r.Key(component)
+	var raw []byte
+	switch v := cfg.(type) {
+	case []byte:
+		raw = v
+	case string:
+		raw = []byte(v)
+	case json.RawMessage:
+		raw = v
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return &ConfigError{Key: key, Err: fmt.Errorf("%w: %v", ErrBadConfig, err)}
+		}
+		raw = b
+	}
+	if _, err := r.parse(raw); err != nil {
+		err.(*ConfigError).Key = key
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil { // cannot fail: parse accepted it
+		return &ConfigError{Key: key, Err: fmt.Errorf("%w: %v", ErrBadConfig, err)}
+	}
+	if err := r.config.Set(ctx, key, buf.Bytes(), 0).Err(); err != nil {
+		return &ConfigError{Key: key, Err: fmt.Errorf("writing config: %w", err)}
+	}
+	if e, ok := r.entries.Load(component); ok && e.(*entry).cur.Load() != nil {
+		return r.Refresh(ctx, component)
+	}
+	if e, ok := r.entries.Load(component); ok {
+		e.(*entry).lastErr.Store(nil) // forget a remembered "no config"
+		e.(*entry).due.Store(0)
+	}
+	return nil
+}
+
+// Components lists the components this registry has been asked for, sorted.
+func (r *Registry) Components() []string {
+	var out []string
+	r.entries.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	sort.Strings(out)
+	return out
+}
+
+// Close closes every client the registry made, including ones still acquired, after waiting for
+// background refreshes. Later calls return ErrClosed. It does not close the config client.
+func (r *Registry) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	r.bg.Wait()
+	var errs []error
+	r.entries.Range(func(_, v any) bool {
+		e := v.(*entry)
+		_ = e.lock(context.Background()) // a load in flight finishes (and sees closed) first
+		if h := e.cur.Swap(nil); h != nil {
+			h.closeOnce.Do(func() { errs = append(errs, h.client.Close()) })
+		}
+		e.unlock()
+		return true
+	})
+	return errors.Join(errs...)
+}

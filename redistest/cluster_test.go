@@ -1,0 +1,95 @@
+package redistest_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ria-go/ria/redistest"
+)
+
+func TestCluster(t *testing.T) {
+	ctx := ctxT(t, 2*time.Minute)
+	c := redistest.RunClusterT(t, nil)
+	if got, want := len(c.Nodes), 6; got != want {
+		t.Fatalf("len(Nodes) = %d; want %d", got, want)
+	}
+	masters, err := c.Masters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas, err := c.Replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(masters) != 3 || len(replicas) != 3 {
+		t.Fatalf("%d masters and %d replicas; want 3 and 3", len(masters), len(replicas))
+	}
+
+	cl := c.Client(t)
+	const keys = 200 // spread over every master's slots
+	for i := 0; i < keys; i++ {
+		if err := cl.Set(ctx, fmt.Sprint("key:", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim, err := c.NodeForKey(ctx, "key:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make sure the victim's replica has every write before the victim dies.
+	if err := victim.Client(t).Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Pause a replica: the cluster keeps serving.
+	if err := replicas[0].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cl.Get(ctx, "key:1").Int(); err != nil || got != 1 {
+		t.Fatalf("GET key:1 with a replica paused = %d, %v", got, err)
+	}
+	if err := replicas[0].Resume(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Kill a master: its replica takes over after the node timeout and no acknowledged key is lost.
+	if err := victim.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	promoted, err := c.NodeForKey(ctx, "key:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if promoted == victim {
+		t.Fatal("the killed master still serves key:0")
+	}
+	cl.ReloadState(ctx) // go-redis refreshes its slot map lazily; do it now rather than after a failed call
+	for i := 0; i < keys; i++ {
+		if got, err := cl.Get(ctx, fmt.Sprint("key:", i)).Int(); err != nil || got != i {
+			t.Fatalf("after failover GET key:%d = %d, %v", i, got, err)
+		}
+	}
+
+	// Restarted on its port and data dir, the old master rejoins (as a replica of the new one).
+	if err := victim.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	replicas, err = c.Replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejoined := false
+	for _, r := range replicas {
+		rejoined = rejoined || r == victim
+	}
+	if !rejoined {
+		t.Fatal("the restarted master did not rejoin as a replica")
+	}
+}

@@ -1,0 +1,553 @@
+// Package redistest starts real redis-server processes for tests and benchmarks: one server, N shards,
+// a master with a replica, or a Redis Cluster, each node of which can be killed, paused and restarted.
+//
+// It is the Go analogue of rb's testing.TestSetup. Servers get a free port (or a unix socket), their own
+// temporary directory and a configuration written to redis-server's standard input; Run returns once the
+// server answers PING. RunT and friends register cleanup with the test and fail it (never skip it) when a
+// server cannot be started.
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure one redis-server.
+type Options struct {
+	// Unix makes the server listen on a unix socket only (port 0).
+	// default: false (TCP on 127.0.0.1)
+	Unix bool
+
+	// AOF turns on the append-only file with appendfsync everysec.
+	// default: false
+	AOF bool
+
+	// Password sets requirepass (the default user's password).
+	// default: none
+	Password string
+
+	// Config holds extra redis.conf lines, appended after the ones redistest writes,
+	// so they win ("save 60 1", "maxmemory 64mb", "cluster-enabled yes", ...).
+	Config []string
+
+	// Executable is the redis-server binary.
+	// default: $RIA_REDIS_SERVER, else "redis-server" from PATH
+	Executable string
+
+	// StartTimeout bounds how long a start or restart may take before it is an error.
+	// default: 15 seconds
+	StartTimeout time.Duration
+
+	// Host is the loopback address to bind.
+	// default: 127.0.0.1
+	Host string
+
+	// Port is the TCP port. Zero picks a free one.
+	Port int
+
+	// needBusPort makes the port picker also reserve port+10000 (the cluster bus).
+	needBusPort bool
+}
+
+func (o *Options) init() {
+	if o.Executable == "" {
+		o.Executable = os.Getenv("RIA_REDIS_SERVER")
+	}
+	if o.Executable == "" {
+		o.Executable = "redis-server"
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = 15 * time.Second
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+}
+
+// ErrNotInstalled is returned (wrapped) when the redis-server binary cannot be found.
+var ErrNotInstalled = errors.New("redistest: redis-server is not installed: run `make test` " +
+	"(it installs it), or `sudo apt-get install -y redis-server redis-tools` on Debian/Ubuntu, " +
+	"or set RIA_REDIS_SERVER to the binary")
+
+// ErrNotRunning is returned by operations that need a live process.
+var ErrNotRunning = errors.New("redistest: server is not running")
+
+// Server is one redis-server process. Its port, socket and data directory stay the same across restarts.
+type Server struct {
+	opt    Options
+	dir    string // data directory and log; removed by Close
+	port   int
+	socket string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+	paused bool
+	closed bool
+}
+
+// Run starts a redis-server and waits until it answers PING.
+func Run(ctx context.Context, opt *Options) (*Server, error) {
+	var o Options
+	if opt != nil {
+		o = *opt
+		o.Config = append([]string(nil), opt.Config...)
+	}
+	o.init()
+	bin, err := exec.LookPath(o.Executable)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrNotInstalled, err)
+	}
+	o.Executable = bin
+
+	dir, err := os.MkdirTemp("", "ria-redis-") // short: unix socket paths are limited to 107 bytes
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	s := &Server{opt: o, dir: dir}
+	if o.Unix {
+		s.socket = filepath.Join(dir, "redis.sock")
+	}
+
+	const attempts = 8 // a free port can be taken between picking it and binding it
+	for i := 0; ; i++ {
+		if !o.Unix {
+			s.port = o.Port
+			if s.port == 0 {
+				if s.port, err = freePort(o.Host, o.needBusPort); err != nil {
+					os.RemoveAll(dir)
+					return nil, err
+				}
+			}
+		}
+		err = s.start(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, errAddrInUse) || o.Port != 0 || o.Unix || i == attempts-1 {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+}
+
+// RunT starts a server for a test or benchmark, fails it when the server cannot start,
+// and closes the server when the test ends.
+func RunT(t testing.TB, opt *Options) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Run(ctx, opt)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Addr is host:port for TCP servers and the socket path for unix ones.
+func (s *Server) Addr() string {
+	if s.socket != "" {
+		return s.socket
+	}
+	return net.JoinHostPort(s.opt.Host, strconv.Itoa(s.port))
+}
+
+// Network is "tcp" or "unix".
+func (s *Server) Network() string {
+	if s.socket != "" {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// Port is the TCP port, 0 for a unix-socket server.
+func (s *Server) Port() int { return s.port }
+
+// Dir is the server's data directory (RDB, AOF, nodes.conf and redis.log).
+func (s *Server) Dir() string { return s.dir }
+
+// Password is the server's requirepass.
+func (s *Server) Password() string { return s.opt.Password }
+
+// Options are go-redis options for this server, with short timeouts suited to tests.
+// ContextTimeoutEnabled is on, so a context's deadline bounds every call even when the server is paused.
+func (s *Server) Options() *redis.Options {
+	return &redis.Options{
+		Network:               s.Network(),
+		Addr:                  s.Addr(),
+		Password:              s.opt.Password,
+		DialTimeout:           2 * time.Second,
+		ReadTimeout:           5 * time.Second,
+		WriteTimeout:          5 * time.Second,
+		ContextTimeoutEnabled: true,
+	}
+}
+
+// NewClient returns a new client for this server; the caller closes it.
+func (s *Server) NewClient() *redis.Client { return redis.NewClient(s.Options()) }
+
+// Client returns a new client that is closed when the test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	c := s.NewClient()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// PID is the process id, or 0 when the server is not running.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.runningLocked() {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Running reports whether the process is alive (it may be paused).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runningLocked()
+}
+
+func (s *Server) runningLocked() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to exit: nothing is saved, as in a crash.
+func (s *Server) Kill() error { return s.signalAndWait(syscall.SIGKILL) }
+
+// Stop sends SIGTERM and waits: redis-server saves (when configured to) and exits cleanly.
+func (s *Server) Stop() error { return s.signalAndWait(syscall.SIGTERM) }
+
+func (s *Server) signalAndWait(sig syscall.Signal) error {
+	s.mu.Lock()
+	if !s.runningLocked() {
+		s.mu.Unlock()
+		return ErrNotRunning
+	}
+	cmd, exited, paused := s.cmd, s.exited, s.paused
+	s.paused = false
+	s.mu.Unlock()
+	if err := cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("redistest: signal %v to %s: %w", sig, s.Addr(), err)
+	}
+	if paused && sig != syscall.SIGKILL {
+		_ = cmd.Process.Signal(syscall.SIGCONT) // a stopped process cannot handle SIGTERM
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("redistest: %s did not exit after %v; killed", s.Addr(), sig)
+	}
+}
+
+// Pause stops the process with SIGSTOP: connections stay open but nothing is answered,
+// like a server that hangs or a network that drops packets.
+func (s *Server) Pause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.runningLocked() {
+		return ErrNotRunning
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("redistest: pause %s: %w", s.Addr(), err)
+	}
+	s.paused = true
+	return nil
+}
+
+// Resume continues a paused process with SIGCONT.
+func (s *Server) Resume() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.runningLocked() {
+		return ErrNotRunning
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("redistest: resume %s: %w", s.Addr(), err)
+	}
+	s.paused = false
+	return nil
+}
+
+// Restart kills the process if it is running, then starts it again on the same port, socket and data
+// directory, with the same configuration, and waits until it answers (and has loaded its data).
+func (s *Server) Restart(ctx context.Context) error {
+	if s.Running() {
+		if err := s.Kill(); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return fmt.Errorf("redistest: restart %s: server is closed", s.Addr())
+	}
+	return s.start(ctx)
+}
+
+// Close kills the process and removes its directory. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if err := s.Kill(); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	return os.RemoveAll(s.dir)
+}
+
+// Log returns the last lines of the server's log, for failure messages.
+func (s *Server) Log() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// config renders the redis.conf that goes to standard input.
+func (s *Server) config() string {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	line("daemonize no")
+	line("dir %s", quote(s.dir))
+	line("logfile %s", quote(filepath.Join(s.dir, "redis.log")))
+	line("save %s", quote("")) // no snapshots unless a test asks (Config may add save lines)
+	line("repl-diskless-sync-delay 0") // the default waits 5 s for more replicas before a full sync
+	if s.socket != "" {
+		line("port 0")
+		line("unixsocket %s", quote(s.socket))
+		line("unixsocketperm 700")
+	} else {
+		line("bind %s", s.opt.Host)
+		line("port %d", s.port)
+	}
+	if s.opt.AOF {
+		line("appendonly yes")
+		line("appendfsync everysec")
+	}
+	if s.opt.Password != "" {
+		line("requirepass %s", quote(s.opt.Password))
+	}
+	for _, c := range s.opt.Config {
+		line("%s", c)
+	}
+	return b.String()
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+var errAddrInUse = errors.New("address already in use")
+
+// start launches the process and waits until it is ready. The caller has made sure it is not running.
+func (s *Server) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.StartTimeout)
+	defer cancel()
+
+	logPath := filepath.Join(s.dir, "stdout.log")
+	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("redistest: %w", err)
+	}
+	logStart, _ := fileSize(filepath.Join(s.dir, "redis.log"))
+
+	cmd := exec.Command(s.opt.Executable, "-")
+	cmd.Stdin = strings.NewReader(s.config())
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = s.dir
+	// Die with the test binary (no stray servers after a crash), and keep our signals to ourselves.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("redistest: start %s: %w", s.opt.Executable, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		out.Close()
+		close(exited)
+	}()
+	s.mu.Lock()
+	s.cmd, s.exited, s.paused = cmd, exited, false
+	s.mu.Unlock()
+
+	if err := s.waitReady(ctx, exited); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		log := s.logSince(logStart)
+		if strings.Contains(log, "Address already in use") {
+			return fmt.Errorf("redistest: %s: %w", s.Addr(), errAddrInUse)
+		}
+		stdout, _ := os.ReadFile(logPath)
+		return fmt.Errorf("redistest: %s did not start: %w\nredis.log:\n%s\nstdout:\n%s", s.Addr(), err, log, stdout)
+	}
+	return nil
+}
+
+func (s *Server) logSince(off int64) string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	if err != nil || int64(len(b)) < off {
+		return string(b)
+	}
+	return string(b[off:])
+}
+
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// waitReady polls until PING answers and the dataset has loaded, the process exits, or ctx ends.
+func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
+	var last error
+	for {
+		select {
+		case <-exited:
+			return errors.New("process exited")
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last probe: %v)", ctx.Err(), last)
+		default:
+		}
+		if last = s.probe(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("process exited")
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last probe: %v)", ctx.Err(), last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// probe speaks RESP directly, so readiness does not depend on a client library's handshake.
+func (s *Server) probe(ctx context.Context) error {
+	d := net.Dialer{Timeout: 500 * time.Millisecond}
+	c, err := d.DialContext(ctx, s.Network(), s.Addr())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	r := bufio.NewReader(c)
+	if s.opt.Password != "" {
+		if _, err := roundTrip(c, r, "AUTH", s.opt.Password); err != nil {
+			return err
+		}
+	}
+	if _, err := roundTrip(c, r, "PING"); err != nil {
+		return err
+	}
+	info, err := roundTrip(c, r, "INFO", "persistence")
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(info, []byte("loading:1")) {
+		return errors.New("still loading")
+	}
+	return nil
+}
+
+// roundTrip sends one command and reads a simple, error or bulk reply.
+func roundTrip(c net.Conn, r *bufio.Reader, args ...string) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write(b.Bytes()); err != nil {
+		return nil, err
+	}
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	line = bytes.TrimRight(line, "\r\n")
+	if len(line) == 0 {
+		return nil, errors.New("empty reply")
+	}
+	switch line[0] {
+	case '+':
+		return line[1:], nil
+	case '-':
+		return nil, errors.New(string(line[1:]))
+	case '$':
+		n, err := strconv.Atoi(string(line[1:]))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("bad bulk length %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
+	default:
+		return nil, fmt.Errorf("unexpected reply %q", line)
+	}
+}
+
+// freePort picks a random port in a range the kernel does not hand out for outgoing connections,
+// checks that it (and with bus, port+10000 for the cluster bus) can be bound, and returns it.
+func freePort(host string, bus bool) (int, error) {
+	for i := 0; i < 200; i++ {
+		p := 20000 + rand.IntN(10000)
+		if !canBind(host, p) || (bus && !canBind(host, p+10000)) {
+			continue
+		}
+		return p, nil
+	}
+	return 0, errors.New("redistest: no free port found")
+}
+
+func canBind(host string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}

@@ -1,0 +1,220 @@
+package redistest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/redistest"
+)
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestServerFaults(t *testing.T) {
+	for _, unix := range []bool{false, true} {
+		name := map[bool]string{false: "tcp", true: "unix"}[unix]
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxT(t, time.Minute)
+			s := redistest.RunT(t, &redistest.Options{Unix: unix})
+			if got, want := s.Network(), name; got != want {
+				t.Fatalf("Network() = %q; want %q", got, want)
+			}
+			c := s.Client(t)
+			if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Paused: the connection stays open but nothing answers.
+			if err := s.Pause(); err != nil {
+				t.Fatal(err)
+			}
+			short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			err := c.Ping(short).Err()
+			cancel()
+			if err == nil {
+				t.Fatal("PING answered while the server was paused")
+			}
+			if err := s.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+				t.Fatalf("after resume GET k = %q, %v; want v", got, err)
+			}
+
+			// Killed: nothing was persisted (no AOF, no save), so a restart comes back empty.
+			addr := s.Addr()
+			if err := s.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if s.Running() {
+				t.Fatal("Running() after Kill")
+			}
+			if err := c.Ping(ctx).Err(); err == nil {
+				t.Fatal("PING answered after Kill")
+			}
+			if err := s.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s.Addr() != addr {
+				t.Fatalf("restart moved the server from %s to %s", addr, s.Addr())
+			}
+			if n, err := c.Exists(ctx, "k").Result(); err != nil || n != 0 {
+				t.Fatalf("EXISTS k after restart = %d, %v; want 0 (no persistence)", n, err)
+			}
+		})
+	}
+}
+
+func TestAOFSurvivesKill(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	// appendfsync always makes the write durable before the reply, so the test need not sleep.
+	s := redistest.RunT(t, &redistest.Options{AOF: true, Config: []string{"appendfsync always"}})
+	c := s.Client(t)
+	if err := c.Set(ctx, "k", "durable", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "durable" {
+		t.Fatalf("GET k after kill and restart = %q, %v; want durable", got, err)
+	}
+}
+
+func TestStopThenRestartKeepsSnapshot(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	s := redistest.RunT(t, &redistest.Options{Config: []string{"save 3600 1"}})
+	c := s.Client(t)
+	if err := c.Set(ctx, "k", "saved", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil { // SIGTERM: redis saves an RDB on shutdown when save points exist
+		t.Fatal(err)
+	}
+	if err := s.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "saved" {
+		t.Fatalf("GET k after stop and restart = %q, %v; want saved", got, err)
+	}
+}
+
+func TestPassword(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	s := redistest.RunT(t, &redistest.Options{Password: "s3cret"})
+	if err := s.Client(t).Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING with the password: %v", err)
+	}
+	o := s.Options()
+	o.Password = ""
+	c := redis.NewClient(o)
+	defer c.Close()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("SET without the password: err = %v; want NOAUTH", err)
+	}
+}
+
+func TestNotInstalled(t *testing.T) {
+	_, err := redistest.Run(context.Background(), &redistest.Options{Executable: "/nonexistent/redis-server"})
+	if !errors.Is(err, redistest.ErrNotInstalled) {
+		t.Fatalf("err = %v; want ErrNotInstalled", err)
+	}
+	if !strings.Contains(err.Error(), "apt-get install -y redis-server") {
+		t.Fatalf("error %q does not say how to install redis-server", err)
+	}
+}
+
+func TestBadConfigReportsLog(t *testing.T) {
+	_, err := redistest.Run(context.Background(), &redistest.Options{Config: []string{"no-such-directive yes"}})
+	if err == nil {
+		t.Fatal("a server with a bad config line started")
+	}
+	if !strings.Contains(err.Error(), "no-such-directive") {
+		t.Fatalf("error does not show the server's complaint: %v", err)
+	}
+}
+
+func TestShards(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	g := redistest.RunShardsT(t, 4, nil)
+	seen := map[string]bool{}
+	for i, s := range g {
+		if seen[s.Addr()] {
+			t.Fatalf("two shards on %s", s.Addr())
+		}
+		seen[s.Addr()] = true
+		if err := s.Client(t).Set(ctx, "shard", i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range g {
+		got, err := s.Client(t).Get(ctx, "shard").Int()
+		if i == 2 {
+			if err == nil {
+				t.Fatal("killed shard answered")
+			}
+			continue
+		}
+		if err != nil || got != i {
+			t.Fatalf("shard %d: GET = %d, %v; want %d (shards must be independent)", i, got, err, i)
+		}
+	}
+}
+
+func TestReplicated(t *testing.T) {
+	for _, aof := range []bool{false, true} {
+		t.Run(map[bool]string{false: "rdb", true: "aof"}[aof], func(t *testing.T) {
+			ctx := ctxT(t, time.Minute)
+			r := redistest.RunReplicatedT(t, &redistest.Options{AOF: aof})
+			m, rc := r.Master.Client(t), r.Replica.Client(t)
+			info, err := rc.Info(ctx, "persistence").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]string{false: "aof_enabled:0", true: "aof_enabled:1"}[aof]; !strings.Contains(info, want) {
+				t.Fatalf("replica INFO persistence lacks %s", want)
+			}
+			if err := m.Set(ctx, "k", "v1", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := m.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+				t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
+			}
+			if got, err := rc.Get(ctx, "k").Result(); err != nil || got != "v1" {
+				t.Fatalf("replica GET k = %q, %v; want v1", got, err)
+			}
+
+			// A killed replica misses writes; restarted, it resyncs on its own.
+			if err := r.Replica.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Set(ctx, "k", "v2", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Replica.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := redistest.WaitLinkUp(ctx, r.Replica); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := rc.Get(ctx, "k").Result(); err != nil || got != "v2" {
+				t.Fatalf("restarted replica GET k = %q, %v; want v2", got, err)
+			}
+		})
+	}
+}
