@@ -107,6 +107,13 @@ type handle struct {
 	refs      atomic.Int64
 	retired   atomic.Bool
 	closeOnce sync.Once
+	releaseFn func() // h.release, made once so Acquire does not allocate
+}
+
+func newHandle(client redis.UniversalClient, cfg *Config, canon string) *handle {
+	h := &handle{client: client, cfg: cfg, canon: canon}
+	h.releaseFn = h.release
+	return h
 }
 
 func (h *handle) release() {
@@ -169,7 +176,7 @@ func (r *Registry) Acquire(ctx context.Context, component string) (redis.Univers
 			h.release()
 			return nil, nil, ErrClosed
 		}
-		return h.client, h.release, nil
+		return h.client, h.releaseFn, nil
 	}
 }
 
@@ -326,7 +333,7 @@ func (r *Registry) load(ctx context.Context, e *entry) error {
 		client.Close()
 		return ErrClosed
 	}
-	e.cur.Store(&handle{client: client, cfg: cfg, canon: canon})
+	e.cur.Store(newHandle(client, cfg, canon))
 	e.lastErr.Store(nil)
 	if old != nil {
 		old.retire()
