@@ -76,12 +76,12 @@ func (k Kind) String() string {
 
 // TLSConfig holds the TLS settings; certificate files are read when the client is made.
 type TLSConfig struct {
-	CAFile          string // ssl_ca_certs: PEM roots; empty means the system roots
-	CertFile        string // ssl_certfile: client certificate
-	KeyFile         string // ssl_keyfile
-	ServerName      string // name to verify; empty means the host being dialed
-	SkipVerify      bool   // ssl_cert_reqs "none": no verification at all (insecure)
-	NoHostnameCheck bool   // ssl_check_hostname false: verify the chain but not the name (insecure)
+	CAFile          string `json:"ca_file,omitempty"`           // ssl_ca_certs: PEM roots; empty means the system roots
+	CertFile        string `json:"cert_file,omitempty"`         // ssl_certfile: client certificate
+	KeyFile         string `json:"key_file,omitempty"`          // ssl_keyfile
+	ServerName      string `json:"server_name,omitempty"`       // name to verify; empty means the host being dialed
+	SkipVerify      bool   `json:"skip_verify,omitempty"`       // ssl_cert_reqs "none": no verification at all (insecure)
+	NoHostnameCheck bool   `json:"no_hostname_check,omitempty"` // ssl_check_hostname false: verify the chain, not the name (insecure)
 }
 
 // Insecure reports whether the config turns off any TLS verification.
