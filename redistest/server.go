@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,15 @@ type Options struct {
 	// Port is the TCP port. Zero picks a free one.
 	Port int
 
+	// TLS makes the server speak TLS only on its port, with a CA and certificates generated for the
+	// test (see Server.TLSFiles). Clients need not present a certificate unless TLSAuthClients is set.
+	// default: false
+	TLS bool
+
+	// TLSAuthClients requires clients to present a certificate signed by the test CA.
+	// default: false
+	TLSAuthClients bool
+
 	// needBusPort makes the port picker also reserve port+10000 (the cluster bus).
 	needBusPort bool
 }
@@ -95,6 +105,7 @@ type Server struct {
 	dir    string // data directory and log; removed by Close
 	port   int
 	socket string
+	tls    *TLSFiles
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -124,6 +135,16 @@ func Run(ctx context.Context, opt *Options) (*Server, error) {
 	s := &Server{opt: o, dir: dir}
 	if o.Unix {
 		s.socket = filepath.Join(dir, "redis.sock")
+	}
+	if o.TLS {
+		if o.Unix {
+			os.RemoveAll(dir)
+			return nil, errors.New("redistest: TLS needs TCP (Unix must be false)")
+		}
+		if s.tls, err = writeTLSFiles(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("redistest: generating certificates: %w", err)
+		}
 	}
 
 	const attempts = 8 // a free port can be taken between picking it and binding it
@@ -187,10 +208,23 @@ func (s *Server) Dir() string { return s.dir }
 // Password is the server's requirepass.
 func (s *Server) Password() string { return s.opt.Password }
 
+// TLSFiles returns the certificate files of a TLS server, nil for a plain one.
+func (s *Server) TLSFiles() *TLSFiles { return s.tls }
+
 // Options are go-redis options for this server, with short timeouts suited to tests.
 // ContextTimeoutEnabled is on, so a context's deadline bounds every call even when the server is paused.
+// For a TLS server they trust the test CA, present the client certificate and verify the name
+// "localhost", which the server's certificate carries whatever address it listens on.
 func (s *Server) Options() *redis.Options {
+	var tc *tls.Config
+	if s.tls != nil {
+		var err error
+		if tc, err = s.tls.ClientConfig("localhost"); err != nil {
+			panic("redistest: " + err.Error()) // the files were written by Run and are ours
+		}
+	}
 	return &redis.Options{
+		TLSConfig:             tc,
 		Network:               s.Network(),
 		Addr:                  s.Addr(),
 		Password:              s.opt.Password,
@@ -360,7 +394,18 @@ func (s *Server) config() string {
 		line("unixsocketperm 700")
 	} else {
 		line("bind %s", s.opt.Host)
-		line("port %d", s.port)
+		if s.tls != nil {
+			line("port 0")
+			line("tls-port %d", s.port)
+			line("tls-cert-file %s", quote(s.tls.Cert))
+			line("tls-key-file %s", quote(s.tls.Key))
+			line("tls-ca-cert-file %s", quote(s.tls.CA))
+			line("tls-auth-clients %s", map[bool]string{false: "no", true: "yes"}[s.opt.TLSAuthClients])
+			line("tls-replication yes")
+			line("tls-cluster yes")
+		} else {
+			line("port %d", s.port)
+		}
 	}
 	if s.opt.AOF {
 		line("appendonly yes")
@@ -472,6 +517,15 @@ func (s *Server) probe(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	if s.tls != nil {
+		tc, err := s.tls.ClientConfig("localhost")
+		if err != nil {
+			return err
+		}
+		tcn := tls.Client(c, tc)
+		defer tcn.Close()
+		c = tcn
+	}
 	_ = c.SetDeadline(time.Now().Add(time.Second))
 	r := bufio.NewReader(c)
 	if s.opt.Password != "" {

@@ -218,3 +218,32 @@ func TestReplicated(t *testing.T) {
 		})
 	}
 }
+
+func TestTLS(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	s := redistest.RunT(t, &redistest.Options{TLS: true, TLSAuthClients: true})
+	if err := s.Client(t).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET over TLS: %v", err)
+	}
+	// A plain-text client gets nowhere.
+	o := s.Options()
+	o.TLSConfig = nil
+	plain := redis.NewClient(o)
+	defer plain.Close()
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := plain.Ping(short).Err(); err == nil {
+		t.Fatal("a plain-text client was answered by a TLS-only server")
+	}
+	// Without a client certificate the server refuses (tls-auth-clients yes).
+	o = s.Options()
+	o.TLSConfig.Certificates = nil
+	anon := redis.NewClient(o)
+	defer anon.Close()
+	if err := anon.Ping(ctx).Err(); err == nil {
+		t.Fatal("a client without a certificate was answered")
+	}
+	if err := s.Restart(ctx); err != nil {
+		t.Fatalf("restart a TLS server: %v", err)
+	}
+}
