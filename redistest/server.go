@@ -386,7 +386,7 @@ func (s *Server) config() string {
 	line("daemonize no")
 	line("dir %s", quote(s.dir))
 	line("logfile %s", quote(filepath.Join(s.dir, "redis.log")))
-	line("save %s", quote("")) // no snapshots unless a test asks (Config may add save lines)
+	line("save %s", quote(""))         // no snapshots unless a test asks (Config may add save lines)
 	line("repl-diskless-sync-delay 0") // the default waits 5 s for more replicas before a full sync
 	if s.socket != "" {
 		line("port 0")
