@@ -1,0 +1,52 @@
+package market
+
+import "errors"
+
+// Outcomes other than success. Each is returned wrapped with details (ids, prices); test with errors.Is.
+// Every one of them except ErrUnknownOutcome means nothing was written.
+var (
+	// ErrInvalidID: an id is empty or contains "." (it would corrupt the "<item>.<seller>" member).
+	ErrInvalidID = errors.New("market: invalid id")
+
+	// ErrInvalidPrice: a price is not positive, or above MaxPrice (ZSET scores are doubles).
+	ErrInvalidPrice = errors.New("market: invalid price")
+
+	// ErrNotInInventory: the seller does not own the item (book: list_item returns None).
+	ErrNotInInventory = errors.New("market: item not in inventory")
+
+	// ErrAlreadyListed: "<item>.<seller>" is already in market:. Listing it again would overwrite the
+	// listing's price and lose an item; the book does not check.
+	ErrAlreadyListed = errors.New("market: item already listed")
+
+	// ErrNotListed: "<item>.<seller>" is not in market: (sold, or never listed).
+	ErrNotListed = errors.New("market: item not listed")
+
+	// ErrPriceChanged: the listing's price is not the one the buyer agreed to.
+	ErrPriceChanged = errors.New("market: price changed")
+
+	// ErrInsufficientFunds: the buyer's funds are below the price. Missing funds count as 0.
+	ErrInsufficientFunds = errors.New("market: insufficient funds")
+
+	// ErrAlreadyOwned: the buyer already owns an item with this id; inventories are SETs, so the
+	// purchase would lose an item. The book does not check.
+	ErrAlreadyOwned = errors.New("market: buyer already owns an item with this id")
+
+	// ErrBadFunds: a user's stored funds are not an integer as Redis's HINCRBY reads one, or the
+	// seller's would overflow int64. MULTI/EXEC does not roll back, so the book's code would
+	// apply the rest of the purchase.
+	ErrBadFunds = errors.New("market: stored funds are not a valid integer")
+
+	// ErrContention: the optimistic lock was lost on every attempt until the deadline (WATCH only;
+	// book: returns False). The result's Retries says how many times.
+	ErrContention = errors.New("market: gave up under contention")
+
+	// ErrUnknownOutcome: the request that commits (EXEC, or EVALSHA for the script variant) was
+	// sent but its reply was lost (network error, timeout, cancelled context): the operation may or
+	// may not have happened. It wraps the cause. Never retried blindly: check the data.
+	ErrUnknownOutcome = errors.New("market: outcome unknown")
+
+	// ErrCrossSlot: the client is a Redis Cluster or Ring client. The book's keys (market:,
+	// users:<id>, inventory:<id>) do not share a hash slot, so neither MULTI/EXEC nor a script can
+	// span them there. Point the market component at one server (or a Sentinel-managed master).
+	ErrCrossSlot = errors.New("market: the market's keys span cluster slots or ring shards")
+)

@@ -1,0 +1,178 @@
+package market
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MaxPrice is the highest price accepted: ZSET scores are doubles, exact for integers up to 2^53.
+const MaxPrice = 1 << 53
+
+// Market is what both implementations provide, so callers and benchmarks can swap them. Arguments
+// follow the book's list_item(conn, itemid, sellerid, price) and
+// purchase_item(conn, buyerid, itemid, sellerid, lprice).
+type Market interface {
+	ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error)
+	PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error)
+}
+
+var (
+	_ Market = (*Watch)(nil)
+	_ Market = Script{}
+)
+
+// Listing is the result of ListItem. On error it still carries the arguments and Retries.
+type Listing struct {
+	Item, Seller string
+	Price        int64
+	Member       string // "<item>.<seller>", the member in market:
+	Retries      int    // attempts after the first, each after losing the optimistic lock (0 for Script)
+}
+
+// Purchase is the result of PurchaseItem. On error it still carries the arguments and Retries.
+type Purchase struct {
+	Buyer, Item, Seller string
+	Price               int64
+	Retries             int // attempts after the first, each after losing the optimistic lock (0 for Script)
+}
+
+// Options configure the WATCH implementation.
+type Options struct {
+	// ListTimeout is how long ListItem keeps starting new attempts after losing the optimistic lock.
+	// An attempt in flight is bounded by ctx only.
+	// default: 5 seconds (the book's)
+	ListTimeout time.Duration
+
+	// PurchaseTimeout is the same for PurchaseItem.
+	// default: 10 seconds (the book's)
+	PurchaseTimeout time.Duration
+
+	// Now is the clock for those deadlines.
+	// default: time.Now
+	Now func() time.Time
+}
+
+func (o *Options) init() {
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = 5 * time.Second
+	}
+	if o.PurchaseTimeout <= 0 {
+		o.PurchaseTimeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+var (
+	defaultWatch = NewWatch(nil)
+	script       = Script{}
+)
+
+// ListItem lists item from seller's inventory at price with WATCH/MULTI/EXEC and default Options
+// (the book's list_item).
+func ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
+	return defaultWatch.ListItem(ctx, c, item, seller, price)
+}
+
+// PurchaseItem buys "<item>.<seller>" for buyer at price with WATCH/MULTI/EXEC and default Options
+// (the book's purchase_item).
+func PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
+	return defaultWatch.PurchaseItem(ctx, c, buyer, item, seller, price)
+}
+
+// ListItemScript is ListItem as one Lua script: same outcomes and data, never ErrContention.
+func ListItemScript(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
+	return script.ListItem(ctx, c, item, seller, price)
+}
+
+// PurchaseItemScript is PurchaseItem as one Lua script: same outcomes and data, never ErrContention.
+func PurchaseItemScript(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
+	return script.PurchaseItem(ctx, c, buyer, item, seller, price)
+}
+
+func checkID(what, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty %s id", ErrInvalidID, what)
+	}
+	if strings.Contains(id, ".") {
+		return fmt.Errorf("%w: %s id %q contains \".\"", ErrInvalidID, what, id)
+	}
+	return nil
+}
+
+func checkPrice(price int64) error {
+	if price <= 0 || price > MaxPrice {
+		return fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidPrice, price, int64(MaxPrice))
+	}
+	return nil
+}
+
+func checkClient(c redis.UniversalClient) error {
+	switch c.(type) {
+	case *redis.ClusterClient, *redis.Ring:
+		return fmt.Errorf("%w (%T)", ErrCrossSlot, c)
+	}
+	return nil
+}
+
+func checkList(c redis.UniversalClient, item, seller string, price int64) error {
+	return errors.Join(checkID("item", item), checkID("seller", seller), checkPrice(price), checkClient(c))
+}
+
+func checkPurchase(c redis.UniversalClient, buyer, item, seller string, price int64) error {
+	return errors.Join(checkID("buyer", buyer), checkID("item", item), checkID("seller", seller),
+		checkPrice(price), checkClient(c))
+}
+
+// parseFunds reads a funds field the way HINCRBY does (Redis's string2ll): an optional "-", no "+",
+// no leading zeros or spaces, within int64. Go's ParseInt alone accepts "+5" and "007", which
+// HINCRBY rejects inside EXEC after the other writes have been applied.
+func parseFunds(s string) (int64, bool) {
+	if s == "0" {
+		return 0, true
+	}
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || digits[0] < '1' || digits[0] > '9' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// isRedisError reports whether err is a reply from the server (the command was processed and refused),
+// as opposed to a network, pool or context error.
+func isRedisError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// notSent reports whether err certainly happened before the request reached the network.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
+		errors.Is(err, redis.ErrPoolExhausted) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// commitError classifies an error from the request that commits (EXEC or EVALSHA): a refusal before
+// anything ran is a plain error; anything that may have run is ErrUnknownOutcome.
+func commitError(op string, err error) error {
+	switch {
+	case redis.IsExecAbortError(err):
+		return fmt.Errorf("market: %s: the server refused the transaction, nothing written: %w", op, err)
+	case isRedisError(err):
+		return fmt.Errorf("%w: %s: the server replied with an error after committing, some writes may be applied: %w",
+			ErrUnknownOutcome, op, err)
+	case notSent(err):
+		return fmt.Errorf("market: %s: %w", op, err)
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, op, err)
+	}
+}
