@@ -170,4 +170,3 @@ func runScript(ctx context.Context, c redis.Scripter, op string, s *redis.Script
 	}
 	return scriptReply{code: code, args: v[1:]}, nil
 }
-
