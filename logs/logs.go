@@ -1,0 +1,396 @@
+package logs
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure ProcessLogs.
+type Options struct {
+	// Prefix is prepended to "file" and "position" to name the progress keys, so several processors
+	// (each with its own directory) can share a server.
+	// default: "progress:" (the book's progress:file and progress:position)
+	Prefix string
+
+	// BatchLines is how many lines go into one MULTI/EXEC with the progress update. A file's last
+	// lines are committed at its end whatever their number.
+	// default: 1000 (the book's)
+	BatchLines int
+
+	// MaxLineBytes bounds a line's length (without its newline). A longer line stops the run with
+	// ErrLineTooLong; memory use is bounded by about BatchLines × MaxLineBytes whatever the file size.
+	// default: 1 MiB
+	MaxLineBytes int
+
+	// SkipMissing: when the saved progress names a file that is gone, continue with the next file
+	// in sorted order (the rest of the missing file is lost) instead of returning ErrFileMissing.
+	// default: false
+	SkipMissing bool
+
+	// HoldPartial: in the last file (in sorted order), leave a final line without a newline
+	// unprocessed, progress stopping before it, for a file still being written. Otherwise such a line
+	// is processed as a complete line, as the book does. Earlier files are finished (a later one
+	// exists), so their final line is always processed.
+	// default: false
+	HoldPartial bool
+
+	// OnCommit, when set, is called after each committed transaction with the running totals and the
+	// saved progress, from the goroutine that called ProcessLogs.
+	// default: nil
+	OnCommit func(Result)
+}
+
+const (
+	defaultPrefix       = "progress:"
+	defaultBatchLines   = 1000
+	defaultMaxLineBytes = 1 << 20
+	readBufferSize      = 64 << 10
+)
+
+func (o *Options) init() {
+	if o.Prefix == "" {
+		o.Prefix = defaultPrefix
+	}
+	if o.BatchLines == 0 {
+		o.BatchLines = defaultBatchLines
+	}
+	if o.MaxLineBytes == 0 {
+		o.MaxLineBytes = defaultMaxLineBytes
+	}
+}
+
+// Line is one line handed to the callback.
+type Line struct {
+	File   string // file name inside the directory
+	Offset int64  // byte offset of the line's first byte
+	Text   string // the line without its "\n" or "\r\n"
+}
+
+// Callback queues the writes for one line on pipe, the batch's MULTI/EXEC pipeline. It must not
+// execute pipe, and it must only queue writes (their replies arrive after EXEC). Returning an
+// error stops ProcessLogs and discards the batch.
+type Callback func(ctx context.Context, pipe redis.Pipeliner, line Line) error
+
+// Result counts what one call to ProcessLogs committed, and where the saved progress stands.
+// On error it holds what was committed before the error.
+type Result struct {
+	Files    int   // files opened, including a resumed one and empty ones
+	Lines    int64 // lines committed
+	Bytes    int64 // bytes of those lines, newlines included
+	Commits  int   // transactions committed
+	File     string
+	Position int64 // saved progress: File and the byte offset after its last committed line
+}
+
+// Progress is the saved progress of a processor.
+type Progress struct {
+	Saved    bool // false: nothing saved yet, processing starts with the first file
+	File     string
+	Position int64
+}
+
+// ReadProgress returns the progress saved under prefix ("" means the default "progress:").
+func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (Progress, error) {
+	if c == nil {
+		return Progress{}, fmt.Errorf("%w: nil client", ErrBadInput)
+	}
+	if prefix == "" {
+		prefix = defaultPrefix
+	}
+	vals, err := c.MGet(ctx, fileKey(prefix), positionKey(prefix)).Result()
+	if err != nil {
+		return Progress{}, fmt.Errorf("logs: reading progress: %w", err)
+	}
+	return parseProgress(vals)
+}
+
+func parseProgress(vals []any) (Progress, error) {
+	if len(vals) != 2 {
+		return Progress{}, fmt.Errorf("%w: MGET returned %d values", ErrBadProgress, len(vals))
+	}
+	file, fok := vals[0].(string)
+	pos, pok := vals[1].(string)
+	switch {
+	case !fok && !pok:
+		return Progress{}, nil
+	case !fok:
+		return Progress{}, fmt.Errorf("%w: position %q without a file", ErrBadProgress, pos)
+	case !pok:
+		return Progress{}, fmt.Errorf("%w: file %q without a position", ErrBadProgress, file)
+	}
+	n, err := strconv.ParseInt(pos, 10, 64)
+	if err != nil || n < 0 {
+		return Progress{}, fmt.Errorf("%w: position %q of file %q is not a byte offset", ErrBadProgress, pos, file)
+	}
+	if file == "" {
+		return Progress{}, fmt.Errorf("%w: empty file name", ErrBadProgress)
+	}
+	return Progress{Saved: true, File: file, Position: n}, nil
+}
+
+// ProcessLogs passes every line of the files in dir, in sorted name order, to callback, and commits
+// the callback's writes together with the progress (file name and byte position) in one MULTI/EXEC
+// every BatchLines lines and at the end of each file. It resumes from the saved progress, so a run
+// stopped at any moment (crash, SIGKILL, ctx) and started again sees each line committed exactly once.
+//
+// It returns when every file has been read to its end, or with the first error; the saved progress
+// is then that of the last commit. Each transaction is guarded by WATCH on the progress keys, so it
+// applies only if the progress is still the one this call saved last: a client retry after a lost
+// EXEC reply, or a second processor with the same prefix, cannot apply a batch twice.
+func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (Result, error) {
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	switch {
+	case c == nil:
+		return Result{}, fmt.Errorf("%w: nil client", ErrBadInput)
+	case callback == nil:
+		return Result{}, fmt.Errorf("%w: nil callback", ErrBadInput)
+	case dir == "":
+		return Result{}, fmt.Errorf("%w: empty directory name", ErrBadInput)
+	case o.BatchLines < 0:
+		return Result{}, fmt.Errorf("%w: BatchLines %d is negative", ErrBadInput, o.BatchLines)
+	case o.MaxLineBytes < 0:
+		return Result{}, fmt.Errorf("%w: MaxLineBytes %d is negative", ErrBadInput, o.MaxLineBytes)
+	}
+	o.init()
+
+	saved, err := ReadProgress(ctx, c, o.Prefix)
+	if err != nil {
+		return Result{}, err
+	}
+	p := &processor{c: c, cb: callback, o: &o, fk: fileKey(o.Prefix), pk: positionKey(o.Prefix), saved: saved}
+	p.res.File, p.res.Position = saved.File, saved.Position
+
+	names, err := listFiles(dir)
+	if err != nil {
+		return p.res, err
+	}
+	start := 0
+	if saved.Saved {
+		// Files sorting before the saved one are done; the book compared with a missing value here.
+		for start < len(names) && names[start] < saved.File {
+			start++
+		}
+		if start == len(names) || names[start] != saved.File {
+			if !o.SkipMissing {
+				return p.res, fileErr(saved.File, saved.Position, ErrFileMissing, nil)
+			}
+		}
+	}
+	for i := start; i < len(names); i++ {
+		if err := ctx.Err(); err != nil {
+			return p.res, err
+		}
+		name := names[i]
+		var off int64
+		if saved.Saved && name == saved.File {
+			off = saved.Position
+		}
+		last := i == len(names)-1
+		if err := p.processFile(ctx, filepath.Join(dir, name), name, off, last); err != nil {
+			return p.res, err
+		}
+	}
+	return p.res, nil
+}
+
+// listFiles returns the names of the files in dir, sorted. Directories and names starting with "."
+// (temporary files of rsync, editors and log shippers) are left out.
+func listFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir) // sorted by name
+	if err != nil {
+		return nil, fmt.Errorf("%w: directory %q: %w", ErrUnreadable, dir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		names = append(names, e.Name())
+	}
+	return names, nil
+}
+
+type processor struct {
+	c      redis.UniversalClient
+	cb     Callback
+	o      *Options
+	fk, pk string
+	saved  Progress // what this call committed last (or read at start): each commit checks it
+	res    Result
+}
+
+// processFile processes name from byte off. last: it is the last file, the only one that may still
+// be written to (HoldPartial applies to it alone).
+func (p *processor) processFile(ctx context.Context, path, name string, off int64, last bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fileErr(name, off, ErrUnreadable, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fileErr(name, off, ErrUnreadable, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fileErr(name, off, ErrUnreadable, fmt.Errorf("not a regular file (%v)", fi.Mode().Type()))
+	}
+	if off > 0 {
+		if off > fi.Size() {
+			return fileErr(name, off, ErrFileChanged, fmt.Errorf("file is %d bytes, shorter than the saved position", fi.Size()))
+		}
+		if off < fi.Size() {
+			var b [1]byte
+			if _, err := f.ReadAt(b[:], off-1); err != nil {
+				return fileErr(name, off, ErrUnreadable, err)
+			}
+			if b[0] != '\n' {
+				return fileErr(name, off, ErrFileChanged, errors.New("saved position is not at the start of a line"))
+			}
+		}
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return fileErr(name, off, ErrUnreadable, err)
+		}
+	}
+	p.res.Files++
+	lr := &lineReader{r: bufio.NewReaderSize(f, readBufferSize), max: p.o.MaxLineBytes}
+	for {
+		eof, err := p.batch(ctx, name, lr, &off, last && p.o.HoldPartial)
+		if err != nil || eof {
+			return err
+		}
+	}
+}
+
+// batch reads up to BatchLines lines, queues the callback's writes and commits them with the
+// progress. It reports eof when the file has no more lines to give.
+func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off *int64, holdPartial bool) (eof bool, err error) {
+	err = p.c.Watch(ctx, func(tx *redis.Tx) error {
+		vals, err := tx.MGet(ctx, p.fk, p.pk).Result()
+		if err != nil {
+			return fmt.Errorf("logs: reading progress: %w", err)
+		}
+		cur, err := parseProgress(vals)
+		if err != nil {
+			return err
+		}
+		if cur != p.saved {
+			return fmt.Errorf("%w: saved progress is now %+v, this run committed %+v", ErrConcurrent, cur, p.saved)
+		}
+
+		pipe := tx.TxPipeline()
+		pos, n := *off, 0
+		for n < p.o.BatchLines {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			text, size, terminated, err := lr.next()
+			if err == io.EOF {
+				eof = true
+				break
+			}
+			if err != nil {
+				if errors.Is(err, ErrLineTooLong) {
+					return fileErr(name, pos, ErrLineTooLong, fmt.Errorf("longer than %d bytes", p.o.MaxLineBytes))
+				}
+				return fileErr(name, pos, ErrUnreadable, err)
+			}
+			if !terminated && holdPartial {
+				eof = true
+				break
+			}
+			if err := p.cb(ctx, pipe, Line{File: name, Offset: pos, Text: string(text)}); err != nil {
+				return fileErr(name, pos, ErrCallback, err)
+			}
+			pos += int64(size)
+			n++
+		}
+		next := Progress{Saved: true, File: name, Position: pos}
+		if n == 0 && next == p.saved {
+			return nil // nothing new: no empty transaction
+		}
+		mset := pipe.MSet(ctx, p.fk, name, p.pk, strconv.FormatInt(pos, 10))
+		_, err = pipe.Exec(ctx)
+		if errors.Is(err, redis.TxFailedErr) {
+			return fmt.Errorf("%w: WATCH on %s, %s fired", ErrConcurrent, p.fk, p.pk)
+		}
+		if mset.Err() != nil {
+			// Not committed (EXECABORT), or unknown (connection lost): the saved progress tells.
+			return fmt.Errorf("logs: commit of %s up to byte %d: %w", name, pos, err)
+		}
+		p.res.Lines += int64(n)
+		p.res.Bytes += pos - *off
+		p.res.Commits++
+		p.res.File, p.res.Position = name, pos
+		p.saved = next
+		*off = pos
+		if p.o.OnCommit != nil {
+			p.o.OnCommit(p.res)
+		}
+		if err != nil {
+			return fileErr(name, pos, ErrCommandFailed, err)
+		}
+		return nil
+	}, p.fk, p.pk)
+	return eof, err
+}
+
+// lineReader reads lines of at most max bytes through a fixed-size buffer.
+type lineReader struct {
+	r   *bufio.Reader
+	max int
+	buf []byte
+}
+
+// next returns the next line without its terminator, the bytes it took in the file, and whether it
+// ended with a newline. It returns io.EOF when nothing is left. The text is valid until the next call.
+func (lr *lineReader) next() (text []byte, size int, terminated bool, err error) {
+	lr.buf = lr.buf[:0]
+	for {
+		frag, err := lr.r.ReadSlice('\n')
+		size += len(frag)
+		switch err {
+		case nil:
+			lr.buf = append(lr.buf, frag[:len(frag)-1]...)
+			line := trimCR(lr.buf)
+			if len(line) > lr.max {
+				return nil, size, true, ErrLineTooLong
+			}
+			return line, size, true, nil
+		case bufio.ErrBufferFull:
+			lr.buf = append(lr.buf, frag...)
+			if len(lr.buf) > lr.max+1 { // +1: the fragment may end with the "\r" of a "\r\n"
+				return nil, size, false, ErrLineTooLong
+			}
+		case io.EOF:
+			lr.buf = append(lr.buf, frag...)
+			if size == 0 {
+				return nil, 0, false, io.EOF
+			}
+			if len(lr.buf) > lr.max {
+				return nil, size, false, ErrLineTooLong
+			}
+			return lr.buf, size, false, nil
+		default:
+			return nil, size, false, err
+		}
+	}
+}
+
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}
