@@ -1,0 +1,29 @@
+// Package tokens records a logged-in user's activity, Redis in Action section 4.5: update_token and
+// update_token_pipeline.
+//
+// # Data (the book's layout, shared with its Python code)
+//
+//	login:          HASH  token -> user
+//	recent:         ZSET  token scored by when it was last seen
+//	viewed:<token>  ZSET  items the token viewed, scored by when; only the latest 25 are kept
+//	viewed:         ZSET  every item scored by minus its number of views (ZINCRBY -1)
+//
+// Timestamps are Unix seconds with a fraction, like Python's time.time(), from an injectable clock.
+//
+// UpdateToken sends each command on its own (2 round trips, 5 with an item); UpdateTokenPipeline
+// sends them together in one non-transactional pipeline (the book's pipeline(False)): one round trip,
+// no MULTI/EXEC, so other clients' commands may run between them. Both write the same data.
+//
+// # Failures
+//
+// An error reply (say WRONGTYPE) does not undo the commands that succeeded before it (UpdateToken
+// stops at the first; the pipeline runs them all). A lost reply is ErrUnknownOutcome: any of the
+// commands may have been applied.
+//
+// ZINCRBY is not idempotent, so nothing here retries, and the client must not either: go-redis
+// retries a command or pipeline after a network error by default (MaxRetries 3), which would count a
+// view twice. Clients from the conn registry make no retries; set MaxRetries: -1 on clients you make.
+//
+// All keys are written independently, so the functions work on Redis Cluster too (a ClusterClient
+// splits the pipeline per node).
+package tokens

@@ -1,0 +1,172 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure an Updater.
+type Options struct {
+	// Now is the clock whose Unix seconds become the timestamps.
+	// default: time.Now
+	Now func() time.Time
+
+	// Keep is how many recently viewed items each token keeps.
+	// default: 25 (the book's)
+	Keep int
+}
+
+func (o *Options) init() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Keep <= 0 {
+		o.Keep = 25
+	}
+}
+
+// Update is the result of an update. On error it still carries the arguments and the timestamp.
+type Update struct {
+	Token, User, Item string
+	Timestamp         float64 // written to recent: and viewed:<token>, Unix seconds
+	Commands          int     // commands sent: 2, or 5 with an item
+	RoundTrips        int     // network round trips: Commands without the pipeline, 1 with it
+}
+
+// Updater records token activity; safe for concurrent use.
+type Updater struct {
+	opt Options
+}
+
+// New returns an Updater; opt may be nil for the defaults.
+func New(opt *Options) *Updater {
+	u := &Updater{}
+	if opt != nil {
+		u.opt = *opt
+	}
+	u.opt.init()
+	return u
+}
+
+var std = New(nil)
+
+// UpdateToken is the book's update_token with default Options: each command sent on its own.
+func UpdateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
+	return std.UpdateToken(ctx, c, token, user, item)
+}
+
+// UpdateTokenPipeline is the book's update_token_pipeline with default Options: one pipeline.
+func UpdateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
+	return std.UpdateTokenPipeline(ctx, c, token, user, item)
+}
+
+// command is one step of an update.
+type command func(ctx context.Context, c redis.Cmdable) redis.Cmder
+
+// commands are the update's commands, in the book's order. An empty item records only the login.
+func (u *Updater) commands(token, user, item string, ts float64) []command {
+	cmds := []command{
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HSet(ctx, keyLogin, token, user) },
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+			return c.ZAdd(ctx, keyRecent, redis.Z{Score: ts, Member: token})
+		},
+	}
+	if item == "" {
+		return cmds
+	}
+	viewed := keyViewed(token)
+	return append(cmds,
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+			return c.ZAdd(ctx, viewed, redis.Z{Score: ts, Member: item})
+		},
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+			return c.ZRemRangeByRank(ctx, viewed, 0, int64(-u.opt.Keep-1))
+		},
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.ZIncrBy(ctx, keyViews, -1, item) },
+	)
+}
+
+func (u *Updater) start(ctx context.Context, token, user, item string) (Update, error) {
+	up := Update{Token: token, User: user, Item: item}
+	switch {
+	case token == "":
+		return up, fmt.Errorf("%w: empty", ErrInvalidToken)
+	case user == "":
+		return up, fmt.Errorf("%w: empty", ErrInvalidUser)
+	}
+	if err := ctx.Err(); err != nil {
+		return up, fmt.Errorf("tokens: %w", err)
+	}
+	now := u.opt.Now()
+	up.Timestamp = float64(now.UnixMicro()) / 1e6
+	return up, nil
+}
+
+// UpdateToken records that token belongs to user and was seen now, and, when item is not empty,
+// that it viewed item: up to 5 commands, each its own round trip. It stops at the first error.
+func (u *Updater) UpdateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
+	up, err := u.start(ctx, token, user, item)
+	if err != nil {
+		return up, err
+	}
+	for _, f := range u.commands(token, user, item, up.Timestamp) {
+		up.Commands++
+		up.RoundTrips++
+		cmd := f(ctx, c)
+		if err := cmd.Err(); err != nil {
+			return up, classify(cmd.Name(), up.Commands > 1, err)
+		}
+	}
+	return up, nil
+}
+
+// UpdateTokenPipeline does what UpdateToken does in one non-transactional pipeline: one round trip.
+// Every command runs even if another fails; the first error is returned.
+func (u *Updater) UpdateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
+	up, err := u.start(ctx, token, user, item)
+	if err != nil {
+		return up, err
+	}
+	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, f := range u.commands(token, user, item, up.Timestamp) {
+			f(ctx, p)
+		}
+		return nil
+	})
+	up.Commands, up.RoundTrips = len(cmds), 1
+	if err != nil {
+		name := "pipeline"
+		for _, cmd := range cmds {
+			if cmd.Err() != nil {
+				name = cmd.Name()
+				break
+			}
+		}
+		return up, classify(name, false, err)
+	}
+	return up, nil
+}
+
+// classify wraps err from command name. A reply from the server is a plain error; a network error
+// that may have come after sending is ErrUnknownOutcome. applied says earlier commands succeeded.
+func classify(name string, applied bool, err error) error {
+	var re redis.Error
+	var op *net.OpError
+	switch {
+	case errors.As(err, &re):
+		if applied {
+			return fmt.Errorf("tokens: %s: %w (the commands before it were applied)", name, err)
+		}
+		return fmt.Errorf("tokens: %s: %w", name, err)
+	case errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, redis.ErrPoolExhausted), errors.As(err, &op) && op.Op == "dial":
+		return fmt.Errorf("tokens: %s: not sent: %w", name, err)
+	default:
+		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, name, err)
+	}
+}
