@@ -223,7 +223,12 @@ func runConcurrentMarket(t *testing.T, srv *redistest.Server, impls []market.Mar
 	if len(where) > 0 {
 		t.Errorf("unknown items appeared: %v", where)
 	}
-	wantKeys := int64(2 * users) // users:<id>, inventory:<id>
+	wantKeys := int64(users) // users:<id>, and the inventories not emptied
+	for u := range users {
+		if c.Exists(ctx, "inventory:"+strconv.Itoa(u)).Val() == 1 {
+			wantKeys++
+		}
+	}
 	if len(listing) > 0 {
 		wantKeys++ // market:
 	}

@@ -59,6 +59,9 @@ func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, sel
 			if listed.Err() == nil {
 				return fmt.Errorf("%w: %s at %v", ErrAlreadyListed, l.Member, listed.Val())
 			}
+			if err := ctx.Err(); err != nil { // nothing sent yet: a known outcome
+				return fmt.Errorf("market: list: %w", err)
+			}
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.ZAdd(ctx, keyMarket, redis.Z{Score: float64(price), Member: l.Member})
 				p.SRem(ctx, inv, item)
@@ -123,6 +126,9 @@ func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer
 			}
 			if sfunds > math.MaxInt64-price {
 				return fmt.Errorf("%w: %s funds %d + %d would overflow", ErrBadFunds, ks, sfunds, price)
+			}
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("market: purchase: %w", err)
 			}
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.HIncrBy(ctx, ks, fieldFunds, price)
