@@ -1,0 +1,318 @@
+package shard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+)
+
+// Options configure a Cluster.
+type Options struct {
+	// Hosts maps host ids to their configs in conn's JSON form (the book's redis-py keywords, as rb
+	// takes them: {"port": 6380, "db": 2}, or {"addr": "10.0.0.5:6379"}, {"url": ...}). Ids must be
+	// 0..n-1 without gaps, as rb's routers require. Unused by FromRegistry.
+	Hosts map[int]map[string]any
+
+	// HostDefaults fills in the fields a host's config leaves out, like rb's host_defaults
+	// ({"host": "127.0.0.1", "socket_timeout": 1}).
+	// default: none
+	HostDefaults map[string]any
+
+	// Router makes the router for n hosts.
+	// default: NewPartition (rb's PartitionRouter)
+	Router func(n int) (Router, error)
+
+	// MaxConcurrency bounds how many hosts one Map, Fanout or All talks to at the same time.
+	// default: 64 (rb's max_concurrency)
+	MaxConcurrency int
+
+	// NoAutoBatch turns auto-batching off: each GET and SET is sent as it is. Useful when MONITOR
+	// should show the commands as written. (*Cluster).AutoBatch switches it for one view.
+	// default: false (consecutive GETs to a host become one MGET, plain SETs one MSET)
+	NoAutoBatch bool
+
+	// NewClient makes a host's client from its parsed config. Clients it returns should have
+	// ContextTimeoutEnabled and no retries, as conn's do, so a deadline bounds every call and a write
+	// whose reply was lost is not applied twice.
+	// default: (*conn.Config).NewClient
+	NewClient func(host int, cfg *conn.Config) (redis.UniversalClient, error)
+}
+
+func (o *Options) init() {
+	if o.Router == nil {
+		o.Router = func(n int) (Router, error) { return NewPartition(n) }
+	}
+	if o.MaxConcurrency <= 0 {
+		o.MaxConcurrency = 64
+	}
+	if o.NewClient == nil {
+		o.NewClient = func(_ int, cfg *conn.Config) (redis.UniversalClient, error) { return cfg.NewClient() }
+	}
+}
+
+// Cluster is rb's Cluster on go-redis: a set of independent Redis hosts with integer ids, a router
+// that maps each key to one host, a routing client for single-key commands, and Map / Fanout / All,
+// which send many commands to many hosts in parallel, one pipeline per host. It is not replicated: a
+// host that is down fails the commands for its keys, which are never sent anywhere else.
+//
+// A Cluster is safe for concurrent use. Views made by AutoBatch share its hosts.
+type Cluster struct {
+	core      *core
+	autoBatch bool
+}
+
+type core struct {
+	hosts   []host
+	router  Router
+	opt     Options
+	reg     *conn.Registry // FromRegistry: hosts are components; nil otherwise
+	routing [2]*redis.Client
+	closed  atomic.Bool
+}
+
+type host struct {
+	id        int
+	name      string                // address or component, for errors
+	client    redis.UniversalClient // made by New; nil with a registry
+	component string                // FromRegistry
+}
+
+// New connects a cluster to the hosts in opt.Hosts. It makes the hosts' clients (go-redis dials
+// lazily, so a host that is down is not an error here) and the router.
+func New(opt *Options) (*Cluster, error) {
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	o.init()
+	n := len(o.Hosts)
+	if n == 0 {
+		return nil, fmt.Errorf("%w: no hosts", ErrBadHosts)
+	}
+	c := &core{opt: o, hosts: make([]host, n)}
+	for id := 0; id < n; id++ {
+		hc, ok := o.Hosts[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: expected host %d (ids must be 0..%d without gaps)", ErrBadHosts, id, n-1)
+		}
+		merged := maps.Clone(o.HostDefaults)
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		// A host that names its server one way replaces a default that names it another way.
+		if hasAny(hc, "addr", "url", "unix_socket_path") || (hasAny(hc, "host", "port") && hasAny(merged, "addr", "url", "unix_socket_path")) {
+			for _, k := range []string{"addr", "url", "unix_socket_path", "host", "port"} {
+				if _, own := hc[k]; !own {
+					delete(merged, k)
+				}
+			}
+		}
+		maps.Copy(merged, hc)
+		raw, err := json.Marshal(merged)
+		if err != nil {
+			c.closeClients()
+			return nil, fmt.Errorf("%w: host %d: %v", ErrBadHosts, id, err)
+		}
+		cfg, err := conn.ParseConfig(raw)
+		if err != nil {
+			c.closeClients()
+			return nil, fmt.Errorf("%w: host %d: %w", ErrBadHosts, id, err)
+		}
+		client, err := o.NewClient(id, cfg)
+		if err != nil {
+			c.closeClients()
+			return nil, fmt.Errorf("%w: host %d: %w", ErrBadHosts, id, err)
+		}
+		name := cfg.Addr
+		if cfg.Addr == "" {
+			name = strings.Join(cfg.Addrs, ",")
+		}
+		c.hosts[id] = host{id: id, name: name, client: client}
+	}
+	return c.finish()
+}
+
+func hasAny(m map[string]any, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// FromRegistry makes a cluster of n hosts whose clients come from reg: host i is component
+// "<name>:<i>", configured at config:redis:<name>:<i> (the layout of the book's sharded connections).
+// Each operation acquires the hosts' clients from the registry and releases them, so config changes
+// apply as the registry sees them. opt.Hosts, HostDefaults and NewClient are not used; the cluster
+// does not close reg.
+func FromRegistry(reg *conn.Registry, name string, n int, opt *Options) (*Cluster, error) {
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	o.init()
+	if n < 1 {
+		return nil, fmt.Errorf("%w: %d hosts", ErrBadHosts, n)
+	}
+	if reg == nil {
+		return nil, fmt.Errorf("%w: nil registry", ErrBadHosts)
+	}
+	c := &core{opt: o, reg: reg, hosts: make([]host, n)}
+	for id := range c.hosts {
+		comp := ShardComponent(name, id)
+		c.hosts[id] = host{id: id, name: comp, component: comp}
+	}
+	return c.finish()
+}
+
+func (c *core) finish() (*Cluster, error) {
+	r, err := c.opt.Router(len(c.hosts))
+	if err != nil {
+		c.closeClients()
+		return nil, fmt.Errorf("%w: router: %w", ErrBadHosts, err)
+	}
+	c.router = r
+	for i, batch := range []bool{false, true} {
+		c.routing[i] = newRoutingClient(c, batch)
+	}
+	return &Cluster{core: c, autoBatch: !c.opt.NoAutoBatch}, nil
+}
+
+// newRoutingClient returns a go-redis client that never connects anywhere: a hook takes every command
+// and pipeline and sends it to the hosts. So the routing client has go-redis's whole command API.
+func newRoutingClient(c *core, batch bool) *redis.Client {
+	rc := redis.NewClient(&redis.Options{
+		Addr:       "shard-routing-client",
+		MaxRetries: -1,
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			return nil, &UnroutableError{Command: "connection", Reason: "the routing client has no connection of its own " +
+				"(WATCH, pub/sub, Conn need one); use Cluster.HostForKey"}
+		},
+		ContextTimeoutEnabled: true,
+	})
+	rc.AddHook(routingHook{c: c, batch: batch})
+	return rc
+}
+
+func (c *core) closeClients() {
+	for _, h := range c.hosts {
+		if h.client != nil {
+			h.client.Close()
+		}
+	}
+}
+
+// Close closes the clients New made and the routing clients. It does not close a registry.
+func (cl *Cluster) Close() error {
+	c := cl.core
+	if c.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, h := range c.hosts {
+		if h.client != nil {
+			errs = append(errs, h.client.Close())
+		}
+	}
+	for _, rc := range c.routing {
+		if rc != nil {
+			errs = append(errs, rc.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AutoBatch returns a view of the cluster with auto-batching on or off; it shares the hosts.
+func (cl *Cluster) AutoBatch(on bool) *Cluster { return &Cluster{core: cl.core, autoBatch: on} }
+
+// Hosts returns the host ids, 0..n-1.
+func (cl *Cluster) Hosts() []int {
+	ids := make([]int, len(cl.core.hosts))
+	for i := range ids {
+		ids[i] = i
+	}
+	return ids
+}
+
+// Router returns the cluster's router.
+func (cl *Cluster) Router() Router { return cl.core.router }
+
+// HostForKey returns the id of the host that holds key.
+func (cl *Cluster) HostForKey(key string) int { return cl.core.router.HostForKey(key) }
+
+// Routing returns the routing client (rb's get_routing_client): a go-redis client whose every command
+// goes to the host of its key. It accepts commands with exactly one key (which may repeat, as in
+// LMOVE k k ...); MGET, MSET, DEL, UNLINK, EXISTS and TOUCH over several keys are split per host and
+// their results put back together (not atomic across hosts). Anything else fails with an error
+// wrapping ErrUnroutable: commands without a key (use Fanout), with keys on several hosts, and WATCH,
+// MULTI and pub/sub, which need a connection of their own (use HostForKey). Its Pipeline and
+// Pipelined are Map's: one pipeline per host, hosts in parallel. Do not close it; Close the cluster.
+func (cl *Cluster) Routing() *redis.Client {
+	if cl.autoBatch {
+		return cl.core.routing[1]
+	}
+	return cl.core.routing[0]
+}
+
+// Acquire returns host id's client, held until release is called (a registry may replace it after).
+func (cl *Cluster) Acquire(ctx context.Context, id int) (redis.UniversalClient, func(), error) {
+	c := cl.core
+	if c.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	if id < 0 || id >= len(c.hosts) {
+		return nil, nil, fmt.Errorf("%w: %d (hosts are 0..%d)", ErrNoHost, id, len(c.hosts)-1)
+	}
+	h := c.hosts[id]
+	if c.reg == nil {
+		return h.client, func() {}, nil
+	}
+	client, release, err := c.reg.Acquire(ctx, h.component)
+	if err != nil {
+		return nil, nil, &HostError{Host: id, Addr: h.name, Err: err}
+	}
+	return client, release, nil
+}
+
+// Host returns host id's client (rb's get_local_client): commands on it run immediately on that host.
+// With a registry, the client may be replaced after a config change; prefer Acquire for long use.
+func (cl *Cluster) Host(ctx context.Context, id int) (redis.UniversalClient, error) {
+	client, release, err := cl.Acquire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	release()
+	return client, nil
+}
+
+// ClientForKey returns the client of the host that holds key, and that host's id
+// (rb's get_local_client_for_key).
+func (cl *Cluster) ClientForKey(ctx context.Context, key string) (redis.UniversalClient, int, error) {
+	id := cl.HostForKey(key)
+	client, err := cl.Host(ctx, id)
+	return client, id, err
+}
+
+func (cl *Cluster) checkHosts(hosts []int) error {
+	n := len(cl.core.hosts)
+	for _, h := range hosts {
+		if h < 0 || h >= n {
+			return fmt.Errorf("%w: %d (hosts are 0..%d)", ErrNoHost, h, n-1)
+		}
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(hosts)))) != len(hosts) {
+		return fmt.Errorf("%w: a host is listed twice in %v", ErrNoHost, hosts)
+	}
+	return nil
+}

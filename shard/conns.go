@@ -1,0 +1,90 @@
+package shard
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+)
+
+// The sharded connections of Redis in Action 10.2: a key picks one of shardCount servers, each a
+// registry component "<component>:<n>" whose config is at config:redis:<component>:<n>.
+//
+//	def get_sharded_connection(component, key, shard_count, wait=1):
+//	    shard = shard_key(component, 'x'+str(key), shard_count, 2)
+//	    return get_redis_connection(shard, wait)
+//
+// shard_key with shard_size 2 spreads over 2*shard_count//2 = shard_count shards, so the component is
+// "<component>:<crc32("x"+key) % shardCount>" (Python3 mode; the modes agree when shardCount is a
+// power of two, as the book's 16 is).
+
+// Component returns the component that holds key: "<component>:<crc32("x"+key) % shardCount>".
+func Component(component, key string, shardCount int) (string, error) {
+	n, err := Index("x"+key, shardCount, Python3)
+	if err != nil {
+		return "", err
+	}
+	return ShardComponent(component, n), nil
+}
+
+// ShardComponent is the name of shard n of component: "<component>:<n>".
+func ShardComponent(component string, n int) string {
+	return component + ":" + strconv.Itoa(n)
+}
+
+// Acquire returns the client of the shard of component that holds key, held until release is called:
+// the book's get_sharded_connection.
+func Acquire(ctx context.Context, reg *conn.Registry, component, key string, shardCount int) (redis.UniversalClient, func(), error) {
+	comp, err := Component(component, key, shardCount)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg.Acquire(ctx, comp)
+}
+
+// Call resolves the shard of component that holds key and calls fn with its client, held for the call.
+func Call[C, T any](ctx context.Context, reg *conn.Registry, component string, shardCount int, key string, fn func(context.Context, C) (T, error)) (T, error) {
+	comp, err := Component(component, key, shardCount)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return conn.Call(ctx, reg, comp, fn)
+}
+
+// The Wrap functions are the book's sharded_connection decorator: the returned function takes the key
+// first, picks the shard from it, and calls fn with that shard's client and the key. C is the client
+// type fn takes (redis.Cmdable, redis.UniversalClient, ...), as in conn.Wrap.
+//
+//	countVisit := shard.Wrap(reg, "unique", 16, func(ctx context.Context, c redis.Cmdable, sessionID string) (bool, error) { ... })
+//	isNew, err := countVisit(ctx, sessionID)
+
+// Wrap binds a function of the key alone.
+func Wrap[C, T any](reg *conn.Registry, component string, shardCount int, fn func(ctx context.Context, c C, key string) (T, error)) func(ctx context.Context, key string) (T, error) {
+	return func(ctx context.Context, key string) (T, error) {
+		return Call(ctx, reg, component, shardCount, key, func(ctx context.Context, c C) (T, error) { return fn(ctx, c, key) })
+	}
+}
+
+// Wrap1 binds a function of the key and one more argument.
+func Wrap1[C, A, T any](reg *conn.Registry, component string, shardCount int, fn func(ctx context.Context, c C, key string, a A) (T, error)) func(ctx context.Context, key string, a A) (T, error) {
+	return func(ctx context.Context, key string, a A) (T, error) {
+		return Call(ctx, reg, component, shardCount, key, func(ctx context.Context, c C) (T, error) { return fn(ctx, c, key, a) })
+	}
+}
+
+// Wrap2 binds a function of the key and two more arguments.
+func Wrap2[C, A, B, T any](reg *conn.Registry, component string, shardCount int, fn func(ctx context.Context, c C, key string, a A, b B) (T, error)) func(ctx context.Context, key string, a A, b B) (T, error) {
+	return func(ctx context.Context, key string, a A, b B) (T, error) {
+		return Call(ctx, reg, component, shardCount, key, func(ctx context.Context, c C) (T, error) { return fn(ctx, c, key, a, b) })
+	}
+}
+
+// Wrap3 binds a function of the key and three more arguments.
+func Wrap3[C, A, B, D, T any](reg *conn.Registry, component string, shardCount int, fn func(ctx context.Context, c C, key string, a A, b B, d D) (T, error)) func(ctx context.Context, key string, a A, b B, d D) (T, error) {
+	return func(ctx context.Context, key string, a A, b B, d D) (T, error) {
+		return Call(ctx, reg, component, shardCount, key, func(ctx context.Context, c C) (T, error) { return fn(ctx, c, key, a, b, d) })
+	}
+}

@@ -1,0 +1,464 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// routingHook sends the routing client's commands to the hosts instead of its own (absent) connection.
+type routingHook struct {
+	c     *core
+	batch bool
+}
+
+func (h routingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h routingHook) ProcessHook(redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.c.run(ctx, []redis.Cmder{cmd}, false)
+		return cmd.Err() // go-redis stores what the hook returns as the command's error
+	}
+}
+
+func (h routingHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && strings.EqualFold(cmds[0].Name(), "multi") {
+			err := &UnroutableError{Command: "multi", Reason: "a transaction needs one host; use TxPipelined on Cluster.HostForKey's client"}
+			for _, cmd := range cmds {
+				cmd.SetErr(err)
+			}
+			return err
+		}
+		h.c.run(ctx, cmds, h.batch)
+		for _, cmd := range cmds {
+			if err := cmd.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// run routes cmds to their hosts and runs one pipeline per host, hosts in parallel. Every command
+// ends with its own result or error.
+func (c *core) run(ctx context.Context, cmds []redis.Cmder, batch bool) {
+	if c.closed.Load() {
+		for _, cmd := range cmds {
+			cmd.SetErr(ErrClosed)
+		}
+		return
+	}
+	perHost := map[int][]redis.Cmder{}
+	var merges []func()
+	for _, cmd := range cmds {
+		if parts, merge, ok := c.split(ctx, cmd); ok {
+			for id, sub := range parts {
+				perHost[id] = append(perHost[id], sub)
+			}
+			merges = append(merges, merge)
+			continue
+		}
+		key, err := routeKey(cmd)
+		if err != nil {
+			cmd.SetErr(err)
+			continue
+		}
+		id := c.router.HostForKey(key)
+		perHost[id] = append(perHost[id], cmd)
+	}
+	c.runHosts(ctx, perHost, batch)
+	for _, m := range merges {
+		m()
+	}
+}
+
+// runHosts runs each host's commands as one pipeline, at most MaxConcurrency hosts at a time.
+func (c *core) runHosts(ctx context.Context, perHost map[int][]redis.Cmder, batch bool) {
+	if len(perHost) == 1 {
+		for id, cmds := range perHost {
+			c.runHost(ctx, id, cmds, batch)
+		}
+		return
+	}
+	sem := make(chan struct{}, c.opt.MaxConcurrency)
+	var wg sync.WaitGroup
+	for id, cmds := range perHost {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			c.fail(id, cmds, ctx.Err())
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c.runHost(ctx, id, cmds, batch)
+		}()
+	}
+	wg.Wait()
+}
+
+// fail gives every command the host's error.
+func (c *core) fail(id int, cmds []redis.Cmder, err error) {
+	he := &HostError{Host: id, Addr: c.hosts[id].name, Err: err}
+	for _, cmd := range cmds {
+		cmd.SetErr(he)
+	}
+}
+
+// runHost sends cmds to host id in one round trip.
+func (c *core) runHost(ctx context.Context, id int, cmds []redis.Cmder, batch bool) {
+	h := c.hosts[id]
+	client, release := h.client, func() {}
+	if c.reg != nil {
+		var err error
+		client, release, err = c.reg.Acquire(ctx, h.component)
+		if err != nil {
+			c.fail(id, cmds, err)
+			return
+		}
+	}
+	defer release()
+	plan, fixups := cmds, []func(){}
+	if batch {
+		plan, fixups = autoBatch(ctx, cmds)
+	}
+	if len(plan) == 1 {
+		_ = client.Process(ctx, plan[0])
+	} else {
+		_, _ = client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, cmd := range plan {
+				_ = p.Process(ctx, cmd)
+			}
+			return nil
+		})
+	}
+	for _, f := range fixups {
+		f()
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && transport(err) {
+			cmd.SetErr(&HostError{Host: id, Addr: h.name, Err: err})
+		}
+	}
+}
+
+// transport reports whether err is a failure to talk to the host, as opposed to the host's reply
+// (redis.Nil, WRONGTYPE, ...), which belongs to the command.
+func transport(err error) bool {
+	var re redis.Error
+	if errors.As(err, &re) {
+		return false
+	}
+	var he *HostError
+	return !errors.As(err, &he)
+}
+
+// batchable reports whether cmd can join a batch: a plain GET key, or a plain SET key value with no
+// options, made by go-redis's Get and Set (whose result types are known).
+func batchable(cmd redis.Cmder) string {
+	args := cmd.Args()
+	switch cmd.(type) {
+	case *redis.StringCmd:
+		if len(args) == 2 && strings.EqualFold(argString(args[0]), "get") {
+			return "get"
+		}
+	case *redis.StatusCmd:
+		if len(args) == 3 && strings.EqualFold(argString(args[0]), "set") {
+			return "set"
+		}
+	}
+	return ""
+}
+
+// autoBatch merges runs of consecutive GETs into one MGET and of plain SETs into one MSET, as rb's
+// auto_batch_commands does. Each fixup copies a batch's result back to its commands. MGET answers nil
+// for a key that holds another type where GET would fail with WRONGTYPE, so such a GET gets redis.Nil;
+// a batch that fails gives its error to each of its commands.
+func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()) {
+	var plan []redis.Cmder
+	var fixups []func()
+	for i := 0; i < len(cmds); {
+		kind := batchable(cmds[i])
+		j := i + 1
+		for kind != "" && j < len(cmds) && batchable(cmds[j]) == kind {
+			j++
+		}
+		if kind == "" || j-i == 1 {
+			plan = append(plan, cmds[i])
+			i = j
+			continue
+		}
+		group := cmds[i:j]
+		switch kind {
+		case "get":
+			args := make([]any, 0, len(group)+1)
+			args = append(args, "mget")
+			for _, g := range group {
+				args = append(args, g.Args()[1])
+			}
+			m := redis.NewSliceCmd(ctx, args...)
+			plan = append(plan, m)
+			fixups = append(fixups, func() {
+				vals, err := m.Result()
+				for k, g := range group {
+					sc := g.(*redis.StringCmd)
+					switch {
+					case err != nil:
+						sc.SetErr(err)
+					case k >= len(vals) || vals[k] == nil:
+						sc.SetErr(redis.Nil)
+					default:
+						sc.SetVal(argString(vals[k]))
+					}
+				}
+			})
+		case "set":
+			args := make([]any, 0, 2*len(group)+1)
+			args = append(args, "mset")
+			for _, g := range group {
+				args = append(args, g.Args()[1], g.Args()[2])
+			}
+			m := redis.NewStatusCmd(ctx, args...)
+			plan = append(plan, m)
+			fixups = append(fixups, func() {
+				val, err := m.Result()
+				for _, g := range group {
+					sc := g.(*redis.StatusCmd)
+					if err != nil {
+						sc.SetErr(err)
+					} else {
+						sc.SetVal(val)
+					}
+				}
+			})
+		}
+		i = j
+	}
+	return plan, fixups
+}
+
+// split breaks a multi-key MGET, MSET, DEL, UNLINK, EXISTS or TOUCH into one command per host, and
+// returns the function that puts the results back into cmd once they have run.
+func (c *core) split(ctx context.Context, cmd redis.Cmder) (map[int]redis.Cmder, func(), bool) {
+	args := cmd.Args()
+	if len(args) < 2 {
+		return nil, nil, false
+	}
+	name := strings.ToLower(argString(args[0]))
+	switch name {
+	case "mget":
+		sc, ok := cmd.(*redis.SliceCmd)
+		if !ok || len(args) < 3 {
+			return nil, nil, false
+		}
+		type part struct {
+			cmd *redis.SliceCmd
+			pos []int
+		}
+		parts := map[int]*part{}
+		order := []int{}
+		keyArgs := map[int][]any{}
+		for i, k := range args[1:] {
+			id := c.router.HostForKey(argString(k))
+			if parts[id] == nil {
+				parts[id] = &part{}
+				order = append(order, id)
+				keyArgs[id] = []any{"mget"}
+			}
+			parts[id].pos = append(parts[id].pos, i)
+			keyArgs[id] = append(keyArgs[id], k)
+		}
+		out := map[int]redis.Cmder{}
+		for _, id := range order {
+			parts[id].cmd = redis.NewSliceCmd(ctx, keyArgs[id]...)
+			out[id] = parts[id].cmd
+		}
+		return out, func() {
+			vals := make([]any, len(args)-1)
+			for _, id := range order {
+				p := parts[id]
+				v, err := p.cmd.Result()
+				if err != nil {
+					sc.SetErr(err)
+					return
+				}
+				for j, pos := range p.pos {
+					if j < len(v) {
+						vals[pos] = v[j]
+					}
+				}
+			}
+			sc.SetVal(vals)
+		}, true
+	case "mset":
+		sc, ok := cmd.(*redis.StatusCmd)
+		if !ok || len(args) < 5 || len(args)%2 == 0 {
+			return nil, nil, false
+		}
+		subs := map[int]*redis.StatusCmd{}
+		keyArgs := map[int][]any{}
+		var order []int
+		for i := 1; i+1 < len(args); i += 2 {
+			id := c.router.HostForKey(argString(args[i]))
+			if keyArgs[id] == nil {
+				keyArgs[id] = []any{"mset"}
+				order = append(order, id)
+			}
+			keyArgs[id] = append(keyArgs[id], args[i], args[i+1])
+		}
+		out := map[int]redis.Cmder{}
+		for _, id := range order {
+			subs[id] = redis.NewStatusCmd(ctx, keyArgs[id]...)
+			out[id] = subs[id]
+		}
+		return out, func() {
+			for _, id := range order {
+				if err := subs[id].Err(); err != nil {
+					sc.SetErr(err)
+					return
+				}
+			}
+			sc.SetVal("OK")
+		}, true
+	case "del", "unlink", "exists", "touch":
+		ic, ok := cmd.(*redis.IntCmd)
+		if !ok || len(args) < 3 {
+			return nil, nil, false
+		}
+		subs := map[int]*redis.IntCmd{}
+		keyArgs := map[int][]any{}
+		var order []int
+		for _, k := range args[1:] {
+			id := c.router.HostForKey(argString(k))
+			if keyArgs[id] == nil {
+				keyArgs[id] = []any{name}
+				order = append(order, id)
+			}
+			keyArgs[id] = append(keyArgs[id], k)
+		}
+		out := map[int]redis.Cmder{}
+		for _, id := range order {
+			subs[id] = redis.NewIntCmd(ctx, keyArgs[id]...)
+			out[id] = subs[id]
+		}
+		return out, func() {
+			var sum int64
+			for _, id := range order {
+				n, err := subs[id].Result()
+				if err != nil {
+					ic.SetErr(err)
+					return
+				}
+				sum += n
+			}
+			ic.SetVal(sum)
+		}, true
+	}
+	return nil, nil, false
+}
+
+// Map runs fn's commands in parallel, rb's map(): fn queues commands on p, a pipeline of the routing
+// client; when fn returns, the commands are grouped by host and each host gets one pipeline (with
+// auto-batching unless switched off), at most MaxConcurrency hosts at a time, all bounded by ctx. Read
+// each command's result after Map returns: go-redis's Cmd values are rb's promises.
+//
+// Map's error reports what went wrong beyond single commands: each host that failed (a *HostError,
+// once per host), and commands that could not be routed (wrapping ErrUnroutable). A command's own
+// reply errors (redis.Nil for a missing key, WRONGTYPE) are only on the command. The commands of
+// hosts that answered have their results whatever happened to the other hosts.
+func (cl *Cluster) Map(ctx context.Context, fn func(p redis.Pipeliner) error) error {
+	p := cl.Routing().Pipeline()
+	if err := fn(p); err != nil {
+		return err
+	}
+	cmds, _ := p.Exec(ctx)
+	return collect(cmds)
+}
+
+// collect returns the distinct host and routing errors among cmds.
+func collect(cmds []redis.Cmder) error {
+	var errs []error
+	seenHost := map[int]bool{}
+	for _, cmd := range cmds {
+		err := cmd.Err()
+		if err == nil {
+			continue
+		}
+		var he *HostError
+		var ue *UnroutableError
+		switch {
+		case errors.As(err, &he):
+			if !seenHost[he.Host] {
+				seenHost[he.Host] = true
+				errs = append(errs, he)
+			}
+		case errors.As(err, &ue):
+			errs = append(errs, err)
+		case transport(err): // e.g. ctx ended before the host was reached
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Fanout sends commands to each host in hosts (rb's fanout): fn is called once per host, in the
+// order given, to queue that host's commands on p; then every host runs its pipeline, in parallel
+// (auto-batching applies). fn can keep each host's Cmd values, keyed by host id. One host's failure
+// does not lose the others' results: the error joins a *HostError per failed host.
+//
+// Use it with care: commands sent to a host that the router would not pick for their keys write keys
+// where the routing client will not find them.
+func (cl *Cluster) Fanout(ctx context.Context, hosts []int, fn func(host int, p redis.Pipeliner) error) error {
+	if err := cl.checkHosts(hosts); err != nil {
+		return err
+	}
+	if cl.core.closed.Load() {
+		return ErrClosed
+	}
+	perHost := map[int][]redis.Cmder{}
+	var all []redis.Cmder
+	for _, id := range hosts {
+		p := cl.core.routing[0].Pipeline() // used only to queue: never executed
+		if err := fn(id, p); err != nil {
+			return err
+		}
+		cmds := p.Cmds()
+		if len(cmds) == 0 {
+			continue
+		}
+		perHost[id] = cmds
+		all = append(all, cmds...)
+	}
+	cl.core.runHosts(ctx, perHost, cl.autoBatch)
+	return collect(all)
+}
+
+// All is Fanout to every host.
+func (cl *Cluster) All(ctx context.Context, fn func(host int, p redis.Pipeliner) error) error {
+	return cl.Fanout(ctx, cl.Hosts(), fn)
+}
+
+// FanoutCmd sends one command to each host in hosts (all hosts when hosts is nil) and returns the
+// commands keyed by host id, like rb's fanout promise whose value is a dictionary of host results:
+//
+//	sizes, err := shard.FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
+//	for id, cmd := range sizes { fmt.Println(id, cmd.Val()) }
+//
+// The error is Fanout's; every host's command is in the map, failed ones holding their *HostError.
+func FanoutCmd[T redis.Cmder](ctx context.Context, cl *Cluster, hosts []int, fn func(p redis.Pipeliner) T) (map[int]T, error) {
+	if hosts == nil {
+		hosts = cl.Hosts()
+	}
+	out := make(map[int]T, len(hosts))
+	err := cl.Fanout(ctx, hosts, func(id int, p redis.Pipeliner) error {
+		out[id] = fn(p)
+		return nil
+	})
+	return out, err
+}

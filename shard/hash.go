@@ -1,0 +1,196 @@
+package shard
+
+import (
+	"fmt"
+	"hash/crc32"
+	"math/big"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+)
+
+// HashMode says which reference implementation a crc32 shard choice reproduces. The modes agree
+// whenever the number of shards is a power of two.
+type HashMode int
+
+const (
+	// Python3 is the book's code under Python 3: binascii.crc32 is unsigned, and str.isdigit()
+	// accepts every Unicode decimal digit ("١٢" is 12). It is the default (the zero value).
+	Python3 HashMode = iota
+
+	// Python2 is the printed book under Python 2 and rb's PartitionRouter (which signs the crc32
+	// on Python 3 too, to keep Python 2 routing): a signed crc32 with Python's floor modulo, and
+	// byte-string isdigit(), true only for ASCII "0" to "9".
+	Python2
+)
+
+func (m HashMode) String() string {
+	switch m {
+	case Python3:
+		return "python3"
+	case Python2:
+		return "python2"
+	}
+	return "HashMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+func (m HashMode) valid() bool { return m == Python3 || m == Python2 }
+
+// Index returns crc32(key) modulo n as the mode computes it: the shard (or host) a key maps to.
+// n must be at least 1.
+func Index(key string, n int, mode HashMode) (int, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("%w: %d shards (need at least 1)", ErrBadShards, n)
+	}
+	if !mode.valid() {
+		return 0, fmt.Errorf("%w: %v", ErrBadMode, mode)
+	}
+	return index(key, n, mode), nil
+}
+
+// index is Index without the checks.
+func index(key string, n int, mode HashMode) int {
+	sum := crc32.ChecksumIEEE([]byte(key))
+	if mode == Python2 {
+		s := int64(int32(sum)) // Python 2's binascii.crc32 is a signed 32-bit value
+		m := s % int64(n)
+		if m < 0 { // Python's % takes the sign of the divisor
+			m += int64(n)
+		}
+		return int(m)
+	}
+	return int(uint64(sum) % uint64(n))
+}
+
+// Key is the book's shard_key: the name of the shard of base that holds key.
+//
+//	def shard_key(base, key, total_elements, shard_size):
+//	    if isinstance(key, (int, long)) or key.isdigit():
+//	        shard_id = int(str(key), 10) // shard_size
+//	    else:
+//	        shards = 2 * total_elements // shard_size
+//	        shard_id = binascii.crc32(key) % shards
+//	    return "%s:%s"%(base, shard_id)
+//
+// A key made only of decimal digits gives int(key) // shardSize ("010" is shard 0 of size 512, and a
+// key of any length is exact: it is computed with math/big where it does not fit 64 bits). In the
+// Python3 mode the digits may be any Unicode decimal digits (general category Nd), as Python 3's
+// isdigit() and int() accept them; keys that Python 3's isdigit() accepts but int() then rejects with
+// ValueError (superscripts such as "²", circled digits) are not decimal here and are hashed. In the
+// Python2 mode only ASCII digits count. Any other key, the empty one included, gives
+// crc32(key) % (2*totalElements // shardSize), over the key's bytes (UTF-8 for Go strings, as the
+// Python 3 port encodes them).
+//
+// Fixed from the book: when 2*totalElements < shardSize the book divides by zero; here that is one
+// shard. Bad sizes are errors: shardSize < 1 (ErrBadShardSize), totalElements < 1 (ErrBadTotal).
+func Key(base, key string, totalElements, shardSize int, mode HashMode) (string, error) {
+	id, err := ID(key, totalElements, shardSize, mode)
+	if err != nil {
+		return "", err
+	}
+	return base + ":" + id, nil
+}
+
+// ID is Key without the base: the shard id as a decimal string.
+func ID(key string, totalElements, shardSize int, mode HashMode) (string, error) {
+	if shardSize < 1 {
+		return "", fmt.Errorf("%w: %d", ErrBadShardSize, shardSize)
+	}
+	if totalElements < 1 || totalElements > maxTotal {
+		return "", fmt.Errorf("%w: %d", ErrBadTotal, totalElements)
+	}
+	if !mode.valid() {
+		return "", fmt.Errorf("%w: %v", ErrBadMode, mode)
+	}
+	if digits, ok := decimal(key, mode); ok {
+		return divide(digits, shardSize), nil
+	}
+	return strconv.Itoa(index(key, Shards(totalElements, shardSize), mode)), nil
+}
+
+// maxTotal keeps 2*totalElements from overflowing.
+const maxTotal = int(^uint(0)>>1) / 2
+
+// Shards is the number of crc32 shards Key spreads non-numeric keys over: 2*totalElements // shardSize,
+// at least 1. Each shard holds about shardSize/2 elements when totalElements are stored, so there is
+// room to grow to twice the expected size before a shard passes shardSize.
+func Shards(totalElements, shardSize int) int {
+	if shardSize < 1 {
+		return 1
+	}
+	n := 2 * totalElements / shardSize
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// decimal reports whether key is all decimal digits in mode, and returns them as ASCII.
+func decimal(key string, mode HashMode) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	ascii := true
+	for i := 0; i < len(key); i++ {
+		if key[i] < '0' || key[i] > '9' {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return key, true
+	}
+	if mode != Python3 {
+		return "", false
+	}
+	out := make([]byte, 0, len(key))
+	for i := 0; i < len(key); {
+		r, size := utf8.DecodeRuneInString(key[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return "", false
+		}
+		d, ok := digitValue(r)
+		if !ok {
+			return "", false
+		}
+		out = append(out, byte('0'+d))
+		i += size
+	}
+	return string(out), true
+}
+
+// digitValue is the value of a Unicode decimal digit (category Nd). Unicode assigns decimal digits only
+// in contiguous runs of ten, zero first (a stability policy), so the value is the offset from the start
+// of the rune's range modulo ten; TestDigitRanges checks that assumption against the tables.
+func digitValue(r rune) (int, bool) {
+	if r < 0x80 {
+		if r >= '0' && r <= '9' {
+			return int(r - '0'), true
+		}
+		return 0, false
+	}
+	if !unicode.IsDigit(r) {
+		return 0, false
+	}
+	for _, rg := range unicode.Nd.R16 {
+		if uint32(r) >= uint32(rg.Lo) && uint32(r) <= uint32(rg.Hi) {
+			return int(uint32(r)-uint32(rg.Lo)) % 10, true
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if uint32(r) >= rg.Lo && uint32(r) <= rg.Hi {
+			return int(uint32(r)-rg.Lo) % 10, true
+		}
+	}
+	return 0, false
+}
+
+// divide is int(digits) // size as a decimal string, exact for any length.
+func divide(digits string, size int) string {
+	if len(digits) <= 18 { // fits in int64
+		n, _ := strconv.ParseInt(digits, 10, 64)
+		return strconv.FormatInt(n/int64(size), 10)
+	}
+	n, _ := new(big.Int).SetString(digits, 10)
+	return n.Quo(n, big.NewInt(int64(size))).String()
+}

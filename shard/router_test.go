@@ -1,0 +1,115 @@
+package shard
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestPartitionRouter(t *testing.T) {
+	p, err := NewPartition(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]int{"foo": 1, "bar": 2, "baz": 0} { // rb's test_router_basics
+		if got := p.HostForKey(key); got != want {
+			t.Errorf("HostForKey(%q) = %d; want %d", key, got, want)
+		}
+	}
+	p3, _ := NewPartitionMode(3, Python3)
+	if got := p3.HostForKey("foo"); got != 2 {
+		t.Errorf("Python3 HostForKey(foo) = %d; want 2", got)
+	}
+	if _, err := NewPartition(0); !errors.Is(err, ErrBadShards) {
+		t.Errorf("NewPartition(0) error %v; want ErrBadShards", err)
+	}
+	if _, err := NewPartitionMode(2, HashMode(-1)); !errors.Is(err, ErrBadMode) {
+		t.Errorf("NewPartitionMode(bad mode) error %v; want ErrBadMode", err)
+	}
+}
+
+// ketamaNodes are rb's test_ketama nodes (6008 listed before 6007, as there).
+func ketamaNodes(skip string) []Node {
+	var nodes []Node
+	for i, port := range []int{6000, 6001, 6002, 6003, 6004, 6005, 6006, 6008, 6007} {
+		name := fmt.Sprintf("192.168.0.1:%d", port)
+		if name != skip {
+			nodes = append(nodes, Node{Host: i, Name: name})
+		}
+	}
+	return nodes
+}
+
+func TestConsistentHashRBVectors(t *testing.T) {
+	names := map[int]string{}
+	for _, n := range ketamaNodes("") {
+		names[n.Host] = n.Name
+	}
+	check := func(r *ConsistentHash, want []string) {
+		t.Helper()
+		for i, key := range []string{"Apple", "Hello", "Data", "Computer"} {
+			if got := names[r.HostForKey(key)]; got != want[i] {
+				t.Errorf("HostForKey(%q) = %s; want %s", key, got, want[i])
+			}
+		}
+	}
+	r, err := NewConsistentHashNodes(ketamaNodes(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(r, []string{"192.168.0.1:6002", "192.168.0.1:6007", "192.168.0.1:6004", "192.168.0.1:6004"})
+	r2, _ := NewConsistentHashNodes(ketamaNodes("192.168.0.1:6007"))
+	check(r2, []string{"192.168.0.1:6002", "192.168.0.1:6000", "192.168.0.1:6004", "192.168.0.1:6004"})
+}
+
+func TestConsistentHashMovesFewKeys(t *testing.T) {
+	r4, _ := NewConsistentHash(4)
+	r5, _ := NewConsistentHash(5)
+	const n = 20000
+	moved := 0
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("key:%d", i)
+		a, b := r4.HostForKey(k), r5.HostForKey(k)
+		if a != b {
+			moved++
+			if b != 4 {
+				t.Fatalf("key %q moved from %d to %d; only moves to the new host 4 are expected", k, a, b)
+			}
+		}
+	}
+	// Ideal: 1/5 of the keys move. A partition router moves 4/5.
+	if moved < n/10 || moved > n*3/10 {
+		t.Errorf("adding a 5th host moved %d of %d keys; want about %d", moved, n, n/5)
+	}
+}
+
+func TestConsistentHashWeights(t *testing.T) {
+	r, err := NewConsistentHashNodes([]Node{{Host: 0}, {Host: 1}, {Host: 2, Weight: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]int, 3)
+	for i := 0; i < 40000; i++ {
+		counts[r.HostForKey(fmt.Sprintf("k%d", i))]++
+	}
+	// Host 2 has half the weight; with 160 points in all the split is rough, not exact.
+	if share := float64(counts[2]) / 40000; share < 0.38 || share > 0.62 {
+		t.Errorf("weight-2 host got %.2f of the keys (%v); want about 0.5", share, counts)
+	}
+}
+
+func TestConsistentHashBadInput(t *testing.T) {
+	for name, nodes := range map[string][]Node{
+		"none":            nil,
+		"negative host":   {{Host: -1}},
+		"negative weight": {{Host: 0, Weight: -2}},
+		"duplicate name":  {{Host: 0, Name: "a"}, {Host: 1, Name: "a"}},
+	} {
+		if _, err := NewConsistentHashNodes(nodes); !errors.Is(err, ErrBadHosts) {
+			t.Errorf("%s: error %v; want ErrBadHosts", name, err)
+		}
+	}
+	if _, err := NewConsistentHash(0); !errors.Is(err, ErrBadShards) {
+		t.Errorf("NewConsistentHash(0) error %v; want ErrBadShards", err)
+	}
+}

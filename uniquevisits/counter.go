@@ -1,0 +1,315 @@
+package uniquevisits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/shard"
+)
+
+// Options configure a Counter.
+type Options struct {
+	// Component is the unsharded component (the daily counts and expected sizes); the sharded sets
+	// live on components "<Component>:0" to "<Component>:<Shards-1>".
+	// default: "unique"
+	Component string
+
+	// Shards is the number of sharded servers: crc32("x"+sessionID) % Shards picks one.
+	// default: 16
+	Shards int
+
+	// ShardSize is the number of ids per set shard.
+	// default: 512
+	ShardSize int
+
+	// DailyExpected is the day's expected size when yesterday's count is unknown.
+	// default: 1,000,000
+	DailyExpected int64
+
+	// Now is the clock; the day counted is Now()'s date in Now()'s location.
+	// default: time.Now
+	Now func() time.Time
+
+	// CacheDays bounds the expected-size cache to this many days (the most recent ones): the book's
+	// EXPECTED dictionary gained an entry a day forever.
+	// default: 2 (today, and yesterday for visits around midnight)
+	CacheDays int
+}
+
+func (o *Options) init() {
+	if o.Component == "" {
+		o.Component = Component
+	}
+	if o.Shards <= 0 {
+		o.Shards = Shards
+	}
+	if o.ShardSize <= 0 {
+		o.ShardSize = ShardSize
+	}
+	if o.DailyExpected <= 0 {
+		o.DailyExpected = DailyExpected
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheDays <= 0 {
+		o.CacheDays = 2
+	}
+}
+
+// Counter counts unique visitors per day: the book's count_visit and get_expected over sharded
+// connections (Redis in Action 10.2.2). It is safe for concurrent use.
+type Counter struct {
+	opt    Options
+	reg    *conn.Registry
+	client redis.Cmdable // NewOnClient: everything on one client
+
+	mu    sync.Mutex
+	cache map[string]int64 // day -> expected size
+}
+
+// New returns a counter whose sets live on the registry's components "<Component>:<n>" and whose
+// counts live on "<Component>", as in the book's chapter 10. Any component may be a Redis Cluster
+// config: every command the counter sends names one key.
+func New(reg *conn.Registry, opt *Options) *Counter {
+	c := &Counter{reg: reg, cache: map[string]int64{}}
+	if opt != nil {
+		c.opt = *opt
+	}
+	c.opt.init()
+	return c
+}
+
+// NewOnClient returns a counter that keeps everything on client, as in the book's chapter 9 (Shards
+// and Component are not used). The client may be a *redis.ClusterClient.
+func NewOnClient(client redis.Cmdable, opt *Options) *Counter {
+	c := New(nil, opt)
+	c.client = client
+	return c
+}
+
+// Options returns the counter's options, defaults filled in.
+func (c *Counter) Options() Options { return c.opt }
+
+// counts returns the unsharded client.
+func (c *Counter) counts(ctx context.Context) (redis.Cmdable, func(), error) {
+	if c.client != nil {
+		return c.client, func() {}, nil
+	}
+	return c.reg.Acquire(ctx, c.opt.Component)
+}
+
+// CountVisit counts a visit by the holder of sessionID today (the date of Now()): the book's
+// count_visit. The session id's visitor id is added to the day's set shard on the sharded server
+// chosen from the session id; when it is new, the day's count is incremented on the unsharded server.
+func (c *Counter) CountVisit(ctx context.Context, sessionID string) (Visit, error) {
+	id, err := ParseSessionID(sessionID)
+	if err != nil {
+		return Visit{}, err
+	}
+	now := c.opt.Now()
+	expected, err := c.Expected(ctx, now)
+	if err != nil {
+		return Visit{}, err
+	}
+	counts, releaseCounts, err := c.counts(ctx)
+	if err != nil {
+		return Visit{}, err
+	}
+	defer releaseCounts()
+	if c.client != nil {
+		return Add(ctx, c.client, counts, now, id, expected, c.opt.ShardSize)
+	}
+	comp, err := shard.Component(c.opt.Component, sessionID, c.opt.Shards)
+	if err != nil {
+		return Visit{}, err
+	}
+	sets, releaseSets, err := c.reg.Acquire(ctx, comp)
+	if err != nil {
+		return Visit{}, err
+	}
+	defer releaseSets()
+	v, err := Add(ctx, sets, counts, now, id, expected, c.opt.ShardSize)
+	v.Shard = comp
+	return v, err
+}
+
+// Expected is get_expected with the book's process cache, bounded to the CacheDays most recent days.
+func (c *Counter) Expected(ctx context.Context, day time.Time) (int64, error) {
+	d := Day(day)
+	c.mu.Lock()
+	v, ok := c.cache[d]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	counts, release, err := c.counts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	v, err = Expected(ctx, counts, day, c.opt.DailyExpected)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cache[d] = v
+	for len(c.cache) > c.opt.CacheDays { // ISO dates sort by time: drop the oldest
+		var oldest string
+		for k := range c.cache {
+			if oldest == "" || k < oldest {
+				oldest = k
+			}
+		}
+		delete(c.cache, oldest)
+	}
+	return v, nil
+}
+
+// CachedDays lists the days whose expected size is cached, oldest first.
+func (c *Counter) CachedDays() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	days := make([]string, 0, len(c.cache))
+	for d := range c.cache {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	return days
+}
+
+// Count returns day's count of unique visitors (the INCRed counter).
+func (c *Counter) Count(ctx context.Context, day time.Time) (int64, error) {
+	counts, release, err := c.counts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	return Count(ctx, counts, day)
+}
+
+// Recount returns day's exact number of unique visitors from the sets themselves: SCARD of every set
+// shard on every sharded server, one pipeline per server (servers that several components share are
+// counted once). Use it to audit or repair the count after ErrUncounted. It does not write anything;
+// a day without an expected size has no sets and counts 0.
+func (c *Counter) Recount(ctx context.Context, day time.Time) (int64, error) {
+	d := Day(day)
+	counts, release, err := c.counts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s, err := counts.Get(ctx, expectedKey(d)).Result()
+	release()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	expected, err := parsePositive(expectedKey(d), s)
+	if err != nil {
+		return 0, err
+	}
+	if expected > maxRecount*int64(c.opt.ShardSize)/2 {
+		return 0, fmt.Errorf("%w: %s is %d: too many set shards to recount", ErrBadCount, expectedKey(d), expected)
+	}
+	n := shard.Shards(int(expected), c.opt.ShardSize)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = setBase(d) + ":" + strconv.Itoa(i)
+	}
+	if c.client != nil {
+		return sumCards(ctx, c.client, keys)
+	}
+	var total int64
+	seen := map[string]bool{}
+	for i := 0; i < c.opt.Shards; i++ {
+		comp := shard.ShardComponent(c.opt.Component, i)
+		client, release, err := c.reg.Acquire(ctx, comp)
+		if err != nil {
+			return 0, err
+		}
+		id := serverIdentity(c.reg.Config(comp))
+		if id != "" && seen[id] {
+			release()
+			continue
+		}
+		seen[id] = true
+		n, err := sumCards(ctx, client, keys)
+		release()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", comp, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// serverIdentity names the dataset a config points at, so two components on one server count once.
+func serverIdentity(cfg *conn.Config) string {
+	if cfg == nil {
+		return ""
+	}
+	addrs := slices.Clone(cfg.Addrs)
+	slices.Sort(addrs)
+	return fmt.Sprintf("%v|%s|%s|%d|%s|%s", cfg.Kind, cfg.Network, cfg.Addr, cfg.DB, strings.Join(addrs, ","), cfg.Master)
+}
+
+// maxRecount bounds the set shards Recount reads per server (a day sized for 2^31 visitors).
+const maxRecount = 1 << 23
+
+// sumCards is the sum of SCARD over keys, pipelined in chunks.
+func sumCards(ctx context.Context, c redis.Cmdable, keys []string) (int64, error) {
+	const chunk = 8192
+	var total int64
+	for len(keys) > 0 {
+		part := keys[:min(chunk, len(keys))]
+		keys = keys[len(part):]
+		cmds := make([]*redis.IntCmd, len(part))
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range part {
+				cmds[i] = p.SCard(ctx, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		for _, cmd := range cmds {
+			total += cmd.Val()
+		}
+	}
+	return total, nil
+}
+
+// CountVisitHLL is the HyperLogLog variant of CountVisit: PFADD of the visitor id to the day's
+// HyperLogLog on the unsharded server. It reports whether the estimate changed (usually, but not
+// exactly, whether the visitor is new).
+func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (bool, error) {
+	counts, release, err := c.counts(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return CountVisitHLL(ctx, counts, sessionID, c.opt.Now())
+}
+
+// UniqueHLL returns the HyperLogLog estimate of day's unique visitors.
+func (c *Counter) UniqueHLL(ctx context.Context, day time.Time) (int64, error) {
+	counts, release, err := c.counts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	return UniqueHLL(ctx, counts, day)
+}

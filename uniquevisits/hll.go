@@ -1,0 +1,31 @@
+package uniquevisits
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The HyperLogLog variant counts with one HyperLogLog per day (PFADD, PFCOUNT) instead of sharded
+// sets: at most 12 KB per day whatever the traffic, no sharding, no expected size, at the price of an
+// estimate. Redis's HyperLogLog has a standard error of 0.81% (1.04/sqrt(16384) registers): about two
+// days in three the estimate is within 0.81% of the truth, and nearly always within 2.5%.
+// TestHLLError measures it on a real server. Use it when memory matters more than an exact count.
+
+// CountVisitHLL adds the session's visitor id (the same id CountVisit counts) to the HyperLogLog of
+// now's day, and reports whether the estimate changed.
+func CountVisitHLL(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (bool, error) {
+	id, err := ParseSessionID(sessionID)
+	if err != nil {
+		return false, err
+	}
+	n, err := c.PFAdd(ctx, hllKey(Day(now)), strconv.FormatInt(id, 10)).Result()
+	return n == 1, err
+}
+
+// UniqueHLL returns the estimated number of unique visitors on day.
+func UniqueHLL(ctx context.Context, c redis.Cmdable, day time.Time) (int64, error) {
+	return c.PFCount(ctx, hllKey(Day(day))).Result()
+}

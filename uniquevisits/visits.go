@@ -1,0 +1,214 @@
+package uniquevisits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/shard"
+)
+
+const (
+	// DailyExpected is the book's DAILY_EXPECTED: the day's size when yesterday's count is unknown.
+	DailyExpected = 1_000_000
+	// ShardSize is the book's SHARD_SIZE: ids per set shard, Redis's set-max-intset-entries, so each
+	// shard stays a compact intset.
+	ShardSize = 512
+	// Shards is the number of sharded servers in the book's 10.2.2 (@sharded_connection('unique', 16)).
+	Shards = 16
+	// Component is the book's component name.
+	Component = "unique"
+	// idDigits is how many hex digits of the session id make the visitor id.
+	idDigits = 15
+)
+
+// Visit is what CountVisit did.
+type Visit struct {
+	Day   string // the date counted under, "2024-03-01"
+	ID    int64  // the visitor id: the session id's first 15 hex digits
+	Set   string // the set shard the id went to, unique:<date>:<n>
+	Shard string // the sharded server's component, "unique:<n>" (empty when given clients)
+	New   bool   // the id was not yet in the day's set: it was counted
+	Count int64  // the day's count after this visit's INCR (0 when not New)
+}
+
+// ParseSessionID returns the visitor id of a session id: its first 15 hexadecimal digits once dashes
+// are removed, as an integer (the book's int(session_id.replace('-', '')[:15], 16)). A UUID gives
+// its first 60 bits. Fewer than 15 digits, or a non-hex character among them, is ErrBadSessionID; the
+// book silently counted a shorter id and accepted Python's extras (a sign, "0x", spaces,
+// underscores). Characters after the 15th digit are not checked, as the book ignores them.
+func ParseSessionID(sessionID string) (int64, error) {
+	var id int64
+	n := 0
+	for i := 0; i < len(sessionID) && n < idDigits; i++ {
+		ch := sessionID[i]
+		var d byte
+		switch {
+		case ch == '-':
+			continue
+		case ch >= '0' && ch <= '9':
+			d = ch - '0'
+		case ch >= 'a' && ch <= 'f':
+			d = ch - 'a' + 10
+		case ch >= 'A' && ch <= 'F':
+			d = ch - 'A' + 10
+		default:
+			return 0, fmt.Errorf("%w: byte %d is not a hex digit", ErrBadSessionID, i)
+		}
+		id = id<<4 | int64(d)
+		n++
+	}
+	if n < idDigits {
+		return 0, fmt.Errorf("%w: %d hex digits, need %d (a session id of %d bytes)", ErrBadSessionID, n, idDigits, len(sessionID))
+	}
+	return id, nil
+}
+
+// Expected is the book's get_expected without its process cache (Counter caches): the number of
+// visitors day's sets are sized for. It is read from unique:<date>:expected; when absent it is
+// yesterday's count (unique:<yesterday>) times 1.5, rounded up to a power of two, or dailyExpected
+// when yesterday is unknown, and stored with SETNX so every process, Go or Python, uses the first
+// value written.
+//
+// Fixed from the book: a stored count of "0" made log(0) fail; here a day counted as 0 is as good as
+// unknown and gives dailyExpected. The power of two is computed in integers, not with a float log.
+func Expected(ctx context.Context, c redis.Cmdable, day time.Time, dailyExpected int64) (int64, error) {
+	if dailyExpected < 1 {
+		dailyExpected = DailyExpected
+	}
+	d := Day(day)
+	exkey := expectedKey(d)
+	s, err := c.Get(ctx, exkey).Result()
+	if err == nil {
+		return parsePositive(exkey, s)
+	}
+	if !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	base := dailyExpected
+	ykey := countKey(Day(yesterday(day)))
+	y, err := c.Get(ctx, ykey).Result()
+	switch {
+	case errors.Is(err, redis.Nil) || (err == nil && y == ""):
+	case err != nil:
+		return 0, err
+	default:
+		n, perr := strconv.ParseInt(y, 10, 64)
+		if perr != nil || n < 0 {
+			return 0, fmt.Errorf("%w: %s holds %q", ErrBadCount, ykey, y)
+		}
+		if n > 0 {
+			base = n
+		}
+	}
+	expected, err := roundUp(base)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s", err, ykey)
+	}
+	set, err := c.SetNX(ctx, exkey, expected, 0).Result()
+	if err != nil {
+		return 0, err
+	}
+	if set {
+		return expected, nil
+	}
+	s, err = c.Get(ctx, exkey).Result() // another process won the SETNX: use its value
+	if err != nil {
+		return 0, err
+	}
+	return parsePositive(exkey, s)
+}
+
+// yesterday is the calendar day before day (DST-safe: noon of the date, minus one day).
+func yesterday(day time.Time) time.Time {
+	y, m, d := day.Date()
+	return time.Date(y, m, d-1, 12, 0, 0, 0, day.Location())
+}
+
+// roundUp is 2**ceil(log2(n*1.5)): the smallest power of two 2^k with 2^k >= 1.5n, that is
+// 2^(k+1) >= 3n. (1.5n is never itself a power of two, so the book's float log has no tie to break.)
+func roundUp(n int64) (int64, error) {
+	if n < 1 || n > (math.MaxInt64/2)/3 {
+		return 0, fmt.Errorf("%w: count %d out of range", ErrBadCount, n)
+	}
+	k := bits.Len64(uint64(3*n-1)) - 1
+	return int64(1) << k, nil
+}
+
+func parsePositive(key, s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%w: %s holds %q", ErrBadCount, key, s)
+	}
+	return n, nil
+}
+
+// Add records visitor id for day: SADD into the day's set shard on sets (the book's shard_sadd over
+// expected elements in shards of shardSize), and when the id is new, INCR the day's count on counts.
+// sets and counts may be the same client (the book's chapter 9) or not (chapter 10).
+//
+// The INCR must happen once per new id: counts must not retry after a network error (conn's clients
+// do not), or an INCR whose reply was lost is applied twice. If the INCR fails, Add returns the visit
+// with an error wrapping ErrUncounted: retrying Add would find the id present and count nothing.
+func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (Visit, error) {
+	d := Day(day)
+	if expected < 1 || expected > math.MaxInt/2 {
+		return Visit{}, fmt.Errorf("%w: expected size %d out of range", ErrBadCount, expected)
+	}
+	member := strconv.FormatInt(id, 10)
+	set, err := shard.Key(setBase(d), "x"+member, int(expected), shardSize, shard.Python3)
+	if err != nil {
+		return Visit{}, err
+	}
+	v := Visit{Day: d, ID: id, Set: set}
+	added, err := sets.SAdd(ctx, set, member).Result()
+	if err != nil {
+		return v, err
+	}
+	if added == 0 {
+		return v, nil
+	}
+	v.New = true
+	v.Count, err = counts.Incr(ctx, countKey(d)).Result()
+	if err != nil {
+		return v, fmt.Errorf("%w: %s: %w", ErrUncounted, countKey(d), err)
+	}
+	return v, nil
+}
+
+// CountVisit is the book's chapter 9 count_visit on one server: both the sets and the count on c, the
+// day from now. It reads the expected size every time (Counter caches it).
+func CountVisit(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (Visit, error) {
+	id, err := ParseSessionID(sessionID)
+	if err != nil {
+		return Visit{}, err
+	}
+	expected, err := Expected(ctx, c, now, DailyExpected)
+	if err != nil {
+		return Visit{}, err
+	}
+	return Add(ctx, c, c, now, id, expected, ShardSize)
+}
+
+// Count returns day's count of unique visitors from c (0 when none was counted).
+func Count(ctx context.Context, c redis.Cmdable, day time.Time) (int64, error) {
+	key := countKey(Day(day))
+	s, err := c.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: %s holds %q", ErrBadCount, key, s)
+	}
+	return n, nil
+}
