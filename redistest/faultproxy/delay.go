@@ -1,0 +1,219 @@
+package faultproxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DelayProxy is a TCP proxy on 127.0.0.1 that delays every chunk of data by a fixed one-way time, each
+// way, with sub-millisecond precision. It keeps order and throughput: a reader stamps each chunk with
+// its due time and queues it, a writer sends it when due, so data that arrives while earlier data waits
+// is delayed once, not once per chunk ahead of it. It is safe for concurrent use.
+type DelayProxy struct {
+	upstream string
+	ln       net.Listener
+	delay    atomic.Int64 // one-way, nanoseconds
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// queueLen bounds the chunks in flight per direction; past it the reader stops reading and TCP's own
+// flow control pushes back on the sender.
+const queueLen = 256
+
+// chunkSize is the largest read; a chunk is whatever one read returned.
+const chunkSize = 16 << 10
+
+// StartDelay starts a delaying proxy in front of upstream (host:port on loopback) that holds data
+// oneWay in each direction, so the round trip grows by 2*oneWay. The caller closes it.
+func StartDelay(ctx context.Context, upstream string, oneWay time.Duration) (*DelayProxy, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if oneWay < 0 {
+		return nil, fmt.Errorf("%w: delay %v is negative", ErrInvalid, oneWay)
+	}
+	if err := checkLoopback(upstream); err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: listen: %w", err)
+	}
+	d := &DelayProxy{upstream: upstream, ln: ln, conns: make(map[net.Conn]struct{})}
+	d.delay.Store(int64(oneWay))
+	d.wg.Add(1)
+	go d.accept()
+	return d, nil
+}
+
+// StartDelayT starts a delaying proxy for a test, fails the test if it cannot, and closes it when the
+// test ends.
+func StartDelayT(t testing.TB, upstream string, oneWay time.Duration) *DelayProxy {
+	t.Helper()
+	d, err := StartDelay(context.Background(), upstream, oneWay)
+	if err != nil {
+		t.Fatalf("faultproxy: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Addr is the proxy's listening address (127.0.0.1:port).
+func (d *DelayProxy) Addr() string { return d.ln.Addr().String() }
+
+// Upstream is the address the proxy forwards to.
+func (d *DelayProxy) Upstream() string { return d.upstream }
+
+// Delay is the one-way delay.
+func (d *DelayProxy) Delay() time.Duration { return time.Duration(d.delay.Load()) }
+
+// SetDelay changes the one-way delay for data read from now on.
+func (d *DelayProxy) SetDelay(oneWay time.Duration) error {
+	if oneWay < 0 {
+		return fmt.Errorf("%w: delay %v is negative", ErrInvalid, oneWay)
+	}
+	d.delay.Store(int64(oneWay))
+	return nil
+}
+
+// ClientOptions returns go-redis options that connect through the proxy (see Proxy.ClientOptions).
+func (d *DelayProxy) ClientOptions(base *redis.Options) *redis.Options {
+	return clientOptions(base, d.Addr())
+}
+
+// RTT measures the round trip through the proxy: n PINGs on one connection (see MeasureRTT).
+func (d *DelayProxy) RTT(ctx context.Context, base *redis.Options, n int) (RTT, error) {
+	return MeasureRTT(ctx, d.ClientOptions(base), n)
+}
+
+// Close stops listening, closes every connection and waits for the proxy's goroutines.
+func (d *DelayProxy) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	err := d.ln.Close()
+	for c := range d.conns {
+		c.Close()
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+	return err
+}
+
+// track registers a connection; it reports false (and closes c) once the proxy is closed.
+func (d *DelayProxy) track(c net.Conn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		c.Close()
+		return false
+	}
+	d.conns[c] = struct{}{}
+	return true
+}
+
+func (d *DelayProxy) untrack(c net.Conn) {
+	d.mu.Lock()
+	delete(d.conns, c)
+	d.mu.Unlock()
+	c.Close()
+}
+
+func (d *DelayProxy) accept() {
+	defer d.wg.Done()
+	for {
+		client, err := d.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		if !d.track(client) {
+			return
+		}
+		d.wg.Add(1)
+		go d.serve(client)
+	}
+}
+
+func (d *DelayProxy) serve(client net.Conn) {
+	defer d.wg.Done()
+	defer d.untrack(client)
+	server, err := net.DialTimeout("tcp", d.upstream, 5*time.Second)
+	if err != nil {
+		return // the client sees its connection closed, as behind a real proxy
+	}
+	if !d.track(server) {
+		return
+	}
+	defer d.untrack(server)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	halt := func() { client.Close(); server.Close() }
+	go func() { defer wg.Done(); relay(server, client, d.Delay, halt) }()
+	go func() { defer wg.Done(); relay(client, server, d.Delay, halt) }()
+	wg.Wait()
+}
+
+type chunk struct {
+	buf *[]byte
+	n   int
+	due time.Time
+}
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// relay copies src to dst, each chunk delay() after it was read. On EOF it half-closes dst once the
+// queue is drained; on any error it calls halt, which closes both connections.
+func relay(dst, src net.Conn, delay func() time.Duration, halt func()) {
+	q := make(chan chunk, queueLen)
+	go func() {
+		defer close(q)
+		for {
+			bp := chunkPool.Get().(*[]byte)
+			n, err := src.Read(*bp)
+			if n > 0 {
+				q <- chunk{buf: bp, n: n, due: time.Now().Add(delay())}
+			} else {
+				chunkPool.Put(bp)
+			}
+			if err != nil {
+				if err != io.EOF {
+					halt()
+				}
+				return
+			}
+		}
+	}()
+
+	failed := false
+	for c := range q {
+		if !failed {
+			waitUntil(c.due)
+			if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
+				failed = true
+				halt() // the reader's Read fails now; keep draining so it never blocks on a full queue
+			}
+		}
+		chunkPool.Put(c.buf)
+	}
+	if !failed {
+		if tc, ok := dst.(*net.TCPConn); ok {
+			tc.CloseWrite() // pass the EOF on, keep the other direction open
+		}
+	}
+}

@@ -1,0 +1,17 @@
+// Package faultproxy puts network faults and slow links between a client and a redis-server, in-process
+// and on loopback only, for fault tests and for the benchmarks' emulated networks.
+//
+// Proxy runs a Toxiproxy proxy (github.com/Shopify/toxiproxy/v2, the library, not its binary or HTTP API)
+// inside the test process: latency with jitter, bandwidth limits, connection resets, black holes (data
+// dropped, connection kept), streams cut after N bytes or sliced into small pieces, and refusing
+// connections altogether. Toxiproxy counts time in whole milliseconds, so DelayProxy adds what it cannot:
+// a fixed sub-millisecond one-way delay (135.5 µs each way emulates the book's 0.271 ms LAN). DelayProxy
+// stamps every chunk it reads and writes it once its time has come, so order and throughput are kept:
+// a pipeline of N commands costs one delay, not N.
+//
+// MeasureRTT reports the round trip a client actually gets through either proxy (PINGs, median), which
+// is what a benchmark should put beside its figures: the configured delay is only an intent.
+//
+// Every proxy listens on 127.0.0.1 and refuses an upstream off loopback (ErrNotLoopback). Close stops
+// it and closes its connections; StartT and StartDelayT close it when the test ends.
+package faultproxy
