@@ -38,7 +38,7 @@ func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, sel
 	}
 	inv := keyInventory(seller)
 	err := w.retry(ctx, "list", w.opt.ListTimeout, &l.Retries, func() error {
-		return c.Watch(ctx, func(tx *redis.Tx) error {
+		return watch(ctx, c, "list", func(tx *redis.Tx) error {
 			var has *redis.BoolCmd
 			var listed *redis.FloatCmd
 			if _, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -87,7 +87,7 @@ func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer
 	mem := member(item, seller)
 	kb, ks, inv := keyUser(buyer), keyUser(seller), keyInventory(buyer)
 	err := w.retry(ctx, "purchase", w.opt.PurchaseTimeout, &pu.Retries, func() error {
-		return c.Watch(ctx, func(tx *redis.Tx) error {
+		return watch(ctx, c, "purchase", func(tx *redis.Tx) error {
 			var listed *redis.FloatCmd
 			var bf, sf *redis.StringCmd
 			var owned *redis.BoolCmd
@@ -141,6 +141,19 @@ func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer
 		}, keyMarket, kb, ks)
 	})
 	return pu, err
+}
+
+// watch is c.Watch with the errors of WATCH itself (nothing written) wrapped like the others.
+func watch(ctx context.Context, c redis.UniversalClient, op string, fn func(*redis.Tx) error, keys ...string) error {
+	ran := false
+	err := c.Watch(ctx, func(tx *redis.Tx) error {
+		ran = true
+		return fn(tx)
+	}, keys...)
+	if err != nil && !ran {
+		return fmt.Errorf("market: %s: watch: %w", op, err)
+	}
+	return err
 }
 
 // fundsOf reads a funds field; a missing one is 0.
