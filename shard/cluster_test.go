@@ -144,10 +144,13 @@ func TestRoutingClient(t *testing.T) {
 	}
 	// Unroutable commands.
 	for name, err := range map[string]error{
-		"DBSIZE":      rc.DBSize(ctx).Err(),
-		"RENAME":      rc.Rename(ctx, "foo", "bar2").Err(),
-		"WATCH":       rc.Watch(ctx, func(*redis.Tx) error { return nil }, "foo"),
-		"TxPipelined": func() error { _, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Incr(ctx, "x"); return nil }); return err }(),
+		"DBSIZE": rc.DBSize(ctx).Err(),
+		"RENAME": rc.Rename(ctx, "foo", "bar2").Err(),
+		"WATCH":  rc.Watch(ctx, func(*redis.Tx) error { return nil }, "foo"),
+		"TxPipelined": func() error {
+			_, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Incr(ctx, "x"); return nil })
+			return err
+		}(),
 	} {
 		if !errors.Is(err, ErrUnroutable) {
 			t.Errorf("%s: %v; want ErrUnroutable", name, err)

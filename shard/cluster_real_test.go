@@ -1,0 +1,280 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/redistest"
+)
+
+// realCluster starts n real redis-servers and a cluster over them.
+func realCluster(t testing.TB, n int, opt *Options) (*Cluster, redistest.Group) {
+	t.Helper()
+	g := redistest.RunShardsT(t, n, nil)
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	o.Hosts = map[int]map[string]any{}
+	for i, s := range g {
+		o.Hosts[i] = map[string]any{"addr": s.Addr()}
+	}
+	o.HostDefaults = map[string]any{"dial_timeout": 1, "socket_timeout": 5}
+	cl, err := New(&o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl, g
+}
+
+// commandCalls reads INFO commandstats on every host: host -> command -> calls.
+func commandCalls(t *testing.T, ctx context.Context, cl *Cluster) map[int]map[string]int {
+	t.Helper()
+	infos, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.StringCmd { return p.Info(ctx, "commandstats") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]map[string]int{}
+	for id, info := range infos {
+		out[id] = map[string]int{}
+		for _, line := range strings.Split(info.Val(), "\r\n") {
+			name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+			if !ok {
+				continue
+			}
+			n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+			out[id][name] = n
+		}
+	}
+	return out
+}
+
+func resetStats(t *testing.T, ctx context.Context, cl *Cluster) {
+	t.Helper()
+	if _, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.StatusCmd { return p.ConfigResetStat(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRealAutoBatchCommandStats proves auto-batching with the servers' own statistics: a Map of many
+// GETs reaches each host as one MGET, and SETs as one MSET.
+func TestRealAutoBatchCommandStats(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	cl, _ := realCluster(t, 4, nil)
+	const n = 400
+	perHost := map[int]int{}
+	for i := 0; i < n; i++ {
+		perHost[cl.HostForKey(fmt.Sprint("key:", i))]++
+	}
+	if len(perHost) != 4 {
+		t.Fatalf("keys spread over %d hosts; want 4", len(perHost))
+	}
+
+	resetStats(t, ctx, cl)
+	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i < n; i++ {
+			p.Set(ctx, fmt.Sprint("key:", i), i, 0)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	gets := make([]*redis.StringCmd, n)
+	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+		for i := range gets {
+			gets[i] = p.Get(ctx, fmt.Sprint("key:", i))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range gets {
+		if g.Val() != strconv.Itoa(i) {
+			t.Fatalf("GET key:%d = %q, %v", i, g.Val(), g.Err())
+		}
+	}
+	calls := commandCalls(t, ctx, cl)
+	for id, c := range calls {
+		if c["mset"] != 1 || c["set"] != 0 || c["mget"] != 1 || c["get"] != 0 {
+			t.Errorf("host %d (%d keys) commandstats: mset=%d set=%d mget=%d get=%d; want one MSET and one MGET",
+				id, perHost[id], c["mset"], c["set"], c["mget"], c["get"])
+		}
+	}
+
+	// Off: one GET per key reaches its host.
+	resetStats(t, ctx, cl)
+	if err := cl.AutoBatch(false).Map(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i < n; i++ {
+			p.Get(ctx, fmt.Sprint("key:", i))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id, c := range commandCalls(t, ctx, cl) {
+		if c["get"] != perHost[id] || c["mget"] != 0 {
+			t.Errorf("host %d without auto-batching: get=%d mget=%d; want get=%d", id, c["get"], c["mget"], perHost[id])
+		}
+	}
+}
+
+// TestRealFanout sends to 4 real servers and reads results keyed by host.
+func TestRealFanout(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	cl, g := realCluster(t, 4, nil)
+	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i < 200; i++ {
+			p.Set(ctx, fmt.Sprint("k", i), "v", 0)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for id, s := range g {
+		c := s.Client(t)
+		want, err := c.DBSize(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sizes[id].Val() != want || want == 0 {
+			t.Errorf("host %d DBSIZE via fanout %d; server says %d", id, sizes[id].Val(), want)
+		}
+		total += want
+	}
+	if total != 200 {
+		t.Errorf("keys on all hosts %d; want 200", total)
+	}
+	ports, err := FanoutCmd(ctx, cl, []int{2, 0}, func(p redis.Pipeliner) *redis.MapStringStringCmd {
+		return p.ConfigGet(ctx, "port")
+	})
+	if err != nil || len(ports) != 2 || ports[2].Val()["port"] != strconv.Itoa(g[2].Port()) || ports[0].Val()["port"] != strconv.Itoa(g[0].Port()) {
+		t.Errorf("CONFIG GET port on hosts 2, 0 = %v, %v", ports, err)
+	}
+	if err := cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.FlushDB(ctx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	sizes, _ = FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
+	for id, s := range sizes {
+		if s.Val() != 0 {
+			t.Errorf("host %d holds %d keys after All(FLUSHDB)", id, s.Val())
+		}
+	}
+}
+
+// TestRealHostDown kills one of 4 servers: only its keys fail, with an error naming it; no key goes
+// elsewhere; after a restart the same cluster serves them again. A paused host fails at the deadline.
+func TestRealHostDown(t *testing.T) {
+	ctx := ctxT(t, 90*time.Second)
+	cl, g := realCluster(t, 4, nil)
+	keys := make([]string, 200)
+	for i := range keys {
+		keys[i] = fmt.Sprint("item:", i)
+	}
+	set := func(ctx context.Context, val string) (map[string]*redis.StatusCmd, error) {
+		cmds := map[string]*redis.StatusCmd{}
+		err := cl.Map(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				cmds[k] = p.Set(ctx, k, val, 0)
+			}
+			return nil
+		})
+		return cmds, err
+	}
+	if _, err := set(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	const down = 2
+	if err := g[down].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		cmds, err := set(ctx, "two")
+		var he *HostError
+		if !errors.As(err, &he) || he.Host != down || !strings.Contains(err.Error(), g[down].Addr()) || strings.Count(err.Error(), "shard: host") != 1 {
+			t.Fatalf("Map with host %d killed: %v; want one *HostError naming host %d (%s)", down, err, down, g[down].Addr())
+		}
+		for k, c := range cmds {
+			if cl.HostForKey(k) == down {
+				if !errors.As(c.Err(), &he) || he.Host != down {
+					t.Errorf("SET %s (host %d): %v; want its *HostError", k, down, c.Err())
+				}
+			} else if c.Err() != nil {
+				t.Errorf("SET %s on live host %d: %v", k, cl.HostForKey(k), c.Err())
+			}
+		}
+	}
+	// No key of the dead host went anywhere else.
+	for id, s := range g {
+		if id == down {
+			continue
+		}
+		c := s.Client(t)
+		for _, k := range keys {
+			v, err := c.Get(ctx, k).Result()
+			owner := cl.HostForKey(k)
+			if owner == id && v != "two" {
+				t.Errorf("host %d: %s = %q, %v; want two", id, k, v, err)
+			}
+			if owner != id && !errors.Is(err, redis.Nil) {
+				t.Errorf("host %d holds %s, which belongs to host %d", id, k, owner)
+			}
+		}
+	}
+	// Restart: the same cluster (and client) reaches the host again.
+	if err := g[down].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cmds, err := set(ctx, "three"); err != nil {
+		t.Fatalf("Map after restart: %v (%d cmds)", err, len(cmds))
+	}
+	if v, err := cl.Routing().Get(ctx, keysOn(cl, keys, down)[0]).Result(); err != nil || v != "three" {
+		t.Errorf("GET on the restarted host = %q, %v", v, err)
+	}
+
+	// A paused host answers nothing: its keys fail when the deadline passes, the others do not wait.
+	const paused = 3
+	if err := g[paused].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	cmds, err := set(short, "four")
+	cancel()
+	if err2 := g[paused].Resume(); err2 != nil {
+		t.Fatal(err2)
+	}
+	var he *HostError
+	if !errors.As(err, &he) || he.Host != paused {
+		t.Fatalf("Map with host %d paused: %v; want its *HostError", paused, err)
+	}
+	for k, c := range cmds {
+		if h := cl.HostForKey(k); h != paused && c.Err() != nil {
+			t.Errorf("SET %s on host %d while host %d paused: %v", k, h, paused, c.Err())
+		}
+	}
+	if _, err := set(ctx, "five"); err != nil {
+		t.Errorf("Map after resume: %v", err)
+	}
+}
+
+func keysOn(cl *Cluster, keys []string, host int) []string {
+	var out []string
+	for _, k := range keys {
+		if cl.HostForKey(k) == host {
+			out = append(out, k)
+		}
+	}
+	return out
+}
