@@ -39,7 +39,7 @@ type Visit struct {
 }
 
 // ParseSessionID returns the visitor id of a session id: its first 15 hexadecimal digits once dashes
-// are removed, as an integer (the book's int(session_id.replace('-', '')[:15], 16)). A UUID gives
+// are removed, as an integer (the book's int(session_id.replace("-", "")[:15], 16)). A UUID gives
 // its first 60 bits. Fewer than 15 digits, or a non-hex character among them, is ErrBadSessionID; the
 // book silently counted a shorter id and accepted Python's extras (a sign, "0x", spaces,
 // underscores). Characters after the 15th digit are not checked, as the book ignores them.

@@ -1,0 +1,224 @@
+package uniquevisits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var day = time.Date(2024, 3, 1, 15, 4, 5, 0, time.UTC)
+
+func mini(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return m, c
+}
+
+// sessionVectors were computed with CPython: id = int(sid.replace('-', ”)[:15], 16); the sharded
+// server is crc32('x'+sid) % 16; the set, with the default expected size 2**21, is
+// unique:2024-03-01:<crc32('x'+str(id)) % 8192>.
+var sessionVectors = []struct {
+	sid       string
+	id        int64
+	component string
+	set       string
+}{
+	{"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2", 477927623193933014, "unique:13", "unique:2024-03-01:8089"},
+	{"00000000-0000-0000-0000-000000000001", 0, "unique:2", "unique:2024-03-01:4525"},
+	{"FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", 1152921504606846975, "unique:10", "unique:2024-03-01:6394"},
+	{"123456789abcdef", 81985529216486895, "unique:6", "unique:2024-03-01:2742"},
+	{"0123-4567-89ab-cdef0", 5124095576030430, "unique:5", "unique:2024-03-01:5574"},
+}
+
+func TestParseSessionID(t *testing.T) {
+	for _, v := range sessionVectors {
+		if got, err := ParseSessionID(v.sid); err != nil || got != v.id {
+			t.Errorf("ParseSessionID(%q) = %d, %v; want %d", v.sid, got, err, v.id)
+		}
+	}
+	for _, bad := range []string{"", "abc", "12345678901234", "----", "1234-5678-9abc-de", "g23456789abcdef", "0x23456789abcdef",
+		" 123456789abcdef", "+123456789abcdef", "12345678_9abcdef", "１23456789abcdef"} {
+		id, err := ParseSessionID(bad)
+		if !errors.Is(err, ErrBadSessionID) {
+			t.Errorf("ParseSessionID(%q) = %d, %v; want ErrBadSessionID", bad, id, err)
+			continue
+		}
+		if len(bad) > 3 && strings.Contains(err.Error(), bad) {
+			t.Errorf("error %q shows the session id", err)
+		}
+	}
+}
+
+func TestRoundUp(t *testing.T) {
+	// 2**int(math.ceil(math.log(n*1.5, 2))) computed with CPython.
+	for _, v := range []struct{ n, want int64 }{
+		{1, 2}, {2, 4}, {3, 8}, {5, 8}, {85, 128}, {86, 256}, {100, 256}, {170, 256}, {171, 512}, {1000, 2048},
+		{999999, 2097152}, {1000000, 2097152}, {1398101, 2097152}, {1398102, 4194304}, {1048576, 2097152},
+		{12345678901, 34359738368}, {1000000000000000, 2251799813685248},
+	} {
+		if got, err := roundUp(v.n); err != nil || got != v.want {
+			t.Errorf("roundUp(%d) = %d, %v; want %d", v.n, got, err, v.want)
+		}
+	}
+	for _, n := range []int64{0, -1, 1 << 62} {
+		if _, err := roundUp(n); !errors.Is(err, ErrBadCount) {
+			t.Errorf("roundUp(%d): %v; want ErrBadCount", n, err)
+		}
+	}
+}
+
+func TestExpected(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	next := day.AddDate(0, 0, 1)
+	for _, tc := range []struct {
+		name      string
+		yesterday string // "" means absent
+		stored    string // a value another process already wrote
+		want      int64
+		err       error
+	}{
+		{name: "unknown", want: 2097152},
+		{name: "yesterday 100", yesterday: "100", want: 256},
+		{name: "yesterday 85 (book: shard_key divides by zero)", yesterday: "85", want: 128},
+		{name: "yesterday 0 (book: log(0))", yesterday: "0", want: 2097152},
+		{name: "yesterday empty", yesterday: "\x00", want: 2097152},
+		{name: "another process won", yesterday: "100", stored: "4096", want: 4096},
+		{name: "yesterday garbage", yesterday: "lots", err: ErrBadCount},
+		{name: "stored garbage", stored: "x", err: ErrBadCount},
+		{name: "stored zero", stored: "0", err: ErrBadCount},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, c := mini(t)
+			switch tc.yesterday {
+			case "":
+			case "\x00":
+				m.Set("unique:2024-03-01", "")
+			default:
+				m.Set("unique:2024-03-01", tc.yesterday)
+			}
+			if tc.stored != "" {
+				m.Set("unique:2024-03-02:expected", tc.stored)
+			}
+			got, err := Expected(ctx, c, next, 0)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("Expected = %d, %v; want %v", got, err, tc.err)
+				}
+				if tc.stored == "" && m.Exists("unique:2024-03-02:expected") {
+					t.Error("a failed Expected stored a value")
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Expected = %d, %v; want %d", got, err, tc.want)
+			}
+			if s, _ := m.Get("unique:2024-03-02:expected"); s != fmt.Sprint(tc.want) {
+				t.Errorf("stored expected %q; want %d", s, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpectedProcessesAgree(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	m, _ := mini(t)
+	m.Set("unique:2024-02-29", "1000")
+	var wg sync.WaitGroup
+	results := make([]int64, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+			defer c.Close()
+			v, err := Expected(ctx, c, day, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = v
+		}()
+	}
+	wg.Wait()
+	for i, v := range results {
+		if v != 2048 {
+			t.Errorf("process %d: expected %d; want 2048", i, v)
+		}
+	}
+}
+
+func TestCountVisitOneServer(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	m, c := mini(t)
+	for i, v := range sessionVectors {
+		got, err := CountVisit(ctx, c, v.sid, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != v.id || got.Set != v.set || !got.New || got.Count != int64(i+1) || got.Day != "2024-03-01" {
+			t.Errorf("CountVisit(%q) = %+v; want id %d in %s, new, count %d", v.sid, got, v.id, v.set, i+1)
+		}
+		if ok, _ := m.SIsMember(v.set, fmt.Sprint(v.id)); !ok {
+			t.Errorf("%d not in %s", v.id, v.set)
+		}
+	}
+	again, err := CountVisit(ctx, c, sessionVectors[0].sid, day)
+	if err != nil || again.New || again.Count != 0 {
+		t.Errorf("second visit = %+v, %v; want not new", again, err)
+	}
+	if n, err := Count(ctx, c, day); err != nil || n != int64(len(sessionVectors)) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(sessionVectors))
+	}
+	if n, err := Count(ctx, c, day.AddDate(0, 0, 1)); err != nil || n != 0 {
+		t.Errorf("Count of an uncounted day = %d, %v; want 0", n, err)
+	}
+	m.Set("unique:2024-03-05", "many")
+	if _, err := Count(ctx, c, time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)); !errors.Is(err, ErrBadCount) {
+		t.Errorf("Count of garbage: %v; want ErrBadCount", err)
+	}
+	// A malformed id writes nothing.
+	before := len(m.Keys())
+	if _, err := CountVisit(ctx, c, "not-a-session", day); !errors.Is(err, ErrBadSessionID) {
+		t.Errorf("CountVisit(bad id): %v", err)
+	}
+	if len(m.Keys()) != before {
+		t.Error("a malformed session id wrote keys")
+	}
+	// Expected sizes that shard.Key cannot use are errors, not panics.
+	if _, err := Add(ctx, c, c, day, 1, 0, 512); !errors.Is(err, ErrBadCount) {
+		t.Errorf("Add with expected 0: %v", err)
+	}
+}
+
+func TestHLL(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	_, c := mini(t)
+	for i := 0; i < 100; i++ {
+		sid := fmt.Sprintf("%015x-rest", i%60)
+		if _, err := CountVisitHLL(ctx, c, sid, day); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := UniqueHLL(ctx, c, day)
+	if err != nil || n < 58 || n > 62 {
+		t.Errorf("UniqueHLL = %d, %v; want about 60", n, err)
+	}
+	if _, err := CountVisitHLL(ctx, c, "nope", day); !errors.Is(err, ErrBadSessionID) {
+		t.Errorf("CountVisitHLL(bad id): %v", err)
+	}
+}
