@@ -30,7 +30,7 @@ func mini(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
 	return m, c
 }
 
-// sessionVectors were computed with CPython: id = int(sid.replace('-', ”)[:15], 16); the sharded
+// sessionVectors were computed with CPython: id = int(sid.replace("-", "")[:15], 16); the sharded
 // server is crc32('x'+sid) % 16; the set, with the default expected size 2**21, is
 // unique:2024-03-01:<crc32('x'+str(id)) % 8192>.
 var sessionVectors = []struct {
