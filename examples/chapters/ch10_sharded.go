@@ -1,0 +1,166 @@
+package chapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/shard"
+	"github.com/ria-go/ria/uniquevisits"
+)
+
+func init() {
+	Register(Chapter{Name: "ch10", Order: 10, Title: "10.2 Sharded connections: count_visit over 16 servers", Run: runShardedConnections})
+}
+
+const ch10Visits = 3_000
+
+// runShardedConnections configures the book's 16 sharded servers and the unsharded one, counts
+// visits over them through the sharded_connection decorator and the Counter, and looks at the result
+// from every server at once.
+func runShardedConnections(ctx context.Context, env *Env) error {
+	reg := env.Registry
+
+	env.Section("configs: config:redis:unique:0 to :15 (sets), config:redis:unique (counts)")
+	for i := 0; i <= uniquevisits.Shards; i++ {
+		cfg, err := env.Server(ctx)
+		if err != nil {
+			return err
+		}
+		comp := uniquevisits.Component
+		if i < uniquevisits.Shards {
+			comp = shard.ShardComponent(uniquevisits.Component, i)
+		}
+		if err := reg.SetConfig(ctx, comp, cfg); err != nil {
+			return err
+		}
+		if i == 0 || i >= uniquevisits.Shards-1 {
+			env.Printf("%s = %s\n", reg.Key(comp), mustJSON(cfg))
+		} else if i == 1 {
+			env.Printf("...\n")
+		}
+	}
+
+	env.Section("10.2.2 sharded_connection: crc32(\"x\"+key) % 16 picks the server")
+	sids := ch09Sessions(ch10Visits)
+	for _, sid := range sids[:3] {
+		comp, _ := shard.Component(uniquevisits.Component, sid, uniquevisits.Shards)
+		env.Printf("%s -> %s\n", sid, comp)
+	}
+
+	// Today's sets are sized from yesterday's count, read on the unsharded server.
+	now := time.Now()
+	counts, err := reg.Client(ctx, uniquevisits.Component)
+	if err != nil {
+		return err
+	}
+	if err := counts.Set(ctx, "unique:"+uniquevisits.Day(now.AddDate(0, 0, -1)), 2_500, 0).Err(); err != nil {
+		return err
+	}
+	counter := uniquevisits.New(reg, &uniquevisits.Options{Now: func() time.Time { return now }})
+
+	env.Section("the book's decorated count_visit: @sharded_connection('unique', 16)")
+	// The decorator injects the session's shard; get_expected and the INCR use the unsharded server.
+	countVisit := shard.Wrap(reg, uniquevisits.Component, uniquevisits.Shards,
+		func(ctx context.Context, sets redis.Cmdable, sessionID string) (uniquevisits.Visit, error) {
+			id, err := uniquevisits.ParseSessionID(sessionID)
+			if err != nil {
+				return uniquevisits.Visit{}, err
+			}
+			expected, err := counter.Expected(ctx, now)
+			if err != nil {
+				return uniquevisits.Visit{}, err
+			}
+			return conn.Call(ctx, reg, uniquevisits.Component, func(ctx context.Context, counts redis.Cmdable) (uniquevisits.Visit, error) {
+				return uniquevisits.Add(ctx, sets, counts, now, id, expected, uniquevisits.ShardSize)
+			})
+		})
+	for _, sid := range sids[:3] {
+		v, err := countVisit(ctx, sid)
+		if err != nil {
+			return err
+		}
+		env.Printf("visitor %d: new=%v, in %s, count now %d\n", v.ID, v.New, v.Set, v.Count)
+	}
+
+	env.Section(fmt.Sprintf("Counter.CountVisit: %d visits over 16 servers", ch10Visits))
+	start := time.Now()
+	for _, sid := range sids {
+		if _, err := counter.CountVisit(ctx, sid); err != nil {
+			return err
+		}
+	}
+	elapsed := time.Since(start)
+	count, err := counter.Count(ctx, now)
+	if err != nil {
+		return err
+	}
+	exact, err := counter.Recount(ctx, now)
+	if err != nil {
+		return err
+	}
+	expected, err := counter.Expected(ctx, now)
+	if err != nil {
+		return err
+	}
+	env.Printf("unique visitors: %d (INCRed count), %d (SCARD of every shard on every server); %v\n", count, exact, elapsed.Round(time.Millisecond))
+	env.Printf("yesterday 2500 -> expected %d -> %d set shards per server\n", expected, shard.Shards(int(expected), uniquevisits.ShardSize))
+	if _, err := counter.CountVisit(ctx, "0xBAD"); errors.Is(err, uniquevisits.ErrBadSessionID) {
+		env.Printf("a malformed session id: %v\n", err)
+	}
+
+	env.Section("all 16 servers at once: an rb-style cluster over the same registry (Fanout)")
+	cl, err := shard.FromRegistry(reg, uniquevisits.Component, uniquevisits.Shards, nil)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// One pipeline per server, in parallel: SCARD of each of today's set shards.
+	cards := map[int][]*redis.IntCmd{}
+	err = cl.All(ctx, func(id int, p redis.Pipeliner) error {
+		for i := 0; i < shard.Shards(int(expected), uniquevisits.ShardSize); i++ {
+			cards[id] = append(cards[id], p.SCard(ctx, fmt.Sprintf("unique:%s:%d", uniquevisits.Day(now), i)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var line []string
+	for _, id := range cl.Hosts() {
+		var n int64
+		for _, c := range cards[id] {
+			n += c.Val()
+		}
+		line = append(line, fmt.Sprint(n))
+	}
+	env.Printf("visitor ids per server: %s\n", strings.Join(line, " "))
+	// With few real servers the tour hands out more components than databases, and some share one.
+	first := map[string]int{}
+	for _, id := range cl.Hosts() {
+		where := reg.Config(shard.ShardComponent(uniquevisits.Component, id)).String()
+		if f, ok := first[where]; ok {
+			env.Printf("(servers %d and %d share one database: the tour has 15 per -addr address)\n", f, id)
+			continue
+		}
+		first[where] = id
+	}
+
+	env.Section("the HyperLogLog variant: one 12 KB PFADD counter instead of sharded sets")
+	for _, sid := range sids {
+		if _, err := counter.CountVisitHLL(ctx, sid); err != nil {
+			return err
+		}
+	}
+	est, err := counter.UniqueHLL(ctx, now)
+	if err != nil {
+		return err
+	}
+	env.Printf("estimate %d for %d exact: %+.2f%% (standard error 0.81%%)\n", est, exact, 100*float64(est-exact)/float64(exact))
+	return nil
+}
