@@ -2,7 +2,6 @@ package shard
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -27,11 +26,6 @@ func Component(component, key string, shardCount int) (string, error) {
 		return "", err
 	}
 	return ShardComponent(component, n), nil
-}
-
-// ShardComponent is the name of shard n of component: "<component>:<n>".
-func ShardComponent(component string, n int) string {
-	return component + ":" + strconv.Itoa(n)
 }
 
 // Acquire returns the client of the shard of component that holds key, held until release is called:

@@ -90,7 +90,9 @@ func New(reg *conn.Registry, opt *Options) *Counter {
 }
 
 // NewOnClient returns a counter that keeps everything on client, as in the book's chapter 9 (Shards
-// and Component are not used). The client may be a *redis.ClusterClient.
+// and Component are not used). The client may be a *redis.ClusterClient. Give it a client that does
+// not retry (redis.Options{MaxRetries: -1}, as conn's clients are): go-redis retries three times by
+// default, and a retried INCR double counts (see the package doc).
 func NewOnClient(client redis.Cmdable, opt *Options) *Counter {
 	c := New(nil, opt)
 	c.client = client

@@ -199,6 +199,13 @@ func TestCountVisitOneServer(t *testing.T) {
 	if len(m.Keys()) != before {
 		t.Error("a malformed session id wrote keys")
 	}
+	// Yesterday's 85 visitors give an expected size of 128: the book's shard_key divided by zero
+	// (2*128 // 512 shards); here the day has one set shard.
+	m.Set("unique:2024-03-09", "85")
+	v, err := CountVisit(ctx, c, sessionVectors[0].sid, time.Date(2024, 3, 10, 9, 0, 0, 0, time.UTC))
+	if err != nil || v.Set != "unique:2024-03-10:0" || !v.New {
+		t.Errorf("CountVisit after a quiet day = %+v, %v; want unique:2024-03-10:0", v, err)
+	}
 	// Expected sizes that shard.Key cannot use are errors, not panics.
 	if _, err := Add(ctx, c, c, day, 1, 0, 512); !errors.Is(err, ErrBadCount) {
 		t.Errorf("Add with expected 0: %v", err)
