@@ -28,5 +28,5 @@
 // guessing; Recount recomputes the exact count from the sets.
 //
 // For less memory at the price of an estimate, CountVisitHLL and UniqueHLL count with one HyperLogLog
-// per day (PFADD, PFCOUNT): at most 12 KB a day, with a standard error of 0.81%.
+// per day (PFADD, PFCOUNT): about 12 KB a day however many visitors, with a standard error of 0.81%.
 package uniquevisits

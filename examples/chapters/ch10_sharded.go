@@ -151,7 +151,7 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 		first[where] = id
 	}
 
-	env.Section("the HyperLogLog variant: one 12 KB PFADD counter instead of sharded sets")
+	env.Section("the HyperLogLog variant: one ~12 KB PFADD counter a day instead of sharded sets")
 	for _, sid := range sids {
 		if _, err := counter.CountVisitHLL(ctx, sid); err != nil {
 			return err
