@@ -1,0 +1,34 @@
+package sync
+
+import "errors"
+
+var (
+	// ErrBadInput: a nil client, a negative option, or a malformed address.
+	ErrBadInput = errors.New("sync: bad input")
+
+	// ErrNotReplica: the server given as a replica reports role:master.
+	ErrNotReplica = errors.New("sync: server is not a replica")
+
+	// ErrNotSynced: the deadline passed before the replica's link was up, before it had the token,
+	// or before it followed the new master. It wraps the context's error.
+	ErrNotSynced = errors.New("sync: replica did not sync before the deadline")
+
+	// ErrNotDurable: the replica had the token but its AOF did not confirm it on disk before the
+	// deadline. It wraps the context's error.
+	ErrNotDurable = errors.New("sync: replica did not confirm the write on disk before the deadline")
+
+	// ErrTooFewReplicas: WAIT returned fewer acknowledgements than asked for.
+	ErrTooFewReplicas = errors.New("sync: too few replicas acknowledged")
+
+	// ErrSaveFailed: the background save ended with rdb_last_bgsave_status:err, or did not finish
+	// before the deadline.
+	ErrSaveFailed = errors.New("sync: background save failed")
+
+	// ErrAOFFailed: the AOF could not be written or rewritten (aof_last_write_status or
+	// aof_last_bgrewrite_status is err), or its rewrite did not finish before the deadline.
+	ErrAOFFailed = errors.New("sync: append-only file failed")
+
+	// ErrCleanup: the call itself succeeded (its result is valid) but removing tokens from
+	// sync:wait failed; a later call removes them once they are older than MaxAge.
+	ErrCleanup = errors.New("sync: removing tokens from sync:wait failed")
+)

@@ -1,0 +1,183 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure every function of the package; each uses the fields it needs.
+type Options struct {
+	// Timeout bounds a call, on top of ctx's own deadline: it is never a silent success.
+	// default: 10 seconds
+	Timeout time.Duration
+
+	// Poll is the first pause between two polls of a server; it doubles after each miss up to 20 ms.
+	// default: 1 millisecond (the book's)
+	Poll time.Duration
+
+	// MaxAge: WaitForSync and WaitReplicas remove tokens older than this from sync:wait (left by
+	// calls that died before cleaning up).
+	// default: 15 minutes (the book's 900 seconds)
+	MaxAge time.Duration
+
+	// FsyncWait: when the replica's appendfsync is everysec (or cannot be read), how long after the
+	// token reached the replica's AOF WaitForSync waits before trusting aof_pending_bio_fsync:0.
+	// everysec fsyncs at most about a second after a write; Redis 7.0 does not say which offset is
+	// on disk (WAITAOF came in 7.2).
+	// default: 1.2 seconds
+	FsyncWait time.Duration
+
+	// Replicas is how many replicas WaitReplicas waits for.
+	// default: 1
+	Replicas int
+
+	// Now is the clock for the token scores and MaxAge.
+	// default: time.Now
+	Now func() time.Time
+}
+
+const maxPoll = 20 * time.Millisecond
+
+func (o *Options) init() {
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Poll == 0 {
+		o.Poll = time.Millisecond
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = 15 * time.Minute
+	}
+	if o.FsyncWait == 0 {
+		o.FsyncWait = 1200 * time.Millisecond
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// options copies opt, checks it, and fills defaults.
+func options(opt *Options) (Options, error) {
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	for name, d := range map[string]time.Duration{"Timeout": o.Timeout, "Poll": o.Poll, "MaxAge": o.MaxAge, "FsyncWait": o.FsyncWait} {
+		if d < 0 {
+			return o, fmt.Errorf("%w: %s %v is negative", ErrBadInput, name, d)
+		}
+	}
+	if o.Replicas < 0 {
+		return o, fmt.Errorf("%w: Replicas %d is negative", ErrBadInput, o.Replicas)
+	}
+	o.init()
+	return o, nil
+}
+
+// info returns one INFO section as a map.
+func info(ctx context.Context, c redis.Cmdable, section string) (map[string]string, error) {
+	s, err := c.Info(ctx, section).Result()
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
+			m[k] = v
+		}
+	}
+	return m, nil
+}
+
+func infoInt(m map[string]string, key string) int64 {
+	n, _ := strconv.ParseInt(m[key], 10, 64)
+	return n
+}
+
+// permanentError stops a poll at once.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// transient reports whether a poll may try again after err: network errors, and the replies of a
+// server busy loading or syncing. Other error replies (NOAUTH, NOPERM, WRONGTYPE...) are final.
+func transient(err error) bool {
+	var p permanentError
+	if errors.As(err, &p) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return true
+	}
+	for _, prefix := range []string{"LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN"} {
+		if redis.HasErrorPrefix(err, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// poll calls f until it reports done, returns a final error, or ctx ends. The pause starts at first
+// and doubles up to maxPoll. On ctx's end the error wraps ctx.Err() and names f's last error.
+func poll(ctx context.Context, first time.Duration, f func() (bool, error)) error {
+	d := first
+	var last error
+	for {
+		done, err := f()
+		if done {
+			return nil
+		}
+		if err != nil {
+			if !transient(err) {
+				if ctx.Err() != nil {
+					return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+				}
+				return err
+			}
+			last = err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if last != nil {
+				return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+		d = min(2*d, maxPoll)
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// cleanup removes token (if any) and tokens older than MaxAge from sync:wait on the master, with a
+// context of its own: it runs after the caller's deadline too.
+func cleanup(ctx context.Context, master redis.Cmdable, o *Options, token string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_, err := master.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if token != "" {
+			p.ZRem(ctx, waitKey, token)
+		}
+		p.ZRemRangeByScore(ctx, waitKey, "-inf", "("+strconv.FormatFloat(unixSeconds(o.Now().Add(-o.MaxAge)), 'f', -1, 64))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCleanup, err)
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Snapshot describes a finished background save.
+type Snapshot struct {
+	LastSave time.Time     // LASTSAVE after the save
+	Saves    int64         // rdb_saves: successful saves since the server started
+	Path     string        // dir/dbfilename from CONFIG GET; "" if CONFIG is not allowed
+	Elapsed  time.Duration // time the call took, waiting for an earlier save included
+}
+
+// BGSave starts a background save (section 4.1.1) and waits until it has finished, so the snapshot
+// holds everything written before the call. A save or AOF rewrite already running is waited for
+// first (its fork may predate the caller's writes), then BGSAVE is issued again. It returns
+// ErrSaveFailed when the save fails (rdb_last_bgsave_status:err) or the deadline passes.
+func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (Snapshot, error) {
+	start := time.Now()
+	if c == nil {
+		return Snapshot{}, fmt.Errorf("%w: nil client", ErrBadInput)
+	}
+	o, err := options(opt)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	// Start our own save, waiting out any other child process.
+	err = poll(ctx, o.Poll, func() (bool, error) {
+		err := c.BgSave(ctx).Err()
+		if err == nil {
+			return true, nil
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "already in progress") || strings.Contains(msg, "child process is active") ||
+			strings.Contains(msg, "rewriting in progress") {
+			return false, nil
+		}
+		return false, permanentError{err}
+	})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%w: starting BGSAVE: %w", ErrSaveFailed, err)
+	}
+	// Any save running from now on is ours (another BGSAVE would have been refused), so the first
+	// time none is running, ours is done.
+	var pers map[string]string
+	err = poll(ctx, o.Poll, func() (bool, error) {
+		var err error
+		if pers, err = info(ctx, c, "persistence"); err != nil {
+			return false, err
+		}
+		return pers["rdb_bgsave_in_progress"] == "0", nil
+	})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%w: waiting for BGSAVE: %w", ErrSaveFailed, err)
+	}
+	if pers["rdb_last_bgsave_status"] != "ok" {
+		return Snapshot{}, fmt.Errorf("%w: rdb_last_bgsave_status:%s (see the server's log)", ErrSaveFailed, pers["rdb_last_bgsave_status"])
+	}
+	snap := Snapshot{Saves: infoInt(pers, "rdb_saves")}
+	last, err := c.LastSave(ctx).Result()
+	if err != nil {
+		return snap, fmt.Errorf("sync: LASTSAVE: %w", err)
+	}
+	snap.LastSave = time.Unix(last, 0)
+	if dir, err := c.ConfigGet(ctx, "dir").Result(); err == nil {
+		if name, err := c.ConfigGet(ctx, "dbfilename").Result(); err == nil && dir["dir"] != "" {
+			snap.Path = filepath.Join(dir["dir"], name["dbfilename"])
+		}
+	}
+	snap.Elapsed = time.Since(start)
+	return snap, nil
+}
+
+// AOFStatus describes the append-only file after EnableAOF.
+type AOFStatus struct {
+	AlreadyOn bool          // appendonly was on (and no rewrite pending) before the call
+	Fsync     string        // appendfsync; "" if CONFIG GET is not allowed
+	Size      int64         // aof_current_size
+	Elapsed   time.Duration // time the call took
+}
+
+// EnableAOF turns the append-only file on (section 4.1.2: CONFIG SET appendonly yes) and waits until
+// the rewrite that creates it has finished, since until then the AOF cannot restore the data. The
+// change is not written to the server's config file (CONFIG REWRITE does that, when there is one).
+// It returns ErrAOFFailed when the rewrite fails or the deadline passes.
+func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (AOFStatus, error) {
+	start := time.Now()
+	if c == nil {
+		return AOFStatus{}, fmt.Errorf("%w: nil client", ErrBadInput)
+	}
+	o, err := options(opt)
+	if err != nil {
+		return AOFStatus{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	var st AOFStatus
+	pers, err := info(ctx, c, "persistence")
+	if err != nil {
+		return st, fmt.Errorf("sync: INFO persistence: %w", err)
+	}
+	rewriting := func(p map[string]string) bool {
+		return p["aof_rewrite_in_progress"] == "1" || p["aof_rewrite_scheduled"] == "1"
+	}
+	if pers["aof_enabled"] == "1" && !rewriting(pers) {
+		st.AlreadyOn = true
+	} else if err := c.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		return st, fmt.Errorf("%w: CONFIG SET appendonly yes: %w", ErrAOFFailed, err)
+	}
+	err = poll(ctx, o.Poll, func() (bool, error) {
+		var err error
+		if pers, err = info(ctx, c, "persistence"); err != nil {
+			return false, err
+		}
+		if pers["aof_last_bgrewrite_status"] == "err" || pers["aof_last_write_status"] == "err" {
+			return false, permanentError{fmt.Errorf("%w: aof_last_bgrewrite_status:%s aof_last_write_status:%s (see the server's log)",
+				ErrAOFFailed, pers["aof_last_bgrewrite_status"], pers["aof_last_write_status"])}
+		}
+		return pers["aof_enabled"] == "1" && !rewriting(pers), nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, fmt.Errorf("%w: waiting for the AOF rewrite: %w", ErrAOFFailed, err)
+		}
+		return st, err
+	}
+	st.Size = infoInt(pers, "aof_current_size")
+	if cfg, err := c.ConfigGet(ctx, "appendfsync").Result(); err == nil {
+		st.Fsync = cfg["appendfsync"]
+	}
+	st.Elapsed = time.Since(start)
+	return st, nil
+}
