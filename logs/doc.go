@@ -11,14 +11,21 @@
 // transaction. Whatever moment the process dies at, the data and the progress move together: a run
 // started again resumes at the first uncommitted line, and no line is lost or counted twice.
 //
-// ProcessLogs takes a redis.UniversalClient because it guards each transaction with WATCH on the
-// progress keys and checks that the progress is still the one it committed last. The book's
-// version relied on nothing retrying EXEC; go-redis retries a pipeline after a network error
-// (MaxRetries, 3 by default), and a retried EXEC whose first reply was lost would apply a batch
-// twice. With the guard it fails instead (the WATCH'd connection is gone), and a second processor
-// started by mistake with the same prefix gets ErrConcurrent instead of double counting. On a Redis
-// Cluster, the progress keys and the callback's keys must share a slot: use a hash-tag prefix such
-// as "{logs}progress:" and the same tag in the callback's keys.
+// ProcessLogs returns (Result, error) so a registry wrapper can inject its client by component, as
+// the book's @redis_connection decorator does:
+//
+//	process := conn.Wrap3(reg, "logs", logs.ProcessLogs)
+//	res, err := process(ctx, "/var/log/app", countStatus, nil)
+//
+// It takes a redis.UniversalClient because it guards each transaction with WATCH on the progress
+// keys and checks that the progress is still the one it committed last, so exactly-once does not
+// rest on how the client retries. go-redis v9.23 resends a MULTI/EXEC only when sending it failed,
+// not after a lost reply (a lost reply is an error: the next run reads what the server committed),
+// but a resent EXEC that had reached the server would apply a batch twice; with the guard it fails
+// instead, the WATCH'd connection being gone. The guard also turns a second processor started by
+// mistake with the same prefix into ErrConcurrent instead of double counting. On a Redis Cluster,
+// the progress keys and the callback's keys must share a slot: use a hash-tag prefix such as
+// "{logs}progress:" and the same tag in the callback's keys.
 //
 // # Contract for files that change
 //

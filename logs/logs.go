@@ -144,8 +144,8 @@ func parseProgress(vals []any) (Progress, error) {
 //
 // It returns when every file has been read to its end, or with the first error; the saved progress
 // is then that of the last commit. Each transaction is guarded by WATCH on the progress keys, so it
-// applies only if the progress is still the one this call saved last: a client retry after a lost
-// EXEC reply, or a second processor with the same prefix, cannot apply a batch twice.
+// applies only if the progress is still the one this call saved last: a transaction resent by the
+// client, or a second processor with the same prefix, cannot apply a batch twice.
 func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (Result, error) {
 	var o Options
 	if opt != nil {

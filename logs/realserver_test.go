@@ -9,14 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/conn"
 	"github.com/ria-go/ria/redistest"
 )
 
@@ -235,4 +238,60 @@ func benchmarkProcessLogs(b *testing.B, batch int) {
 		total += int(res.Lines)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// TestCluster backs the package doc's claim: on a Redis Cluster, with the progress keys and the
+// callback's keys under one hash tag, ProcessLogs works unchanged through a ClusterClient.
+func TestCluster(t *testing.T) {
+	cl := redistest.RunClusterT(t, &redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: -1})
+	c := cl.Client(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	files := map[string]string{"a": "1\n2\n3\n", "b": "4\n5\n"}
+	writeFiles(t, dir, files)
+	tagged := func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
+		pipe.RPush(ctx, "{logs}lines", fmt.Sprintf("%s:%d:%s", l.File, l.Offset, l.Text))
+		return nil
+	}
+	res, err := ProcessLogs(ctx, c, dir, tagged, &Options{Prefix: "{logs}progress:", BatchLines: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.LRange(ctx, "{logs}lines", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := want(files, "a", "b"); !slices.Equal(got, w) || res.Lines != int64(len(w)) {
+		t.Fatalf("got %q (%+v); want %q", got, res, w)
+	}
+	if p := progress(t, c, "{logs}progress:"); p != (Progress{true, "b", 4}) {
+		t.Fatalf("progress %+v", p)
+	}
+	// Without a shared slot the guard's WATCH is refused: an error, not a silent half-commit.
+	_, err = ProcessLogs(ctx, c, dir, tagged, nil)
+	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") && !strings.Contains(err.Error(), "same slot") {
+		t.Fatalf("untagged progress keys on a cluster: err %v; want a cross-slot error", err)
+	}
+}
+
+// TestThroughRegistry calls ProcessLogs the way the examples do: its client injected by component.
+func TestThroughRegistry(t *testing.T) {
+	ctx := context.Background()
+	m, c := newMini(t)
+	cfg := miniredis.RunT(t)
+	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
+	defer cfgClient.Close()
+	reg := conn.New(cfgClient, nil)
+	defer reg.Close()
+	if err := reg.SetConfig(ctx, "logs", map[string]any{"addr": m.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{"f": "x\ny\n"}
+	writeFiles(t, dir, files)
+	process := conn.Wrap3(reg, "logs", ProcessLogs)
+	if _, err := process(ctx, dir, record, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, c, want(files, "f"))
 }
