@@ -123,11 +123,15 @@ func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (AOFStatus, e
 		if pers, err = info(ctx, c, "persistence"); err != nil {
 			return false, err
 		}
+		if rewriting(pers) {
+			return false, nil
+		}
+		// No rewrite running: the statuses are those of the last one, which must be ours or later.
 		if pers["aof_last_bgrewrite_status"] == "err" || pers["aof_last_write_status"] == "err" {
 			return false, permanentError{fmt.Errorf("%w: aof_last_bgrewrite_status:%s aof_last_write_status:%s (see the server's log)",
 				ErrAOFFailed, pers["aof_last_bgrewrite_status"], pers["aof_last_write_status"])}
 		}
-		return pers["aof_enabled"] == "1" && !rewriting(pers), nil
+		return pers["aof_enabled"] == "1", nil
 	})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -76,6 +76,10 @@ func TestWaitForSyncAOF(t *testing.T) {
 	if !res.AOF || !res.Durable || res.Fsync != "everysec" || res.Token == "" {
 		t.Fatalf("result %+v; want AOF, everysec, durable", res)
 	}
+	// Not a speed check: with everysec, durability may only be claimed after the fsync period.
+	if res.Elapsed < 1200*time.Millisecond {
+		t.Fatalf("durable after %v, before FsyncWait (1.2s) passed", res.Elapsed)
+	}
 	checkKeys(t, rc, "k", 2000)
 	if got := tokens(t, m); len(got) != 1 || got[0] != "recent" {
 		t.Fatalf("sync:wait on master holds %v; want [recent]", got)
@@ -531,5 +535,22 @@ func BenchmarkWaitReplicas(b *testing.B) {
 		if _, err := WaitReplicas(ctx, m, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestEnableAOFFails(t *testing.T) {
+	ctx := context.Background()
+	s := redistest.RunT(t, &redistest.Options{Config: []string{"enable-protected-configs yes"}})
+	c := s.Client(t)
+	gone := t.TempDir()
+	if err := c.ConfigSet(ctx, "dir", gone).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(gone); err != nil { // the AOF cannot be created in a removed dir
+		t.Fatal(err)
+	}
+	c.Set(ctx, "k", "v", 0)
+	if _, err := EnableAOF(ctx, c, &Options{Timeout: 3 * time.Second}); !errors.Is(err, ErrAOFFailed) {
+		t.Fatalf("err %v; want ErrAOFFailed", err)
 	}
 }

@@ -128,11 +128,13 @@ func waitForSync(ctx context.Context, replica redis.Cmdable, o *Options, res *Re
 		if p["aof_rewrite_in_progress"] == "1" || p["aof_rewrite_scheduled"] == "1" {
 			return false, nil
 		}
-		if p["aof_buffer_length"] != "0" { // a postponed write: the fsync clock starts again
+		// A field a server version lacks counts as 0: the FsyncWait after the token stays.
+		if v, ok := p["aof_buffer_length"]; ok && v != "0" { // a postponed write: the fsync clock restarts
 			written = time.Now()
 			return false, nil
 		}
-		return time.Since(written) >= wait && p["aof_pending_bio_fsync"] == "0", nil
+		pending, ok := p["aof_pending_bio_fsync"]
+		return time.Since(written) >= wait && (!ok || pending == "0"), nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrAOFFailed) {
