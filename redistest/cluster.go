@@ -285,6 +285,7 @@ func (c *Cluster) ClusterOptions() *redis.ClusterOptions {
 		ReadTimeout:           5 * time.Second,
 		WriteTimeout:          5 * time.Second,
 		ContextTimeoutEnabled: true,
+		MaxRetries:            -1, // a retried INCR whose reply was lost is applied twice
 	}
 }
 

@@ -212,7 +212,8 @@ func (s *Server) Password() string { return s.opt.Password }
 func (s *Server) TLSFiles() *TLSFiles { return s.tls }
 
 // Options are go-redis options for this server, with short timeouts suited to tests.
-// ContextTimeoutEnabled is on, so a context's deadline bounds every call even when the server is paused.
+// ContextTimeoutEnabled is on, so a context's deadline bounds every call even when the server is paused,
+// and retries are off, as in clients made by conn.
 // For a TLS server they trust the test CA, present the client certificate and verify the name
 // "localhost", which the server's certificate carries whatever address it listens on.
 func (s *Server) Options() *redis.Options {
@@ -232,6 +233,7 @@ func (s *Server) Options() *redis.Options {
 		ReadTimeout:           5 * time.Second,
 		WriteTimeout:          5 * time.Second,
 		ContextTimeoutEnabled: true,
+		MaxRetries:            -1, // a retried INCR whose reply was lost is applied twice
 	}
 }
 
