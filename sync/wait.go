@@ -172,7 +172,7 @@ func notSynced(stage string, repl map[string]string, err error) error {
 
 const (
 	maxRound    = 500 * time.Millisecond // under any sane client ReadTimeout
-	roundMargin = 50 * time.Millisecond
+	roundMargin = 150 * time.Millisecond // Redis times WAIT out from its event loop, up to 1/hz (100 ms) late
 )
 
 // Acks is what WaitReplicas got.
@@ -226,8 +226,9 @@ func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks
 				return nil
 			})
 			if err != nil {
-				if ctx.Err() != nil {
-					return fmt.Errorf("%w: %d of %d: %w (%v)", ErrTooFewReplicas, acks.Replicas, acks.Wanted, ctx.Err(), err)
+				// The socket's deadline is the context's, and can fire a moment before ctx.Err() is set.
+				if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(dl) {
+					return fmt.Errorf("%w: %d of %d: %w (%v)", ErrTooFewReplicas, acks.Replicas, acks.Wanted, context.DeadlineExceeded, err)
 				}
 				return fmt.Errorf("sync: WAIT %d: %w", o.Replicas, err)
 			}
