@@ -19,3 +19,12 @@ tour:
 
 bench: deps
 	$(GO) run ./benchmarks
+
+# Each fuzz target for FUZZTIME; the corpus under testdata/fuzz runs in every `make test`.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = conn:FuzzParseConfig shard:FuzzKey uniquevisits:FuzzParseSessionID logs:FuzzLogLines
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
