@@ -1,0 +1,181 @@
+package acltest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/logs"
+	"github.com/ria-go/ria/market"
+	"github.com/ria-go/ria/redistest"
+	"github.com/ria-go/ria/shard"
+	riasync "github.com/ria-go/ria/sync"
+	"github.com/ria-go/ria/tokens"
+	"github.com/ria-go/ria/uniquevisits"
+)
+
+// A scenario runs one pattern through clients logged in as the pattern's ACL user. It exercises the
+// success paths and the refusals, so every command the pattern can send is sent.
+type scenario struct {
+	pattern string
+	setup   func(ctx context.Context, e *scenarioEnv) error // as the admin, before statistics are reset
+	run     func(ctx context.Context, e *scenarioEnv) error
+}
+
+type scenarioEnv struct {
+	user     func(server *redistest.Server) redis.UniversalClient // a client logged in as the pattern's user
+	server   *redistest.Server                                     // the pattern's data server
+	replica  *redistest.Server                                     // a replica of server (sync only)
+	admin    *redis.Client                                         // the default user on server, for setup
+	dir      string
+	registry func(client redis.Cmdable) *conn.Registry
+}
+
+var scenarios = []scenario{
+	{"conn registry (reader)", func(ctx context.Context, e *scenarioEnv) error {
+		return e.admin.Set(ctx, "config:redis:app", fmt.Sprintf(`{"addr": %q}`, e.server.Addr()), 0).Err()
+	}, func(ctx context.Context, e *scenarioEnv) error {
+		reg := e.registry(e.user(e.server))
+		defer reg.Close()
+		if _, err := reg.Client(ctx, "app"); err != nil {
+			return err
+		}
+		if _, err := reg.Client(ctx, "missing"); !errors.Is(err, conn.ErrNoConfig) {
+			return fmt.Errorf("missing config: %v", err)
+		}
+		return reg.Refresh(ctx, "app")
+	}},
+	{"conn registry (writer)", nil, func(ctx context.Context, e *scenarioEnv) error {
+		reg := e.registry(e.user(e.server))
+		defer reg.Close()
+		if err := reg.SetConfig(ctx, "app", fmt.Sprintf(`{"addr": %q}`, e.server.Addr())); err != nil {
+			return err
+		}
+		_, err := reg.Client(ctx, "app")
+		return err
+	}},
+	{"market", func(ctx context.Context, e *scenarioEnv) error {
+		setup := e.admin.Pipeline()
+		setup.HSet(ctx, "users:17", "name", "Frank", "funds", 43)
+		setup.HSet(ctx, "users:27", "name", "Bill", "funds", 125)
+		setup.SAdd(ctx, "inventory:17", "ItemL", "ItemM", "ItemN", "ItemO")
+		_, err := setup.Exec(ctx)
+		return err
+	}, func(ctx context.Context, e *scenarioEnv) error {
+		c := e.user(e.server)
+		for i, m := range []market.Market{market.NewWatch(nil), market.Script{}} {
+			item, other := fmt.Sprintf("Item%c", 'L'+2*i), fmt.Sprintf("Item%c", 'M'+2*i)
+			if _, err := m.ListItem(ctx, c, item, "17", 10); err != nil {
+				return err
+			}
+			if _, err := m.ListItem(ctx, c, "NoSuch", "17", 10); !errors.Is(err, market.ErrNotInInventory) {
+				return fmt.Errorf("list unknown item: %v", err)
+			}
+			if _, err := m.PurchaseItem(ctx, c, "27", item, "17", 10); err != nil {
+				return err
+			}
+			if _, err := m.ListItem(ctx, c, other, "17", 1000); err != nil {
+				return err
+			}
+			if _, err := m.PurchaseItem(ctx, c, "27", other, "17", 1000); !errors.Is(err, market.ErrInsufficientFunds) {
+				return fmt.Errorf("purchase beyond funds: %v", err)
+			}
+			if _, err := m.PurchaseItem(ctx, c, "27", other, "17", 999); !errors.Is(err, market.ErrPriceChanged) && !errors.Is(err, market.ErrNotListed) {
+				return fmt.Errorf("purchase at a wrong price: %v", err)
+			}
+		}
+		return nil
+	}},
+	{"tokens", nil, func(ctx context.Context, e *scenarioEnv) error {
+		c := e.user(e.server)
+		for i := 0; i < 30; i++ {
+			if _, err := tokens.UpdateToken(ctx, c, "t1", "u1", fmt.Sprint("item", i)); err != nil {
+				return err
+			}
+			if _, err := tokens.UpdateTokenPipeline(ctx, c, "t2", "u2", fmt.Sprint("item", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+	{"logs", nil, func(ctx context.Context, e *scenarioEnv) error {
+		for i, body := range []string{"GET / 200\nGET /a 404\n", "GET /b 200\n"} {
+			if err := os.WriteFile(filepath.Join(e.dir, fmt.Sprintf("access-%d.log", i)), []byte(body), 0o600); err != nil {
+				return err
+			}
+		}
+		c := e.user(e.server)
+		count := func(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
+			p.HIncrBy(ctx, "status:counts", l.Text[len(l.Text)-3:], 1) // the callback's own key, granted separately
+			return nil
+		}
+		if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &logs.Options{BatchLines: 1}); err != nil {
+			return err
+		}
+		_, err := logs.ReadProgress(ctx, c, "progress:")
+		return err
+	}},
+	{"sync: WaitForSync, WaitReplicas", nil, func(ctx context.Context, e *scenarioEnv) error {
+		m, r := e.user(e.server), e.user(e.replica)
+		if _, err := riasync.WaitForSync(ctx, m, r, nil); err != nil {
+			return err
+		}
+		_, err := riasync.WaitReplicas(ctx, m, nil)
+		return err
+	}},
+	{"uniquevisits", nil, func(ctx context.Context, e *scenarioEnv) error {
+		c := e.user(e.server)
+		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+		counter := uniquevisits.NewOnClient(c, &uniquevisits.Options{Now: func() time.Time { return day }})
+		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
+			if _, err := counter.CountVisit(ctx, id); err != nil {
+				return err
+			}
+			if _, err := counter.CountVisitHLL(ctx, id); err != nil {
+				return err
+			}
+		}
+		if _, err := counter.Count(ctx, day); err != nil {
+			return err
+		}
+		if _, err := counter.Recount(ctx, day); err != nil {
+			return err
+		}
+		_, err := counter.UniqueHLL(ctx, day)
+		return err
+	}},
+	{"shard (rb-style cluster)", nil, func(ctx context.Context, e *scenarioEnv) error {
+		cl, err := shard.New(&shard.Options{
+			Hosts:        map[int]map[string]any{0: {"addr": e.server.Addr()}, 1: {"addr": e.server.Addr()}},
+			HostDefaults: map[string]any{"username": "ria", "password": password},
+		})
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		keys := []string{"app:a", "app:b", "app:c", "app:d"}
+		if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Set(ctx, k, k, 0) // batched into MSET
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Get(ctx, k) // batched into MGET
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return cl.Routing().Incr(ctx, "app:counter").Err() // your own commands, routed as they are
+	}},
+}
