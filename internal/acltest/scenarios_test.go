@@ -30,9 +30,9 @@ type scenario struct {
 
 type scenarioEnv struct {
 	user     func(server *redistest.Server) redis.UniversalClient // a client logged in as the pattern's user
-	server   *redistest.Server                                     // the pattern's data server
-	replica  *redistest.Server                                     // a replica of server (sync only)
-	admin    *redis.Client                                         // the default user on server, for setup
+	server   *redistest.Server                                    // the pattern's data server
+	replica  *redistest.Server                                    // a replica of server (sync only)
+	admin    *redis.Client                                        // the default user on server, for setup
 	dir      string
 	registry func(client redis.Cmdable) *conn.Registry
 }
