@@ -74,6 +74,9 @@ type Options struct {
 
 	// needBusPort makes the port picker also reserve port+10000 (the cluster bus).
 	needBusPort bool
+
+	// sentinel holds the monitoring lines of a Sentinel; set by RunSentinel.
+	sentinel []string
 }
 
 func (o *Options) init() {
@@ -440,6 +443,18 @@ func (s *Server) start(ctx context.Context) error {
 
 	cmd := exec.Command(s.opt.Executable, "-")
 	cmd.Stdin = strings.NewReader(s.config())
+	if s.opt.sentinel != nil {
+		// A Sentinel rewrites its config file with what it learns, so it needs one on disk; a
+		// restart keeps the file and with it the Sentinel's view of the masters.
+		path := filepath.Join(s.dir, "sentinel.conf")
+		if _, err := os.Stat(path); err != nil {
+			if err := os.WriteFile(path, []byte(s.sentinelConfig()), 0o600); err != nil {
+				out.Close()
+				return fmt.Errorf("redistest: %w", err)
+			}
+		}
+		cmd = exec.Command(s.opt.Executable, path, "--sentinel")
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = s.dir
 	// Die with the test binary (no stray servers after a crash), and keep our signals to ourselves.

@@ -1,0 +1,118 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SentinelOptions configure a Sentinel.
+type SentinelOptions struct {
+	// MasterName is the name the Sentinel monitors the master under.
+	// default: "mymaster"
+	MasterName string
+
+	// DownAfter is down-after-milliseconds: how long the master may be unreachable before it is
+	// considered down and a replica promoted.
+	// default: 1 second
+	DownAfter time.Duration
+
+	// FailoverTimeout is failover-timeout.
+	// default: 5 seconds
+	FailoverTimeout time.Duration
+
+	// Server holds the process options (Executable, StartTimeout, Host, Port).
+	Server Options
+}
+
+// RunSentinel starts a Sentinel (redis-server --sentinel) that monitors master with quorum 1, and
+// waits until it has discovered the master's replicas. Its config file lives in its directory, since a
+// Sentinel rewrites it.
+func RunSentinel(ctx context.Context, master *Server, opt *SentinelOptions) (*Server, error) {
+	var o SentinelOptions
+	if opt != nil {
+		o = *opt
+	}
+	if o.MasterName == "" {
+		o.MasterName = "mymaster"
+	}
+	if o.DownAfter <= 0 {
+		o.DownAfter = time.Second
+	}
+	if o.FailoverTimeout <= 0 {
+		o.FailoverTimeout = 5 * time.Second
+	}
+	so := o.Server
+	so.Unix, so.AOF, so.TLS = false, false, false
+	so.sentinel = []string{
+		fmt.Sprintf("sentinel monitor %s %s %d 1", o.MasterName, master.opt.Host, master.Port()),
+		fmt.Sprintf("sentinel down-after-milliseconds %s %d", o.MasterName, o.DownAfter.Milliseconds()),
+		fmt.Sprintf("sentinel failover-timeout %s %d", o.MasterName, o.FailoverTimeout.Milliseconds()),
+	}
+	if master.opt.Password != "" {
+		so.sentinel = append(so.sentinel, fmt.Sprintf("sentinel auth-pass %s %s", o.MasterName, quote(master.opt.Password)))
+	}
+	s, err := Run(ctx, &so)
+	if err != nil {
+		return nil, err
+	}
+	c := s.NewClient()
+	defer c.Close()
+	err = poll(ctx, func() error {
+		replicas, err := c.Do(ctx, "SENTINEL", "REPLICAS", o.MasterName).Slice()
+		if err != nil {
+			return err
+		}
+		if len(replicas) == 0 {
+			return fmt.Errorf("sentinel %s has not discovered a replica yet", s.Addr())
+		}
+		return nil
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// RunSentinelT is RunSentinel for a test.
+func RunSentinelT(t testing.TB, master *Server, opt *SentinelOptions) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := RunSentinel(ctx, master, opt)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (s *Server) sentinelConfig() string {
+	lines := []string{
+		"daemonize no",
+		"dir " + quote(s.dir),
+		"logfile " + quote(filepath.Join(s.dir, "redis.log")),
+		"bind " + s.opt.Host,
+		fmt.Sprintf("port %d", s.port),
+	}
+	lines = append(lines, s.opt.sentinel...)
+	lines = append(lines, s.opt.Config...)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// SentinelMaster asks a Sentinel which address it currently knows as the master's.
+func SentinelMaster(ctx context.Context, sentinel *Server, masterName string) (string, error) {
+	c := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer c.Close()
+	addr, err := c.GetMasterAddrByName(ctx, masterName).Result()
+	if err != nil {
+		return "", err
+	}
+	return addr[0] + ":" + addr[1], nil
+}
