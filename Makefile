@@ -18,7 +18,7 @@ tour:
 	$(GO) run ./examples/tour
 
 bench: deps
-	$(GO) run ./benchmarks
+	$(GO) run ./benchmarks -readme README.md
 
 # Each fuzz target for FUZZTIME; the corpus under testdata/fuzz runs in every `make test`.
 FUZZTIME ?= 30s

@@ -40,6 +40,14 @@ func TestSmokeRun(t *testing.T) {
 		"| Local machine, localhost |", "| Remote machine, shared switch |", "| Remote machine, connected through VPN |",
 		"## Table 4.5: a client against redis-benchmark", "| go-redis, one connection reused |",
 		"`reg.Client(ctx, component)` per call", "`conn.Call` per call", "new client (connection) per command",
+		"## ProcessLogs: the cost of exactly-once", "| `logs.ProcessLogs`: callback queues one HINCRBY per line",
+		"in plain pipelines of 1,000 |", "in MULTI/EXEC transactions of 1,000",
+		"## Table 6.3: marketplace contention, WATCH against a Lua script", "| 1 / 1 | WATCH |", "| 1 / 1 | Lua script |",
+		"| 5 / 1 | WATCH |", "| 5 / 5 | Lua script |", "| 10 / 10 | WATCH |", "| 10 / 10 | Lua script |",
+		"## Unique visitors: memory per visitor", "| sharded SETs, the book's layout", "| one SET of the integer ids | 1 | hashtable |",
+		"| one SET of the UUID strings", "| HyperLogLog", "| intset |",
+		"## Sharding: rb-style cluster over 16 servers", "one MGET per host, hosts in parallel", "16 MGET",
+		"all 16 hosts in parallel: `All`",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
@@ -52,8 +60,8 @@ func TestSmokeRun(t *testing.T) {
 	checkTables(t, report)
 
 	charts := regexp.MustCompile(`!\[[^\]]*\]\(([^)]+)\)`).FindAllStringSubmatch(report, -1)
-	if len(charts) < 2 {
-		t.Fatalf("report links %d charts; want at least 2", len(charts))
+	if len(charts) < len(benches) {
+		t.Fatalf("report links %d charts; want one per measurement (%d)", len(charts), len(benches))
 	}
 	for _, c := range charts {
 		f, err := os.Open(filepath.Join(filepath.Dir(out), c[1]))
@@ -71,8 +79,13 @@ func TestSmokeRun(t *testing.T) {
 			t.Errorf("chart %s is %v; want a readable size", c[1], r)
 		}
 	}
-	if !strings.Contains(progress.String(), "table4.4") || !strings.Contains(progress.String(), "wrote "+out) {
-		t.Errorf("progress output lacks the steps:\n%s", progress.String())
+	for _, n := range names() {
+		if !strings.Contains(progress.String(), n) {
+			t.Errorf("progress output lacks %s:\n%s", n, progress.String())
+		}
+	}
+	if !strings.Contains(progress.String(), "wrote "+out) || strings.Contains(progress.String(), "README") {
+		t.Errorf("progress output lacks the report, or mentions a README:\n%s", progress.String())
 	}
 }
 
@@ -94,17 +107,145 @@ func checkTables(t *testing.T, md string) {
 }
 
 func TestCLIBadInput(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a case that wrongly got through would start measuring: stop it at once
+	dir := t.TempDir()
+	noMarkers := filepath.Join(dir, "README.md")
+	if err := os.WriteFile(noMarkers, []byte("# x\n\n<!-- bench:start -->\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"-smoke", "-quick"},
 		{"-only", "table9.9"},
 		{"-quick", "extra"},
 		{"-nosuchflag"},
+		{"-smoke", "-readme", "README.md"},
+		{"-quick", "-only", "market", "-readme", "README.md"},
+		{"-readme", filepath.Join(dir, "missing.md")},
+		{"-readme", noMarkers},
 	} {
 		var stderr bytes.Buffer
+		args = append([]string{"-out", filepath.Join(dir, "RESULTS.md")}, args...)
 		if err := cli(ctx, args, &stderr); err == nil {
 			t.Errorf("cli(%q) succeeded; want an error", args)
 		}
+	}
+}
+
+// The README's section is rewritten between its markers and nothing else in the file changes.
+func TestWriteReadme(t *testing.T) {
+	dir := t.TempDir()
+	readme := filepath.Join(dir, "README.md")
+	before, after := "# ria\n\nIntro.\n\n## Benchmarks\n\n", "\n\n## Testing\n\nThe rest.\n"
+	if err := os.WriteFile(readme, []byte(before+readmeStart+"\nold summary\n"+readmeEnd+after), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := Report{Mode: Full, Took: 7 * time.Minute, Machine: Machine{Cores: 2, CPU: "AMD EPYC", LoadAvg: "2.10 1.00 0.50",
+		LoadAvgEnd: "3.20 2.00 1.00", RedisServer: "7.0.15", GoRedis: "9.23.0"},
+		Sections: []Section{
+			{Title: "Table 4.4: pipelines over four kinds of network", Summary: "ratio 4.9×",
+				Charts: []Chart{{Title: "Table 4.4 chart", Path: "charts/table4.4.png"}}},
+			{Title: "Sharding: rb-style cluster over 16 servers", Failed: "boom"},
+		}}
+	for range 2 { // twice: the second run replaces the first's section
+		if err := writeReadme(readme, filepath.Join(dir, "benchmarks", "RESULTS.md"), rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if !strings.HasPrefix(got, before+readmeStart+"\n") || !strings.HasSuffix(got, readmeEnd+after) {
+		t.Fatalf("text outside the markers changed:\n%s", got)
+	}
+	for _, want := range []string{
+		"`go run ./benchmarks` (full mode, 7m0s)", "load average 2.10 at the start, 3.20 at the end",
+		"| [Table 4.4: pipelines over four kinds of network](benchmarks/RESULTS.md#table-44-pipelines-over-four-kinds-of-network) | ratio 4.9× |",
+		"| FAILED: boom |", "![Table 4.4 chart](benchmarks/charts/table4.4.png)", "`make bench`", "`go run ./benchmarks -quick`",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("README section lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "old summary") || strings.Count(got, readmeStart) != 1 {
+		t.Errorf("old section kept or markers duplicated:\n%s", got)
+	}
+	checkTables(t, got)
+
+	for name, text := range map[string]string{
+		"no markers": "# x\n", "end before start": readmeEnd + "\n" + readmeStart + "\n",
+		"two starts": readmeStart + readmeStart + readmeEnd,
+	} {
+		bad := filepath.Join(dir, "bad.md")
+		if err := os.WriteFile(bad, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeReadme(bad, filepath.Join(dir, "RESULTS.md"), rep); !errors.Is(err, ErrNoMarkers) {
+			t.Errorf("%s: %v; want ErrNoMarkers", name, err)
+		}
+		if b, _ := os.ReadFile(bad); string(b) != text {
+			t.Errorf("%s: file changed to %q", name, b)
+		}
+	}
+}
+
+func TestParseCommandStats(t *testing.T) {
+	info := "# Commandstats\r\ncmdstat_get:calls=1000,usec=500,usec_per_call=0.50,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_client|setinfo:calls=2,usec=3,usec_per_call=1.50,rejected_calls=0,failed_calls=0\r\n"
+	m, err := parseCommandStats(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["get"] != 1000 || m["client|setinfo"] != 2 || len(m) != 2 {
+		t.Fatalf("parsed %v; want get 1000, client|setinfo 2", m)
+	}
+	for _, bad := range []string{"cmdstat_get\r\n", "cmdstat_get:usec=5\r\n", "cmdstat_get:calls=x\r\n"} {
+		if _, err := parseCommandStats(bad); err == nil {
+			t.Errorf("parsed %q; want an error", bad)
+		}
+	}
+	if got := cmdSummary(map[string]int64{"mget": 32, "get": 3}, 2); got != "1.50 GET + 16 MGET" {
+		t.Errorf("cmdSummary = %q", got)
+	}
+}
+
+func TestLogStatus(t *testing.T) {
+	s, err := logStatus(`10.0.0.1 - - [01/Mar/2024:00:00:00 +0000] "GET /item/5 HTTP/1.1" 404 512`)
+	if err != nil || s != "404" {
+		t.Fatalf("logStatus = %q, %v; want 404", s, err)
+	}
+	for _, bad := range []string{"", "no quotes here", `x "GET /" 2000 1`} {
+		if _, err := logStatus(bad); err == nil {
+			t.Errorf("logStatus(%q) succeeded", bad)
+		}
+	}
+	// The generated files parse, and their sizes add up.
+	dir := t.TempDir()
+	size, err := writeLogs(dir, 2, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, name := range []string{"access-000.log", "access-001.log"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(b))
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines) != 100 {
+			t.Fatalf("%s has %d lines; want 100", name, len(lines))
+		}
+		for _, l := range lines {
+			if _, err := logStatus(l); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+	if total != size {
+		t.Fatalf("writeLogs reported %d bytes; files hold %d", size, total)
 	}
 }
 
@@ -165,6 +306,33 @@ func TestFormatting(t *testing.T) {
 	}
 	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
 		t.Errorf("median(4,1,2,3) = %v; want 2.5", m)
+	}
+	for _, tc := range []struct{ got, want string }{
+		{count(0), "0"}, {count(999), "999"}, {count(1047), "1,047"}, {count(int64(-1234567)), "-1,234,567"},
+		{bytesIEC(512), "512 B"}, {bytesIEC(14384), "14.0 KiB"}, {bytesIEC(64 << 20), "64.0 MiB"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q; want %q", tc.got, tc.want)
+		}
+	}
+	l := Latencies{5 * time.Millisecond, 1 * time.Millisecond, 3 * time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}
+	if q := l.Quantile(0.5); q != 3*time.Millisecond {
+		t.Errorf("median = %v; want 3ms", q)
+	}
+	if q := l.Quantile(0.99); q != 5*time.Millisecond {
+		t.Errorf("p99 = %v; want 5ms", q)
+	}
+	if q := l.Quantile(0.2); q != time.Millisecond {
+		t.Errorf("p20 = %v; want 1ms", q)
+	}
+	if m := l.Mean(); m != 3*time.Millisecond {
+		t.Errorf("mean = %v; want 3ms", m)
+	}
+	if (Latencies{}).Quantile(0.5) != 0 || (Latencies{}).Mean() != 0 {
+		t.Error("empty sample: want 0")
+	}
+	if a, b, ok := cutLast("item-1.L0", "."); !ok || a != "item-1" || b != "L0" {
+		t.Errorf("cutLast = %q, %q, %v", a, b, ok)
 	}
 }
 

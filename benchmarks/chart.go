@@ -91,7 +91,9 @@ func barChart(title, yLabel string, groups []string, ss []series, logY bool, ref
 		p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	} else {
 		p.Y.Min, p.Y.Max = 0, maxV*1.35 // room for the legend
+		p.Y.Tick.Marker = numTicks{}
 	}
+	p.Add(plotter.NewGrid()) // first, so that the bars cover it
 
 	w := vg.Length(float64(chartW) * dataFrac / float64(len(groups)*(len(ss)+1)))
 	for i, s := range ss {
@@ -122,11 +124,29 @@ func barChart(title, yLabel string, groups []string, ss []series, logY bool, ref
 			p.Legend.Add(r.Name, l)
 		}
 	}
-	p.Add(plotter.NewGrid())
 	p.NominalX(groups...)
+	// Room for every bar of the first and last groups (the bars' data range is only their centres).
+	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
 	p.X.Tick.Label.Rotation = 0
 	p.X.Tick.Label.XAlign = draw.XCenter
 	return p, nil
+}
+
+// numTicks are gonum's default ticks labelled with thousands separators (800,000, not 800000).
+type numTicks struct{}
+
+func (numTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		switch v := ts[i].Value; {
+		case ts[i].Label == "":
+		case v == math.Trunc(v) && math.Abs(v) < 1e15:
+			ts[i].Label = count(int64(v))
+		default:
+			ts[i].Label = num(v)
+		}
+	}
+	return ts
 }
 
 func powerLabel(k float64) string {

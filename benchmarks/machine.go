@@ -17,7 +17,9 @@ import (
 type Machine struct {
 	CPU, OS, Kernel, Go, RedisServer, RedisBenchmark, GoRedis string
 	Cores                                                     int
-	LoadAvg                                                   string // at the start: other work on a shared machine
+	LoadAvg                                                   string   // at the start: other work on a shared machine
+	LoadAvgEnd                                                string   // at the end
+	LoadAvgSteps                                              []string // "<bench> <1-minute load>" as each began
 	Date                                                      time.Time
 }
 

@@ -1,9 +1,10 @@
 // Command benchmarks reproduces Redis in Action's performance tables side by side with the book's
 // figures, on redis-servers it starts itself, and writes benchmarks/RESULTS.md with PNG charts.
 //
-//	go run ./benchmarks            # full run, under 10 minutes on 2 cores
-//	go run ./benchmarks -quick     # under 2 minutes
+//	go run ./benchmarks                    # full run, under 10 minutes on 2 cores
+//	go run ./benchmarks -quick             # under 2 minutes
 //	go run ./benchmarks -only table4.5 -quick
+//	go run ./benchmarks -readme README.md  # also rewrite README's summary (what `make bench` runs)
 //
 // All figures of a run come from the same run, so ratios between them are meaningful even on a shared,
 // noisy machine; absolute rates are this machine's.
@@ -53,9 +54,10 @@ func register(order int, b Bench) {
 }
 
 type config struct {
-	mode Mode
-	out  string   // RESULTS.md path; charts go to charts/ beside it
-	only []string // bench names; empty means all
+	mode   Mode
+	out    string   // RESULTS.md path; charts go to charts/ beside it
+	only   []string // bench names; empty means all
+	readme string   // README to rewrite between the bench markers; empty: leave it alone
 }
 
 func main() {
@@ -76,13 +78,15 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	smoke := fs.Bool("smoke", false, "tiny run that only proves the program works end to end (figures meaningless)")
 	out := fs.String("out", filepath.Join("benchmarks", "RESULTS.md"), "report path; charts are written to charts/ beside it")
 	only := fs.String("only", "", "comma-separated measurements to run ("+strings.Join(names(), ", ")+"); default all")
+	readme := fs.String("readme", "", "also rewrite this README's summary between "+readmeStart+" and "+readmeEnd+
+		" (make bench passes README.md); not with -smoke or -only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := config{mode: Full, out: *out}
+	cfg := config{mode: Full, out: *out, readme: *readme}
 	switch {
 	case *smoke && *quick:
 		return errors.New("-smoke and -quick exclude each other")
@@ -90,6 +94,14 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.mode = Smoke
 	case *quick:
 		cfg.mode = Quick
+	}
+	if cfg.readme != "" && (*smoke || *only != "") {
+		return errors.New("-readme takes a whole run: not with -smoke or -only")
+	}
+	if cfg.readme != "" {
+		if err := checkReadme(cfg.readme); err != nil { // before minutes of measuring
+			return err
+		}
 	}
 	if *only != "" {
 		for _, n := range strings.Split(*only, ",") {
@@ -133,6 +145,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) error {
 	var errs []error
 	for i, b := range sel {
 		env.step = fmt.Sprintf("[%d/%d] %s", i+1, len(sel), b.Name())
+		env.Machine.LoadAvgSteps = append(env.Machine.LoadAvgSteps, b.Name()+" "+firstField(loadAvg()))
 		env.Progress("starting")
 		sec, err := b.Run(ctx, env)
 		env.closeServers()
@@ -150,11 +163,19 @@ func run(ctx context.Context, cfg config, stderr io.Writer) error {
 		}
 	}
 	env.progress.Done()
+	env.Machine.LoadAvgEnd = loadAvg()
 	rep := Report{Mode: cfg.mode, Machine: env.Machine, Took: time.Since(start), Sections: sections}
 	if err := writeReport(cfg.out, rep); err != nil {
 		errs = append(errs, err)
 	} else {
 		fmt.Fprintf(stderr, "wrote %s (%s, %v)\n", cfg.out, cfg.mode, rep.Took.Round(time.Second))
+	}
+	if cfg.readme != "" && ctx.Err() == nil {
+		if err := writeReadme(cfg.readme, cfg.out, rep); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(stderr, "rewrote the benchmark section of %s\n", cfg.readme)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -37,4 +39,30 @@ func (e *Env) Loop(ctx context.Context, budget time.Duration, maxCalls int, fn f
 			return Rate{Calls: n, Elapsed: now.Sub(start)}, nil
 		}
 	}
+}
+
+// Latencies is a sample of call durations.
+type Latencies []time.Duration
+
+// Quantile returns the q-quantile (0..1) by the nearest-rank method; 0 for an empty sample.
+func (l Latencies) Quantile(q float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// Mean is the arithmetic mean; 0 for an empty sample.
+func (l Latencies) Mean() time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range l {
+		sum += d
+	}
+	return sum / time.Duration(len(l))
 }

@@ -104,7 +104,7 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 	// before and after the Go clients, and each Go rate is compared with the mean of the two, so that a
 	// change in the machine's load (it is shared) falls on both sides of a ratio; the report gives
 	// medians over the rounds.
-	rounds := Pick(env, 10, 6, 1)
+	rounds := Pick(env, 10, 4, 1)
 	m := measured45{rb: make([][]float64, len(ops45)), rates: make([][][]Rate, len(variants)),
 		shares: make([][][]float64, len(variants))}
 	for i := range variants {
