@@ -273,10 +273,11 @@ func (processLogsBench) section(env *Env, files, perFile int, size int64, rounds
 		count(logsBatch), num(vals[0]), num(vals[1]), num(vals[2]), pct(vals[0]/vals[2]))
 	s.Notes = append(s.Notes, "Reading it: a batch of 1,000 lines is one round trip in the raw variants, so the per-line "+
 		"costs dominate: reading and parsing the line, queuing the command, and the server executing it. "+
-		"MULTI/EXEC adds two commands per batch and the queuing of each command inside the server; ProcessLogs "+
+		"MULTI/EXEC adds two commands per batch (the server queues each command until EXEC); ProcessLogs "+
 		"adds two more round trips per batch (WATCH, then the MGET of the progress) and the MSET (the commands "+
 		"column is what the server counted; the odd UNWATCH ends a file with nothing left to commit). Spread over "+
-		"1,000 lines, exactly-once costs the gap between the rows.")
+		"1,000 lines, exactly-once costs the gap between the rows; a few percent either way is this shared "+
+		"machine's noise.")
 
 	p, err := barChart(fmt.Sprintf("ProcessLogs: lines per second, batches of %s", count(logsBatch)), "lines per second",
 		groups, []series{{Name: "lines/s", Values: vals, Color: blue}}, false, nil)

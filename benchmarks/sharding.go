@@ -370,11 +370,11 @@ func (shardingBench) section(env *Env, n int, perHost map[int][]string, wres, rr
 		Title: "Sharding: rb-style cluster over 16 servers",
 		Text: []string{
 			fmt.Sprintf("`shard.Cluster` (rb's cluster on go-redis, PartitionRouter) over %d redis-servers started for "+
-				"this measurement, one per host, all on this machine. A round reads or writes the same %d keys "+
+				"this measurement, one per host, all on this machine. A round reads or writes the same %s keys "+
 				"(%d to %d per host); the variants take turns, and the server side is the sum of INFO "+
 				"commandstats' call counts over all hosts, before and after each variant's turns (the INFO calls "+
 				"themselves and the handshake of a new connection left out), divided by the rounds: what the servers actually executed per round.",
-				shardHosts, n, slices.Min(sizes), slices.Max(sizes)),
+				shardHosts, count(n), slices.Min(sizes), slices.Max(sizes)),
 		},
 	}
 	table := func(caption string, rs []shardResult) (Table, []float64) {
@@ -393,8 +393,8 @@ func (shardingBench) section(env *Env, n int, perHost map[int][]string, wres, rr
 		}
 		return t, rates
 	}
-	wt, wrates := table(fmt.Sprintf("Writing %d keys (SET key value):", n), wres)
-	rt, rrates := table(fmt.Sprintf("Reading the %d keys back (GET), every value checked:", n), rres)
+	wt, wrates := table(fmt.Sprintf("Writing %s keys (SET key value):", count(n)), wres)
+	rt, rrates := table(fmt.Sprintf("Reading the %s keys back (GET), every value checked:", count(n)), rres)
 	s.Tables = append(s.Tables, wt, rt)
 
 	lt := Table{Caption: "Fan-out: one PING to every host against one host, call after call:",
@@ -405,9 +405,9 @@ func (shardingBench) section(env *Env, n int, perHost map[int][]string, wres, rr
 	}
 	s.Tables = append(s.Tables, lt)
 	last := len(rres) - 1
-	s.Summary = fmt.Sprintf("%d GETs over %d hosts: auto-batched `Map` %s faster than the per-key loop (%s vs %s keys/s), "+
+	s.Summary = fmt.Sprintf("%s GETs over %d hosts: auto-batched `Map` %s faster than the per-key loop (%s vs %s keys/s), "+
 		"%s server commands instead of %s; `All` to %d hosts %s vs one host %s (median)",
-		n, shardHosts, ratio(rrates[last]/rrates[0]), num(rrates[last]), num(rrates[0]),
+		count(n), shardHosts, ratio(rrates[last]/rrates[0]), num(rrates[last]), num(rrates[0]),
 		cmdSummary(rres[last].cmds, rres[last].rounds), cmdSummary(rres[0].cmds, rres[0].rounds),
 		shardHosts, ms(lat[3].lat.Quantile(0.5)), ms(lat[0].lat.Quantile(0.5)))
 	s.Notes = append(s.Notes,

@@ -251,7 +251,12 @@ func (table45) section(env *Env, n, rounds int, variants []variant45, m measured
 		tab.Rows = append(tab.Rows, append(row, book))
 		ss = append(ss, series{Name: shortName45(v.name), Values: shares, Color: colors[i%len(colors)]})
 		if i == 0 || i == len(variants)-1 {
-			summary = append(summary, fmt.Sprintf("%s %s–%s", shortName45(v.name), pct(slices.Min(shares)/100), pct(slices.Max(shares)/100)))
+			lo, hi := pct(slices.Min(shares)/100), pct(slices.Max(shares)/100)
+			if lo == hi {
+				summary = append(summary, fmt.Sprintf("%s %s", shortName45(v.name), lo))
+			} else {
+				summary = append(summary, fmt.Sprintf("%s %s–%s", shortName45(v.name), lo, hi))
+			}
 		}
 	}
 	s.Tables = append(s.Tables, tab)
