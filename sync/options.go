@@ -164,10 +164,32 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// cleanup removes token (if any) and tokens older than MaxAge from sync:wait on the master, with a
-// context of its own: it runs after the caller's deadline too.
-func cleanup(ctx context.Context, master redis.Cmdable, o *Options, token string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+// maxReserve bounds the time a call keeps for its cleanup.
+const maxReserve = 200 * time.Millisecond
+
+// reserve returns a context for a call's waiting that ends a tenth of the time left before ctx's
+// deadline (at most maxReserve), and that time: the call's cleanup runs in it, so a call whose
+// server does not answer still returns by its deadline.
+func reserve(ctx context.Context) (context.Context, time.Duration, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok { // callers apply Options.Timeout first; keep the reserve off an unbounded call
+		wctx, cancel := context.WithCancel(ctx)
+		return wctx, maxReserve, cancel
+	}
+	r := min(maxReserve, time.Until(dl)/10)
+	wctx, cancel := context.WithDeadline(ctx, dl.Add(-r))
+	return wctx, r, cancel
+}
+
+// cleanup removes token (if any) and tokens older than MaxAge from sync:wait on the master. ctx is
+// the call's: cleanup runs after the waiting ended, even on its deadline, until the call's
+// deadline (the reserve kept by reserve), or for at most r after the caller cancelled.
+func cleanup(ctx context.Context, master redis.Cmdable, o *Options, token string, r time.Duration) error {
+	end := time.Now().Add(r)
+	if dl, ok := ctx.Deadline(); ok && !errors.Is(ctx.Err(), context.Canceled) {
+		end = dl
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
 	defer cancel()
 	_, err := master.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if token != "" {

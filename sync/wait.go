@@ -29,7 +29,9 @@ type Result struct {
 // off the result says the write is in the replica's memory only (Durable false, no error). With AOF
 // on, it waits until the AOF is fsynced past the token (see Options.FsyncWait) and reports Durable.
 // It removes its token and tokens older than MaxAge. When Timeout or ctx's deadline passes first it
-// returns ErrNotSynced or ErrNotDurable, wrapping the context's error: never a silent success.
+// returns ErrNotSynced or ErrNotDurable, wrapping the context's error: never a silent success. The
+// waiting stops a tenth of the time (at most 200 ms) before that deadline, which is kept for the
+// removal, so the call returns by its deadline even when a server does not answer.
 //
 // master and replica are clients of the two servers (plain clients, or a registry's through
 // conn.WrapPair).
@@ -44,15 +46,17 @@ func WaitForSync(ctx context.Context, master, replica redis.Cmdable, opt *Option
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	wctx, r, wcancel := reserve(ctx)
+	defer wcancel()
 
 	res := Result{Token: uuid.NewString()}
-	if err := master.ZAdd(ctx, waitKey, redis.Z{Score: unixSeconds(o.Now()), Member: res.Token}).Err(); err != nil {
+	if err := master.ZAdd(wctx, waitKey, redis.Z{Score: unixSeconds(o.Now()), Member: res.Token}).Err(); err != nil {
 		// Not added, or unknown: clean up in case it was.
-		return res, errors.Join(fmt.Errorf("sync: writing token to the master: %w", err), cleanup(ctx, master, &o, res.Token))
+		return res, errors.Join(fmt.Errorf("sync: writing token to the master: %w", err), cleanup(ctx, master, &o, res.Token, r))
 	}
-	err = waitForSync(ctx, replica, &o, &res)
+	err = waitForSync(wctx, replica, &o, &res)
 	res.Elapsed = time.Since(start)
-	if cerr := cleanup(ctx, master, &o, res.Token); cerr != nil {
+	if cerr := cleanup(ctx, master, &o, res.Token, r); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	return res, err
@@ -192,7 +196,8 @@ type Acks struct {
 // write on another one: it would then count replicas that lack that write. So each round pipelines
 // a token write (to sync:wait) and WAIT on one connection: the token follows the caller's earlier
 // writes in the replication stream, and WAIT for it covers them. Rounds last at most 500 ms, under any sane client read timeout, until Timeout or
-// ctx's deadline; then it returns ErrTooFewReplicas. On a Redis Cluster pass the node's own client:
+// ctx's deadline (less the time kept for removing the token, as in WaitForSync); then it returns
+// ErrTooFewReplicas. On a Redis Cluster pass the node's own client:
 // a cluster pipeline may send WAIT to another node.
 func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks, error) {
 	start := time.Now()
@@ -205,6 +210,9 @@ func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	cctx := ctx // the call's, for the cleanup; the rounds end before it to leave the cleanup its time
+	ctx, r, wcancel := reserve(ctx)
+	defer wcancel()
 	acks := Acks{Token: uuid.NewString(), Wanted: o.Replicas}
 	err = func() error {
 		for n := 0; ; n++ {
@@ -246,7 +254,7 @@ func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks
 		}
 	}()
 	acks.Elapsed = time.Since(start)
-	if cerr := cleanup(ctx, master, &o, acks.Token); cerr != nil {
+	if cerr := cleanup(cctx, master, &o, acks.Token, r); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	return acks, err
