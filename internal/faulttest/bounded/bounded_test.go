@@ -1,0 +1,701 @@
+package bounded_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/logs"
+	"github.com/ria-go/ria/market"
+	"github.com/ria-go/ria/redistest"
+	"github.com/ria-go/ria/redistest/faultproxy"
+	"github.com/ria-go/ria/shard"
+	riasync "github.com/ria-go/ria/sync"
+	"github.com/ria-go/ria/tokens"
+	"github.com/ria-go/ria/uniquevisits"
+)
+
+// The deadline every call gets, and the overrun allowed: long enough that 10% is well above a loaded
+// 2-core machine's scheduling noise, short enough that all calls together take about a second.
+const (
+	deadline = time.Second
+	margin   = deadline / 10
+	// safety bounds the calls whose deadline is their own option (their ctx has none of its own):
+	// a call still running then has overrun by far.
+	safety = 30 * time.Second
+)
+
+// call is one public function called while the server does not answer.
+type call struct {
+	name string
+	// own: the deadline is the function's own timeout option, set to deadline; ctx has only the
+	// safety net. Otherwise ctx carries the deadline.
+	own bool
+	// instant: the call needs nothing from the faulty server (a cached client, a lazy one) and must
+	// succeed without waiting.
+	instant bool
+	fn      func(ctx context.Context) error
+}
+
+// result is what one call did.
+type result struct {
+	call
+	elapsed time.Duration
+	err     error
+}
+
+// fixture reaches the servers that will stop answering. Its helpers make and warm clients before the
+// fault, so that calls find pooled connections that go quiet, as in a server that hangs mid-life.
+type fixture struct {
+	t           *testing.T
+	opts        func() *redis.Options        // a client of the single server
+	addr        string                       // the single server's address, as component configs name it
+	clusterOpts func() *redis.ClusterOptions // a client of the Redis Cluster
+	rttProxy    *faultproxy.Proxy            // a proxy in front of the single server
+	delay       *faultproxy.DelayProxy       // a delaying proxy in front of the single server
+	dir         string                       // a log directory for ProcessLogs
+}
+
+func setupCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 20*time.Second)
+}
+
+// client returns a client of the single server with a pooled connection.
+func (f *fixture) client() *redis.Client {
+	f.t.Helper()
+	c := f.cold()
+	ctx, cancel := setupCtx()
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		f.t.Fatalf("warming a client: %v", err)
+	}
+	return c
+}
+
+// cold returns a client of the single server that has not connected yet: its first call dials.
+func (f *fixture) cold() *redis.Client {
+	c := redis.NewClient(f.opts())
+	f.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// clusterClient returns a cluster client that has loaded the slot map, its command table and
+// connected to every master.
+//
+// go-redis v9.23 loads the command table (COMMAND) at a ClusterClient's first keyed command with a
+// context of its own (5 s, under a mutex every other caller waits on), ignoring the caller's
+// deadline: a client made while the cluster hangs overruns any deadline by up to 5 s, on every
+// command until one load succeeds (go-redis issue #2145). Nothing in ria can bound that, so the
+// clients here have loaded it, as any client that has served a command has.
+func (f *fixture) clusterClient() *redis.ClusterClient {
+	f.t.Helper()
+	c := redis.NewClusterClient(f.clusterOpts())
+	f.t.Cleanup(func() { c.Close() })
+	ctx, cancel := setupCtx()
+	defer cancel()
+	if err := c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return n.Ping(ctx).Err() }); err != nil {
+		f.t.Fatalf("warming a cluster client: %v", err)
+	}
+	if err := c.Get(ctx, "warm").Err(); !errors.Is(err, redis.Nil) {
+		f.t.Fatalf("warming a cluster client: %v", err)
+	}
+	return c
+}
+
+// config is a component config naming the single server.
+func (f *fixture) config(db int) map[string]any {
+	return map[string]any{"addr": f.addr, "db": db}
+}
+
+// registry returns a registry whose config server is the single server, with configs stored for
+// stored (not yet loaded) and loaded (loaded, their clients connected) components.
+func (f *fixture) registry(wait time.Duration, stored, loaded []string) *conn.Registry {
+	f.t.Helper()
+	reg := conn.New(f.client(), &conn.Options{Wait: wait})
+	f.t.Cleanup(func() { reg.Close() })
+	ctx, cancel := setupCtx()
+	defer cancel()
+	for _, comp := range append(slices.Clone(stored), loaded...) {
+		if err := reg.SetConfig(ctx, comp, f.config(0)); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	for _, comp := range loaded {
+		if err := reg.Do(ctx, comp, func(c redis.UniversalClient) error { return c.Ping(ctx).Err() }); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return reg
+}
+
+func shardComponents(name string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = shard.ShardComponent(name, i)
+	}
+	return out
+}
+
+// cluster returns an rb-style cluster of 4 hosts, all databases of the single server.
+func (f *fixture) cluster() *shard.Cluster {
+	f.t.Helper()
+	hosts := map[int]map[string]any{}
+	for i := range 4 {
+		hosts[i] = f.config(i)
+	}
+	cl, err := shard.New(&shard.Options{Hosts: hosts})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { cl.Close() })
+	ctx, cancel := setupCtx()
+	defer cancel()
+	if err := cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil }); err != nil {
+		f.t.Fatal(err)
+	}
+	return cl
+}
+
+func errOnly[T any](_ T, err error) error { return err }
+
+func countLine(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
+	p.Incr(ctx, "bounded:lines")
+	return nil
+}
+
+// calls lists every exported function of conn, shard, market, tokens, logs, sync and uniquevisits
+// that does I/O, and faultproxy's RTT helpers, each set up against f.
+func calls(f *fixture) []call {
+	var cs []call
+	add := func(name string, fn func(ctx context.Context) error) { cs = append(cs, call{name: name, fn: fn}) }
+	own := func(name string, fn func(ctx context.Context) error) {
+		cs = append(cs, call{name: name, own: true, fn: fn})
+	}
+	instant := func(name string, fn func(ctx context.Context) error) {
+		cs = append(cs, call{name: name, instant: true, fn: fn})
+	}
+	day := time.Now()
+	sid := func() string { return uuid.NewString() }
+
+	// conn: the config server is the single server, and so are the components.
+	{
+		reg := f.registry(time.Hour, []string{"a", "b", "c"}, []string{"cached"})
+		add("conn.Registry.Acquire (config read)", func(ctx context.Context) error {
+			_, release, err := reg.Acquire(ctx, "a")
+			if err == nil {
+				release()
+			}
+			return err
+		})
+		add("conn.Registry.Client (config read)", func(ctx context.Context) error { return errOnly(reg.Client(ctx, "b")) })
+		add("conn.Registry.Do (config read)", func(ctx context.Context) error {
+			return reg.Do(ctx, "c", func(redis.UniversalClient) error { return nil })
+		})
+		add("conn.Registry.Do (cached client, PING)", func(ctx context.Context) error {
+			return reg.Do(ctx, "cached", func(c redis.UniversalClient) error { return c.Ping(ctx).Err() })
+		})
+		add("conn.Registry.Refresh", func(ctx context.Context) error { return reg.Refresh(ctx, "cached") })
+		add("conn.Registry.SetConfig", func(ctx context.Context) error { return reg.SetConfig(ctx, "d", f.config(1)) })
+		instant("conn.Registry.Acquire (cached)", func(ctx context.Context) error {
+			_, release, err := reg.Acquire(ctx, "cached")
+			if err == nil {
+				release()
+			}
+			return err
+		})
+		// A registry whose configs are due for a re-read: the cached client is served at once while
+		// the refresh waits for the config server in the background.
+		due := f.registry(time.Millisecond, nil, []string{"cached"})
+		instant("conn.Registry.Acquire (cached, refresh due)", func(ctx context.Context) error {
+			_, release, err := due.Acquire(ctx, "cached")
+			if err == nil {
+				release()
+			}
+			return err
+		})
+
+		// Close waits for background refreshes, which RefreshTimeout bounds.
+		creg := conn.New(f.client(), &conn.Options{Wait: time.Millisecond, RefreshTimeout: deadline})
+		f.t.Cleanup(func() { creg.Close() })
+		func() {
+			ctx, cancel := setupCtx()
+			defer cancel()
+			if err := creg.SetConfig(ctx, "cached", f.config(0)); err != nil {
+				f.t.Fatal(err)
+			}
+			if err := creg.Do(ctx, "cached", func(c redis.UniversalClient) error { return c.Ping(ctx).Err() }); err != nil {
+				f.t.Fatal(err)
+			}
+		}()
+		own("conn.Registry.Close (a refresh in flight, RefreshTimeout 1 s)", func(ctx context.Context) error {
+			_, release, err := creg.Acquire(ctx, "cached") // due: starts a refresh in the background
+			if err != nil {
+				return err
+			}
+			release()
+			if err := creg.Close(); err != nil {
+				return err
+			}
+			if err := creg.Err("cached"); err != nil {
+				return err // the refresh failed at its timeout, as it must
+			}
+			return errors.New("the refresh succeeded without a server")
+		})
+
+		wreg := f.registry(time.Hour, nil, []string{"w"})
+		add("conn.Call (PING)", func(ctx context.Context) error {
+			return errOnly(conn.Call(ctx, wreg, "w", func(ctx context.Context, c redis.Cmdable) (string, error) {
+				return c.Ping(ctx).Result()
+			}))
+		})
+		add("conn.Wrap (logs.ReadProgress)", func(ctx context.Context) error {
+			fn := conn.Wrap(wreg, "w", func(ctx context.Context, c redis.Cmdable) (logs.Progress, error) {
+				return logs.ReadProgress(ctx, c, "")
+			})
+			return errOnly(fn(ctx))
+		})
+		add("conn.Wrap1 (uniquevisits.Count)", func(ctx context.Context) error {
+			return errOnly(conn.Wrap1(wreg, "w", uniquevisits.Count)(ctx, day))
+		})
+		add("conn.Wrap2 (uniquevisits.CountVisit)", func(ctx context.Context) error {
+			return errOnly(conn.Wrap2(wreg, "w", uniquevisits.CountVisit)(ctx, sid(), day))
+		})
+		add("conn.Wrap3 (tokens.UpdateToken)", func(ctx context.Context) error {
+			return errOnly(conn.Wrap3(wreg, "w", tokens.UpdateToken)(ctx, "tok", "user", "item"))
+		})
+		add("conn.Wrap4 (market.PurchaseItem)", func(ctx context.Context) error {
+			return errOnly(conn.Wrap4(wreg, "w", market.PurchaseItem)(ctx, "buyer", "item", "seller", 10))
+		})
+		add("conn.WrapPair (sync.WaitForSync)", func(ctx context.Context) error {
+			return errOnly(conn.WrapPair(wreg, "w", "w", riasync.WaitForSync)(ctx, nil))
+		})
+	}
+
+	// shard: the book's functions on a client, sharded connections through a registry, and clusters.
+	{
+		c := f.client()
+		add("shard.HGet", func(ctx context.Context) error { return errOnly(shard.HGet(ctx, c, "h:", "42", 1000, 100)) })
+		add("shard.HSet", func(ctx context.Context) error { return errOnly(shard.HSet(ctx, c, "h:", "42", "v", 1000, 100)) })
+		add("shard.SAdd", func(ctx context.Context) error { return errOnly(shard.SAdd(ctx, c, "s:", "m", 1000, 100)) })
+		add("shard.MGet", func(ctx context.Context) error { return errOnly(shard.MGet(ctx, c, "a", "b", "c")) })
+		add("shard.Scan", func(ctx context.Context) error {
+			return shard.Scan(ctx, c, "*", 10, func(string) error { return nil })
+		})
+		cc := f.clusterClient()
+		add("shard.MGet (Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(shard.MGet(ctx, cc, "a", "b", "c", "d", "e"))
+		})
+		add("shard.Scan (Redis Cluster)", func(ctx context.Context) error {
+			return shard.Scan(ctx, cc, "*", 10, func(string) error { return nil })
+		})
+
+		sreg := f.registry(time.Hour, shardComponents("cold", 4), shardComponents("s", 4))
+		add("shard.Acquire (config read)", func(ctx context.Context) error {
+			_, release, err := shard.Acquire(ctx, sreg, "cold", "key", 4)
+			if err == nil {
+				release()
+			}
+			return err
+		})
+		add("shard.Call (PING)", func(ctx context.Context) error {
+			return errOnly(shard.Call(ctx, sreg, "s", 4, "key", func(ctx context.Context, c redis.Cmdable) (string, error) {
+				return c.Ping(ctx).Result()
+			}))
+		})
+		add("shard.Wrap (GET)", func(ctx context.Context) error {
+			return errOnly(shard.Wrap(sreg, "s", 4, func(ctx context.Context, c redis.Cmdable, key string) (string, error) {
+				s, err := c.Get(ctx, key).Result()
+				if errors.Is(err, redis.Nil) {
+					err = nil
+				}
+				return s, err
+			})(ctx, "key"))
+		})
+		add("shard.Wrap1 (uniquevisits.Expected)", func(ctx context.Context) error {
+			fn := shard.Wrap1(sreg, "s", 4, func(ctx context.Context, c redis.Cmdable, _ string, d time.Time) (int64, error) {
+				return uniquevisits.Expected(ctx, c, d, 1000)
+			})
+			return errOnly(fn(ctx, "key", day))
+		})
+		add("shard.Wrap2 (tokens.UpdateTokenPipeline)", func(ctx context.Context) error {
+			return errOnly(shard.Wrap2(sreg, "s", 4, tokens.UpdateTokenPipeline)(ctx, "tok", "user", "item"))
+		})
+		add("shard.Wrap3 (market.ListItemScript)", func(ctx context.Context) error {
+			fn := shard.Wrap3(sreg, "s", 4, func(ctx context.Context, c redis.UniversalClient, item, seller string, price, _ int64) (market.Listing, error) {
+				return market.ListItemScript(ctx, c, item, seller, price)
+			})
+			return errOnly(fn(ctx, "item", "seller", 10, 0))
+		})
+
+		cl := f.cluster()
+		add("shard.Cluster.Map", func(ctx context.Context) error {
+			return cl.Map(ctx, func(p redis.Pipeliner) error {
+				for i := range 20 {
+					p.Get(ctx, fmt.Sprint("k", i))
+				}
+				return nil
+			})
+		})
+		add("shard.Cluster.Fanout", func(ctx context.Context) error {
+			return cl.Fanout(ctx, []int{0, 2}, func(_ int, p redis.Pipeliner) error { p.DBSize(ctx); return nil })
+		})
+		add("shard.Cluster.All", func(ctx context.Context) error {
+			return cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil })
+		})
+		add("shard.FanoutCmd", func(ctx context.Context) error {
+			return errOnly(shard.FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) }))
+		})
+		add("shard.Cluster.Routing().Get", func(ctx context.Context) error { return cl.Routing().Get(ctx, "k1").Err() })
+		add("shard.Cluster.Routing().MGet (split per host)", func(ctx context.Context) error {
+			return cl.Routing().MGet(ctx, "k1", "k2", "k3", "k4", "k5").Err()
+		})
+		instant("shard.Cluster.Acquire", func(ctx context.Context) error {
+			_, release, err := cl.Acquire(ctx, 1)
+			if err == nil {
+				release()
+			}
+			return err
+		})
+		instant("shard.Cluster.Host", func(ctx context.Context) error { return errOnly(cl.Host(ctx, 2)) })
+		instant("shard.Cluster.ClientForKey", func(ctx context.Context) error {
+			_, _, err := cl.ClientForKey(ctx, "k1")
+			return err
+		})
+
+		rcl, err := shard.FromRegistry(f.registry(time.Hour, shardComponents("h", 4), nil), "h", 4, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.t.Cleanup(func() { rcl.Close() })
+		add("shard.Cluster.Map (registry, config reads)", func(ctx context.Context) error {
+			return rcl.Map(ctx, func(p redis.Pipeliner) error { p.Get(ctx, "k1"); p.Get(ctx, "k2"); return nil })
+		})
+		add("shard.Cluster.Acquire (registry, config read)", func(ctx context.Context) error {
+			_, release, err := rcl.Acquire(ctx, 0)
+			if err == nil {
+				release()
+			}
+			return err
+		})
+		add("shard.Cluster.Host (registry, config read)", func(ctx context.Context) error { return errOnly(rcl.Host(ctx, 1)) })
+		add("shard.Cluster.ClientForKey (registry, config read)", func(ctx context.Context) error {
+			_, _, err := rcl.ClientForKey(ctx, "k3")
+			return err
+		})
+		wcl, err := shard.FromRegistry(f.registry(time.Hour, nil, shardComponents("h", 4)), "h", 4, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.t.Cleanup(func() { wcl.Close() })
+		add("shard.Cluster.Map (registry, cached clients)", func(ctx context.Context) error {
+			return wcl.Map(ctx, func(p redis.Pipeliner) error { p.Set(ctx, "k1", "v", 0); p.Set(ctx, "k2", "v", 0); return nil })
+		})
+	}
+
+	// market: both variants, default and own options; the watched one also on a client not yet connected.
+	{
+		c := f.client()
+		w := market.NewWatch(&market.Options{ListTimeout: deadline, PurchaseTimeout: deadline})
+		add("market.ListItem", func(ctx context.Context) error { return errOnly(market.ListItem(ctx, c, "item", "seller", 10)) })
+		add("market.ListItem (client not connected)", func(ctx context.Context) error {
+			return errOnly(market.ListItem(ctx, f.cold(), "item", "seller", 10))
+		})
+		add("market.PurchaseItem", func(ctx context.Context) error {
+			return errOnly(market.PurchaseItem(ctx, c, "buyer", "item", "seller", 10))
+		})
+		add("market.ListItemScript", func(ctx context.Context) error {
+			return errOnly(market.ListItemScript(ctx, c, "item", "seller", 10))
+		})
+		add("market.PurchaseItemScript", func(ctx context.Context) error {
+			return errOnly(market.PurchaseItemScript(ctx, c, "buyer", "item", "seller", 10))
+		})
+		add("market.Watch.ListItem (timeouts 1 s)", func(ctx context.Context) error {
+			return errOnly(w.ListItem(ctx, c, "item", "seller", 10))
+		})
+		add("market.Watch.PurchaseItem (timeouts 1 s)", func(ctx context.Context) error {
+			return errOnly(w.PurchaseItem(ctx, c, "buyer", "item", "seller", 10))
+		})
+		add("market.Script.ListItem", func(ctx context.Context) error {
+			return errOnly(market.Script{}.ListItem(ctx, c, "item", "seller", 10))
+		})
+		add("market.Script.PurchaseItem", func(ctx context.Context) error {
+			return errOnly(market.Script{}.PurchaseItem(ctx, c, "buyer", "item", "seller", 10))
+		})
+	}
+
+	// tokens
+	{
+		c := f.client()
+		u := tokens.New(&tokens.Options{Keep: 10})
+		add("tokens.UpdateToken", func(ctx context.Context) error { return errOnly(tokens.UpdateToken(ctx, c, "t", "u", "i")) })
+		add("tokens.UpdateToken (client not connected)", func(ctx context.Context) error {
+			return errOnly(tokens.UpdateToken(ctx, f.cold(), "t", "u", "i"))
+		})
+		add("tokens.UpdateTokenPipeline", func(ctx context.Context) error {
+			return errOnly(tokens.UpdateTokenPipeline(ctx, c, "t", "u", "i"))
+		})
+		add("tokens.Updater.UpdateToken", func(ctx context.Context) error { return errOnly(u.UpdateToken(ctx, c, "t", "u", "")) })
+		add("tokens.Updater.UpdateTokenPipeline", func(ctx context.Context) error {
+			return errOnly(u.UpdateTokenPipeline(ctx, c, "t", "u", "i"))
+		})
+	}
+
+	// logs
+	{
+		c := f.client()
+		cc := f.clusterClient()
+		add("logs.ReadProgress", func(ctx context.Context) error { return errOnly(logs.ReadProgress(ctx, c, "")) })
+		add("logs.ProcessLogs", func(ctx context.Context) error { return errOnly(logs.ProcessLogs(ctx, c, f.dir, countLine, nil)) })
+		add("logs.ProcessLogs (client not connected)", func(ctx context.Context) error {
+			return errOnly(logs.ProcessLogs(ctx, f.cold(), f.dir, countLine, nil))
+		})
+		add("logs.ProcessLogs (Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(logs.ProcessLogs(ctx, cc, f.dir, func(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
+				p.Incr(ctx, "{l}lines")
+				return nil
+			}, &logs.Options{Prefix: "{l}progress:"}))
+		})
+	}
+
+	// sync: every function once with the deadline on ctx and once with Options.Timeout as the deadline.
+	{
+		c := f.client()
+		short := &riasync.Options{Timeout: deadline}
+		for _, v := range []struct {
+			suffix string
+			opt    *riasync.Options
+			reg    func(string, func(context.Context) error)
+		}{{"", nil, add}, {" (Options.Timeout 1 s)", short, own}} {
+			v.reg("sync.WaitForSync"+v.suffix, func(ctx context.Context) error {
+				return errOnly(riasync.WaitForSync(ctx, c, c, v.opt))
+			})
+			v.reg("sync.WaitReplicas"+v.suffix, func(ctx context.Context) error { return errOnly(riasync.WaitReplicas(ctx, c, v.opt)) })
+			v.reg("sync.BGSave"+v.suffix, func(ctx context.Context) error { return errOnly(riasync.BGSave(ctx, c, v.opt)) })
+			v.reg("sync.EnableAOF"+v.suffix, func(ctx context.Context) error { return errOnly(riasync.EnableAOF(ctx, c, v.opt)) })
+			v.reg("sync.Promote"+v.suffix, func(ctx context.Context) error { return errOnly(riasync.Promote(ctx, c, v.opt)) })
+			// Never delivered (black hole) or never run (the paused server is killed, not resumed).
+			v.reg("sync.ReplicaOf"+v.suffix, func(ctx context.Context) error {
+				return errOnly(riasync.ReplicaOf(ctx, c, "127.0.0.1:1", v.opt))
+			})
+		}
+		add("sync.Replication", func(ctx context.Context) error { return errOnly(riasync.Replication(ctx, c)) })
+	}
+
+	// uniquevisits: the plain functions, a Counter on one client, on a registry, and on a Redis Cluster.
+	{
+		c := f.client()
+		add("uniquevisits.Count", func(ctx context.Context) error { return errOnly(uniquevisits.Count(ctx, c, day)) })
+		add("uniquevisits.CountVisit", func(ctx context.Context) error { return errOnly(uniquevisits.CountVisit(ctx, c, sid(), day)) })
+		add("uniquevisits.CountVisitHLL", func(ctx context.Context) error {
+			return errOnly(uniquevisits.CountVisitHLL(ctx, c, sid(), day))
+		})
+		add("uniquevisits.Expected", func(ctx context.Context) error { return errOnly(uniquevisits.Expected(ctx, c, day, 1000)) })
+		add("uniquevisits.UniqueHLL", func(ctx context.Context) error { return errOnly(uniquevisits.UniqueHLL(ctx, c, day)) })
+		add("uniquevisits.Add", func(ctx context.Context) error { return errOnly(uniquevisits.Add(ctx, c, c, day, 42, 1024, 512)) })
+
+		one := uniquevisits.NewOnClient(c, nil)
+		add("uniquevisits.Counter.CountVisit (one client)", func(ctx context.Context) error { return errOnly(one.CountVisit(ctx, sid())) })
+		add("uniquevisits.Counter.CountVisitHLL (one client)", func(ctx context.Context) error {
+			return errOnly(one.CountVisitHLL(ctx, sid()))
+		})
+		add("uniquevisits.Counter.Count (one client)", func(ctx context.Context) error { return errOnly(one.Count(ctx, day)) })
+		add("uniquevisits.Counter.Expected (one client)", func(ctx context.Context) error { return errOnly(one.Expected(ctx, day)) })
+		add("uniquevisits.Counter.Recount (one client)", func(ctx context.Context) error { return errOnly(one.Recount(ctx, day)) })
+		add("uniquevisits.Counter.UniqueHLL (one client)", func(ctx context.Context) error { return errOnly(one.UniqueHLL(ctx, day)) })
+
+		ureg := f.registry(time.Hour, nil, append(shardComponents("unique", 4), "unique"))
+		sharded := uniquevisits.New(ureg, &uniquevisits.Options{Shards: 4})
+		add("uniquevisits.Counter.CountVisit (registry)", func(ctx context.Context) error {
+			return errOnly(sharded.CountVisit(ctx, sid()))
+		})
+		add("uniquevisits.Counter.Recount (registry)", func(ctx context.Context) error { return errOnly(sharded.Recount(ctx, day)) })
+		add("uniquevisits.Counter.Count (registry)", func(ctx context.Context) error { return errOnly(sharded.Count(ctx, day)) })
+
+		onCluster := uniquevisits.NewOnClient(f.clusterClient(), nil)
+		add("uniquevisits.Counter.CountVisit (Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(onCluster.CountVisit(ctx, sid()))
+		})
+		add("uniquevisits.Counter.Recount (Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(onCluster.Recount(ctx, day))
+		})
+	}
+
+	// faultproxy's own I/O helpers.
+	{
+		base := f.opts()
+		add("faultproxy.MeasureRTT", func(ctx context.Context) error { return errOnly(faultproxy.MeasureRTT(ctx, base, 5)) })
+		add("faultproxy.Proxy.RTT", func(ctx context.Context) error { return errOnly(f.rttProxy.RTT(ctx, base, 5)) })
+		add("faultproxy.DelayProxy.RTT", func(ctx context.Context) error { return errOnly(f.delay.RTT(ctx, base, 5)) })
+	}
+	return cs
+}
+
+// measure runs every call at once while the fault lasts and returns how long each took.
+func measure(cs []call) []result {
+	out := make([]result, len(cs))
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := deadline
+			if c.own {
+				d = safety
+			}
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			err := c.fn(ctx)
+			out[i] = result{call: c, elapsed: time.Since(start), err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// check fails the test for each call that overran, and for calls that did not meet the fault as
+// expected (a quick error means the call never waited on the server: the setup is wrong).
+func check(t *testing.T, scenario string, rs []result) {
+	t.Helper()
+	slices.SortFunc(rs, func(a, b result) int { return strings.Compare(a.name, b.name) })
+	var table strings.Builder
+	var worst time.Duration
+	for _, r := range rs {
+		verdict := "ok"
+		switch {
+		case r.elapsed > deadline+margin:
+			verdict = "OVERRAN"
+			t.Errorf("%s: %s returned after %v, over the deadline %v + 10%%: %v", scenario, r.name, r.elapsed, deadline, r.err)
+		case r.instant && (r.err != nil || r.elapsed > deadline/2):
+			verdict = "FAILED"
+			t.Errorf("%s: %s should succeed at once without the server: %v after %v", scenario, r.name, r.err, r.elapsed)
+		case !r.instant && r.err == nil:
+			verdict = "FAILED"
+			t.Errorf("%s: %s succeeded while the server did not answer", scenario, r.name)
+		case !r.instant && r.elapsed < deadline/2:
+			verdict = "FAILED"
+			t.Errorf("%s: %s failed after only %v, before meeting the fault: %v", scenario, r.name, r.elapsed, r.err)
+		}
+		worst = max(worst, r.elapsed)
+		errText := "<nil>"
+		if r.err != nil {
+			errText = r.err.Error()
+			if len(errText) > 110 {
+				errText = errText[:110] + "..."
+			}
+		}
+		fmt.Fprintf(&table, "  %-64s %8.1f ms  %-7s %s\n", r.name, float64(r.elapsed.Microseconds())/1000, verdict, errText)
+	}
+	t.Logf("%s: %d calls, deadline %v, bound %v, slowest %v\n%s", scenario, len(rs), deadline, deadline+margin, worst, table.String())
+}
+
+// servers are shared by the two scenarios: the single server and a 3-master Redis Cluster.
+type servers struct {
+	single  *redistest.Server
+	cluster *redistest.Cluster
+	dir     string
+}
+
+func startServers(t *testing.T) *servers {
+	t.Helper()
+	s := &servers{
+		single:  redistest.RunT(t, nil),
+		cluster: redistest.RunClusterT(t, &redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: -1}),
+		dir:     t.TempDir(),
+	}
+	var lines strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&lines, "line %d\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "a.log"), []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestBoundedCalls calls every public function that does I/O while the server does not answer, in
+// two ways: a black hole (a proxy that keeps connections open and drops all data, both ways) and a
+// paused server (SIGSTOP). Each call has a 1 s deadline, on ctx or on its own timeout option, and
+// must return within 1.1 s, with an error. The calls run in parallel, so the test takes seconds.
+func TestBoundedCalls(t *testing.T) {
+	s := startServers(t)
+	t.Run("blackhole", func(t *testing.T) {
+		p := faultproxy.StartT(t, s.single.Addr())
+		// One proxy per cluster node; the cluster client dials the nodes' proxies instead of the nodes.
+		via := map[string]string{}
+		var nodeProxies []*faultproxy.Proxy
+		for _, n := range s.cluster.Nodes {
+			np := faultproxy.StartT(t, n.Addr())
+			via[n.Addr()] = np.Addr()
+			nodeProxies = append(nodeProxies, np)
+		}
+		f := &fixture{
+			t:    t,
+			opts: func() *redis.Options { return p.ClientOptions(s.single.Options()) },
+			addr: p.Addr(),
+			clusterOpts: func() *redis.ClusterOptions {
+				o := s.cluster.ClusterOptions()
+				d := net.Dialer{}
+				o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+					if pa, ok := via[addr]; ok {
+						addr = pa
+					} else {
+						return nil, fmt.Errorf("no proxy for cluster node %s", addr)
+					}
+					return d.DialContext(ctx, network, addr)
+				}
+				return o
+			},
+			rttProxy: p,
+			delay:    faultproxy.StartDelayT(t, p.Addr(), 50*time.Microsecond),
+			dir:      s.dir,
+		}
+		cs := calls(f)
+		var holes []faultproxy.Toxic
+		for _, px := range append([]*faultproxy.Proxy{p}, nodeProxies...) {
+			h, err := px.BlackHole(faultproxy.Both)
+			if err != nil {
+				t.Fatal(err)
+			}
+			holes = append(holes, h)
+		}
+		rs := measure(cs)
+		for _, h := range holes {
+			_ = h.Remove()
+		}
+		check(t, "black hole", rs)
+	})
+	t.Run("paused", func(t *testing.T) {
+		f := &fixture{
+			t:           t,
+			opts:        s.single.Options,
+			addr:        s.single.Addr(),
+			clusterOpts: s.cluster.ClusterOptions,
+			rttProxy:    faultproxy.StartT(t, s.single.Addr()),
+			delay:       faultproxy.StartDelayT(t, s.single.Addr(), 50*time.Microsecond),
+			dir:         s.dir,
+		}
+		cs := calls(f)
+		paused := append([]*redistest.Server{s.single}, s.cluster.Nodes...)
+		for _, srv := range paused {
+			if err := srv.Pause(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The servers stay paused: resumed, they would run the commands queued meanwhile (REPLICAOF
+		// among them). They are killed when the test ends.
+		check(t, "paused server", measure(cs))
+	})
+}
