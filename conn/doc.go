@@ -25,4 +25,8 @@
 // Clients made by the registry have go-redis's ContextTimeoutEnabled on, so every call ends when its
 // context does, and make no retries after a network error unless max_retries asks: go-redis retries
 // by default, and a retried INCR whose reply was lost is applied twice.
+//
+// One known limit, in go-redis v9.23 (issue #2145): a ClusterClient loads COMMAND info on its first
+// keyed command with a context of its own (5 s), so a new cluster client whose nodes hang can overrun
+// the caller's deadline by up to 5 s until one load succeeds. Once it has succeeded, deadlines hold.
 package conn
