@@ -388,18 +388,26 @@ func runMarket(t *testing.T, m mode, target int64, maxTime time.Duration) {
 	fs := faults(w.srv, w.proxy, opTimeout)
 	var episodes atomic.Int64
 	// Run until the target is reached and every fault was injected faultCycles times, or the deadline.
+	faultsDone := make(chan struct{}) // closed when the schedule ends, early if a fault could not be removed
 	stop := func() bool {
+		select {
+		case <-faultsDone:
+			return true
+		default:
+		}
 		return w.ops.Load() >= target && episodes.Load() >= int64(faultCycles*len(fs)) || time.Now().After(deadline)
 	}
 
 	stopFaults := make(chan struct{})
 	var eps []episode
+	var stuck bool
 	var fwg sync.WaitGroup
 	fwg.Add(1)
 	go func() {
 		defer fwg.Done()
+		defer close(faultsDone)
 		maxEpisodes := int(maxTime / (100 * time.Millisecond)) // bounded however long the run
-		eps = runFaults(t, fs, uint64(m)+1, 150*time.Millisecond, maxEpisodes, stopFaults, &episodes, w.now)
+		eps, stuck = runFaults(t, fs, uint64(m)+1, 150*time.Millisecond, maxEpisodes, stopFaults, &episodes, w.now)
 	}()
 	workers := make([]*worker, users)
 	runUntil(users, func(g int) {
@@ -410,6 +418,9 @@ func runMarket(t *testing.T, m mode, target int64, maxTime time.Duration) {
 	elapsed := time.Since(w.t0)
 	close(stopFaults)
 	fwg.Wait()
+	if stuck {
+		t.FailNow() // quiesce would hang too
+	}
 	w.reg.Close() // its clients' connections close; quiesce waits for the server to see it
 	quiesce(t, w.srv, w.proxy, w.audit)
 
