@@ -162,7 +162,6 @@ type world struct {
 
 	prices   atomic.Int64 // the last listing price handed out
 	ops      atomic.Int64 // market calls made
-	target   int64
 	badCalls atomic.Int64
 }
 
@@ -382,7 +381,6 @@ func (k *worker) run(stop func() bool) {
 // runMarket runs the workload under faults until target operations were made, then audits.
 func runMarket(t *testing.T, m mode, target int64, maxTime time.Duration) {
 	w := newWorld(t)
-	w.target = target
 	w.t0 = time.Now()
 	deadline := w.t0.Add(maxTime)
 	fs := faults(w.srv, w.proxy, opTimeout)
@@ -498,7 +496,7 @@ func opsTarget(t *testing.T) (int64, time.Duration) {
 		if err != nil || n < 1 {
 			t.Fatalf("RIA_SOAK_OPS=%q: want a positive integer", s)
 		}
-		return n, time.Duration(n) * 2 * time.Millisecond
+		return n, max(time.Duration(n)*2*time.Millisecond, 2*time.Minute)
 	}
 	if os.Getenv("RIA_SOAK") != "" {
 		return soakOps, 2 * time.Hour
