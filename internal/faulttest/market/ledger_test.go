@@ -1,6 +1,7 @@
 package market_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -225,9 +226,36 @@ func (s *itemSearch) dfs(inv bool, user int16, listing *op, eff int64, mi int) {
 		}
 		return
 	}
-	for _, b := range s.buys[listingKey{listing.item, listing.user, listing.price}] {
+	// A buyer may have tried the listing more than once. Those calls have the same effect, so only one
+	// is tried: the acknowledged one if any, else the earliest, whose effect can come soonest. Trying
+	// each would search the same histories again, for every such buyer along the chain.
+	cands := s.buys[listingKey{listing.item, listing.user, listing.price}]
+	for i, b := range cands {
+		if b.mark || !s.bestOfBuyer(cands, i) {
+			continue
+		}
 		try(b, func(e int64) { s.dfs(true, b.user, nil, e, mi) })
 	}
+}
+
+// bestOfBuyer reports whether cands[i] is the one call of its buyer to try (cands are by start).
+func (s *itemSearch) bestOfBuyer(cands []*op, i int) bool {
+	b := cands[i]
+	for j, o := range cands {
+		if j == i || o.mark || o.user != b.user {
+			continue
+		}
+		if (o.class == ok) != (b.class == ok) {
+			if o.class == ok {
+				return false
+			}
+			continue
+		}
+		if j < i {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *itemSearch) matchesFinal(inv bool, user int16, listing *op) bool {
@@ -237,10 +265,12 @@ func (s *itemSearch) matchesFinal(inv bool, user int16, listing *op) bool {
 	return s.final.listed && s.final.user == listing.user && s.final.price == listing.price
 }
 
+// record keeps the current chain if no solution found so far has the same effect: the same listings
+// and sales. Two identical calls (a buyer who tried a listing twice, both unknown) are one answer.
 func (s *itemSearch) record() {
 	ids := make([]string, len(s.chain))
 	for i, o := range s.chain {
-		ids[i] = fmt.Sprintf("%p", o)
+		ids[i] = fmt.Sprintf("%v %d %d %d", o.kind, o.user, o.seller, o.price)
 	}
 	slices.Sort(ids)
 	key := strings.Join(ids, ",")
@@ -336,6 +366,9 @@ func auditLedger(t reporter, ops []*op, st state, eps []episode) report {
 		return rep
 	}
 
+	for _, its := range perItem {
+		slices.SortFunc(its, func(a, b *op) int { return cmp.Compare(a.start, b.start) })
+	}
 	possible := func(o *op) bool { return o.class == ok || o.class == unknown }
 	solutions := make([][][]*op, items)
 	for i := range items {

@@ -25,8 +25,8 @@ import (
 )
 
 // The workload. Every user is driven by one goroutine that both lists and buys. Every listing gets a
-// price no other listing ever had, so a purchase names exactly one listing and the ledger can tell
-// every operation apart; a buyer never tries the same listing twice.
+// price no other listing ever had, so a purchase names exactly one listing, and the ledger can follow
+// each item from owner to owner.
 const (
 	users        = 10
 	itemsPerUser = 8
@@ -214,9 +214,8 @@ type worker struct {
 	u      int
 	mode   mode
 	rng    *rand.Rand
-	mine   []int          // items it believes it owns
-	cands  []redis.Z      // listings it may buy
-	tried  map[int64]bool // listing prices it tried to buy
+	mine   []int     // items it believes it owns
+	cands  []redis.Z // listings it may buy
 	ops    []*op
 	stale  int            // calls since mine was last read
 	causes map[string]int // failed and unknown outcomes by cause
@@ -261,7 +260,8 @@ func (k *worker) refreshMine() {
 	k.stale = 0
 }
 
-// refreshCands samples the market for listings by others it has not tried yet.
+// refreshCands samples the market for listings by others. A listing may be tried again after a
+// refusal: one that every buyer had given up on would stay listed for ever.
 func (k *worker) refreshCands() {
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
@@ -276,7 +276,7 @@ func (k *worker) refreshCands() {
 	k.cands = k.cands[:0]
 	for _, z := range zs {
 		_, seller, _ := strings.Cut(z.Member.(string), ".")
-		if seller != userID(k.u) && !k.tried[int64(z.Score)] {
+		if seller != userID(k.u) {
 			k.cands = append(k.cands, z)
 		}
 	}
@@ -338,7 +338,6 @@ func (k *worker) buy() {
 	in, _ := strconv.Atoi(strings.TrimPrefix(item, "i"))
 	sn, _ := strconv.Atoi(strings.TrimPrefix(seller, "u"))
 	price := int64(z.Score)
-	k.tried[price] = true
 	if k.rng.IntN(20) == 0 {
 		price += wrongPrice // a price no listing ever had: must be refused
 	}
@@ -409,7 +408,7 @@ func runMarket(t *testing.T, m mode, target int64, maxTime time.Duration) {
 	}()
 	workers := make([]*worker, users)
 	runUntil(users, func(g int) {
-		k := &worker{w: w, t: t, u: g, mode: m, rng: rand.New(rand.NewPCG(uint64(g), uint64(m))), tried: map[int64]bool{}, causes: map[string]int{}}
+		k := &worker{w: w, t: t, u: g, mode: m, rng: rand.New(rand.NewPCG(uint64(g), uint64(m))), causes: map[string]int{}}
 		workers[g] = k
 		k.run(stop)
 	})
