@@ -116,6 +116,10 @@ func calls(t *testing.T) int64 {
 // clients made by conn (no retries), behind a fault proxy, while replies are delayed past the callers'
 // deadlines, the server is paused after receiving, and replies are reset. Afterwards every counter
 // satisfies acknowledged <= final <= acknowledged + unknown-outcome writes: no write was applied twice.
+// Short form: at least 12,000 calls and every fault 3 times, about 8 s under -race. Soak, 1,000,000
+// calls in about 3m40s without -race:
+//
+//	RIA_SOAK=1 go test -timeout 1h -run TestNoDoubleWrites -v ./internal/faulttest/writes/
 func TestNoDoubleWritesUnderReadTimeouts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -266,6 +270,8 @@ func TestNoDoubleWritesUnderReadTimeouts(t *testing.T) {
 	}
 	reg.Close()
 	audit := quiesce(t, srv, p)
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second) // the setup's has run out in a soak
+	defer cancel()
 
 	var views [nItems]tally
 	var visits tally
