@@ -64,7 +64,10 @@ func RunCluster(ctx context.Context, opt *ClusterOptions) (*Cluster, error) {
 	}
 	o.init()
 	if o.Server.Unix {
-		return nil, errors.New("redistest: a cluster needs TCP (Server.Unix must be false)")
+		return nil, fmt.Errorf("%w: a cluster needs TCP (Server.Unix must be false)", ErrInvalid)
+	}
+	if err := checkTopology("RunCluster", &o.Server); err != nil {
+		return nil, err
 	}
 	so := o.Server
 	so.needBusPort = true
@@ -246,9 +249,15 @@ func (c *Cluster) withRole(ctx context.Context, role string) ([]*Server, error) 
 	return out, nil
 }
 
-// NodeForKey returns the node that currently serves key's slot as master.
+// NodeForKey returns the node that currently serves key's slot as master. It asks the running nodes
+// in turn, skipping one that fails; when none can say, the error wraps the last node's error (ctx's,
+// when it ended), so a timeout is not mistaken for an unserved slot.
 func (c *Cluster) NodeForKey(ctx context.Context, key string) (*Server, error) {
+	var last error
 	for _, s := range c.Nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("redistest: node for key %q: %w", key, err)
+		}
 		if !s.Running() {
 			continue
 		}
@@ -256,11 +265,13 @@ func (c *Cluster) NodeForKey(ctx context.Context, key string) (*Server, error) {
 		slot, err := cl.ClusterKeySlot(ctx, key).Result()
 		if err != nil {
 			cl.Close()
+			last = fmt.Errorf("%s: %w", s.Addr(), err)
 			continue
 		}
 		slots, err := cl.ClusterSlots(ctx).Result()
 		cl.Close()
 		if err != nil {
+			last = fmt.Errorf("%s: %w", s.Addr(), err)
 			continue
 		}
 		for _, r := range slots {
@@ -272,6 +283,12 @@ func (c *Cluster) NodeForKey(ctx context.Context, key string) (*Server, error) {
 				}
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redistest: node for key %q: %w", key, err)
+	}
+	if last != nil {
+		return nil, fmt.Errorf("redistest: no node could say which serves key %q: %w", key, last)
 	}
 	return nil, fmt.Errorf("redistest: no node serves key %q", key)
 }

@@ -1,6 +1,8 @@
 package redistest_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -42,15 +44,28 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Pause a replica: the cluster keeps serving.
+	// Pause a replica: it answers nothing, and the cluster keeps serving.
+	paused := replicas[0].Client(t)
+	if err := paused.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	if err := replicas[0].Pause(); err != nil {
 		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = paused.Ping(short).Err()
+	cancel()
+	if !timedOut(err) {
+		t.Fatalf("PING of the paused replica: %v; want a timeout", err)
 	}
 	if got, err := cl.Get(ctx, "key:1").Int(); err != nil || got != 1 {
 		t.Fatalf("GET key:1 with a replica paused = %d, %v", got, err)
 	}
 	if err := replicas[0].Resume(); err != nil {
 		t.Fatal(err)
+	}
+	if err := paused.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING of the resumed replica: %v", err)
 	}
 
 	// Kill a master: its replica takes over after the node timeout and no acknowledged key is lost.
@@ -91,5 +106,12 @@ func TestCluster(t *testing.T) {
 	}
 	if !rejoined {
 		t.Fatal("the restarted master did not rejoin as a replica")
+	}
+
+	// A context that ends is reported as such, not as a slot nobody serves.
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.NodeForKey(done, "key:0"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NodeForKey with a cancelled context: %v; want context.Canceled", err)
 	}
 }

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,13 +107,17 @@ func (s *Server) sentinelConfig() string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// SentinelMaster asks a Sentinel which address it currently knows as the master's.
+// SentinelMaster asks a Sentinel which address it currently knows as the master's. It returns by
+// ctx's deadline, even when the Sentinel hangs.
 func SentinelMaster(ctx context.Context, sentinel *Server, masterName string) (string, error) {
 	c := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
 	defer c.Close()
 	addr, err := c.GetMasterAddrByName(ctx, masterName).Result()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("redistest: sentinel %s: master %q: %w", sentinel.Addr(), masterName, err)
 	}
-	return addr[0] + ":" + addr[1], nil
+	if len(addr) != 2 {
+		return "", fmt.Errorf("redistest: sentinel %s: master %q: unexpected reply %q", sentinel.Addr(), masterName, addr)
+	}
+	return net.JoinHostPort(addr[0], addr[1]), nil
 }

@@ -4,7 +4,13 @@
 // It is the Go analogue of rb's testing.TestSetup. Servers get a free port (or a unix socket), their own
 // temporary directory and a configuration written to redis-server's standard input; Run returns once the
 // server answers PING. RunT and friends register cleanup with the test and fail it (never skip it) when a
-// server cannot be started.
+// server cannot be started; they give the start a fixed deadline (one or two minutes). Installed says
+// beforehand whether redis-server can be found.
+//
+// Every call that waits for a server takes a ctx and returns by its deadline, even when the server
+// hangs (Pause): starting, restarting, WaitLinkUp, the Cluster's queries and SentinelMaster. Kill,
+// Stop and Close take none: they signal the process and need nothing from it (Stop kills a server
+// that has not exited after 30 s).
 package redistest
 
 import (
@@ -56,11 +62,13 @@ type Options struct {
 	// default: 15 seconds
 	StartTimeout time.Duration
 
-	// Host is the loopback address to bind.
+	// Host is the loopback address to bind: an IP literal on loopback (127.0.0.1, ::1); anything else
+	// is refused with ErrInvalid, so a test server is never reachable from another machine.
 	// default: 127.0.0.1
 	Host string
 
-	// Port is the TCP port. Zero picks a free one.
+	// Port is the TCP port. Zero picks a free one. Only Run takes a fixed port: the topologies
+	// (RunShards, RunReplicated, RunCluster) start several servers and refuse it (ErrInvalid).
 	Port int
 
 	// TLS makes the server speak TLS only on its port, with a CA and certificates generated for the
@@ -81,10 +89,7 @@ type Options struct {
 
 func (o *Options) init() {
 	if o.Executable == "" {
-		o.Executable = os.Getenv("RIA_REDIS_SERVER")
-	}
-	if o.Executable == "" {
-		o.Executable = "redis-server"
+		o.Executable = defaultExecutable()
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 15 * time.Second
@@ -101,6 +106,19 @@ var ErrNotInstalled = errors.New("redistest: redis-server is not installed: run 
 
 // ErrNotRunning is returned by operations that need a live process.
 var ErrNotRunning = errors.New("redistest: server is not running")
+
+// ErrInvalid is returned (wrapped, naming the option) for options that cannot work: a host off
+// loopback, a fixed port for several servers, a unix socket for a topology that needs TCP.
+var ErrInvalid = errors.New("redistest: invalid options")
+
+// checkHost accepts only loopback IP literals: redis-server binds what it is given, and a name
+// would have to be resolved (and could resolve off loopback).
+func checkHost(host string) error {
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%w: Host %q is not a loopback IP address (127.0.0.1, ::1)", ErrInvalid, host)
+	}
+	return nil
+}
 
 // Server is one redis-server process. Its port, socket and data directory stay the same across restarts.
 type Server struct {
@@ -125,9 +143,15 @@ func Run(ctx context.Context, opt *Options) (*Server, error) {
 		o.Config = append([]string(nil), opt.Config...)
 	}
 	o.init()
-	bin, err := exec.LookPath(o.Executable)
+	if err := checkHost(o.Host); err != nil {
+		return nil, err
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return nil, fmt.Errorf("%w: Port %d", ErrInvalid, o.Port)
+	}
+	bin, err := lookPath(o.Executable) // the lookup Installed does
 	if err != nil {
-		return nil, fmt.Errorf("%w (%v)", ErrNotInstalled, err)
+		return nil, err
 	}
 	o.Executable = bin
 
@@ -142,7 +166,7 @@ func Run(ctx context.Context, opt *Options) (*Server, error) {
 	if o.TLS {
 		if o.Unix {
 			os.RemoveAll(dir)
-			return nil, errors.New("redistest: TLS needs TCP (Unix must be false)")
+			return nil, fmt.Errorf("%w: TLS needs TCP (Unix must be false)", ErrInvalid)
 		}
 		if s.tls, err = writeTLSFiles(dir); err != nil {
 			os.RemoveAll(dir)
@@ -279,11 +303,18 @@ func (s *Server) runningLocked() bool {
 	}
 }
 
-// Kill sends SIGKILL and waits for the process to exit: nothing is saved, as in a crash.
+// Kill sends SIGKILL and waits for the process to exit: nothing is saved, as in a crash. It takes no
+// ctx because it needs nothing from the server: a SIGKILL cannot be caught, and a paused process dies
+// too, so it returns as soon as the kernel has reaped the process.
 func (s *Server) Kill() error { return s.signalAndWait(syscall.SIGKILL) }
 
-// Stop sends SIGTERM and waits: redis-server saves (when configured to) and exits cleanly.
+// Stop sends SIGTERM (and SIGCONT to a paused process) and waits: redis-server saves (when configured
+// to) and exits cleanly. A server that has not exited after stopTimeout (30 s) is killed and Stop
+// returns an error, so Stop is bounded even when the save hangs.
 func (s *Server) Stop() error { return s.signalAndWait(syscall.SIGTERM) }
+
+// stopTimeout bounds a clean shutdown; past it the process is killed.
+const stopTimeout = 30 * time.Second
 
 func (s *Server) signalAndWait(sig syscall.Signal) error {
 	s.mu.Lock()
@@ -303,7 +334,7 @@ func (s *Server) signalAndWait(sig syscall.Signal) error {
 	select {
 	case <-exited:
 		return nil
-	case <-time.After(30 * time.Second):
+	case <-time.After(stopTimeout):
 		_ = cmd.Process.Kill()
 		<-exited
 		return fmt.Errorf("redistest: %s did not exit after %v; killed", s.Addr(), sig)
@@ -356,7 +387,8 @@ func (s *Server) Restart(ctx context.Context) error {
 	return s.start(ctx)
 }
 
-// Close kills the process and removes its directory. It is safe to call more than once.
+// Close kills the process (see Kill: bounded without a ctx) and removes its directory. It is safe to
+// call more than once.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -543,7 +575,12 @@ func (s *Server) probe(ctx context.Context) error {
 		defer tcn.Close()
 		c = tcn
 	}
-	_ = c.SetDeadline(time.Now().Add(time.Second))
+	// A probe of a server that hangs gives up after a second, or at ctx's deadline if that is sooner.
+	deadline := time.Now().Add(time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = c.SetDeadline(deadline)
 	r := bufio.NewReader(c)
 	if s.opt.Password != "" {
 		if _, err := roundTrip(c, r, "AUTH", s.opt.Password); err != nil {
@@ -601,12 +638,27 @@ func roundTrip(c net.Conn, r *bufio.Reader, args ...string) ([]byte, error) {
 	}
 }
 
-// freePort picks a random port in a range the kernel does not hand out for outgoing connections,
-// checks that it (and with bus, port+10000 for the cluster bus) can be bound, and returns it.
+// Ports are picked below Linux's default ephemeral range (ip_local_port_range starts at 32768), so
+// an outgoing connection of some other process cannot take a port between the pick and the bind.
+// A cluster node also needs port+10000 for its bus, so node ports stay in 20000-22767 (bus
+// 30000-32767); other servers use 20000-29999.
+const (
+	portBase     = 20000
+	portSpan     = 10000
+	busOffset    = 10000
+	ephemeralMin = 32768
+)
+
+// freePort picks a random port in the range above, checks that it (and with bus, port+10000 for the
+// cluster bus) can be bound, and returns it.
 func freePort(host string, bus bool) (int, error) {
+	span := portSpan
+	if bus {
+		span = ephemeralMin - busOffset - portBase
+	}
 	for i := 0; i < 200; i++ {
-		p := 20000 + rand.IntN(10000)
-		if !canBind(host, p) || (bus && !canBind(host, p+10000)) {
+		p := portBase + rand.IntN(span)
+		if !canBind(host, p) || (bus && !canBind(host, p+busOffset)) {
 			continue
 		}
 		return p, nil

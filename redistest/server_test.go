@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,12 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// timedOut reports whether err is a deadline passing (ctx's, or the socket's that go-redis sets from it).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func TestServerFaults(t *testing.T) {
@@ -159,20 +166,85 @@ func TestShards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Shard 1 paused, shard 2 killed: the others answer, those two do not.
+	if err := g[1].Pause(); err != nil {
+		t.Fatal(err)
+	}
 	if err := g[2].Kill(); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range g {
-		got, err := s.Client(t).Get(ctx, "shard").Int()
-		if i == 2 {
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		got, err := s.Client(t).Get(short, "shard").Int()
+		cancel()
+		switch i {
+		case 1:
+			if !timedOut(err) {
+				t.Fatalf("paused shard: GET = %d, %v; want a timeout", got, err)
+			}
+		case 2:
 			if err == nil {
 				t.Fatal("killed shard answered")
 			}
-			continue
+		default:
+			if err != nil || got != i {
+				t.Fatalf("shard %d: GET = %d, %v; want %d (shards must be independent)", i, got, err, i)
+			}
 		}
-		if err != nil || got != i {
-			t.Fatalf("shard %d: GET = %d, %v; want %d (shards must be independent)", i, got, err, i)
+	}
+	// Resumed, shard 1 has its data; restarted, shard 2 is back on its address, empty (no persistence).
+	if err := g[1].Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := g[1].Client(t).Get(ctx, "shard").Int(); err != nil || got != 1 {
+		t.Fatalf("resumed shard: GET = %d, %v; want 1", got, err)
+	}
+	addr := g[2].Addr()
+	if err := g[2].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g[2].Addr() != addr {
+		t.Fatalf("restart moved shard 2 from %s to %s", addr, g[2].Addr())
+	}
+	if n, err := g[2].Client(t).Exists(ctx, "shard").Result(); err != nil || n != 0 {
+		t.Fatalf("restarted shard: EXISTS = %d, %v; want 0", n, err)
+	}
+}
+
+// Options that cannot work are refused before anything starts.
+func TestBadOptions(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	for _, host := range []string{"0.0.0.0", "10.0.0.1", "localhost", "example.com", "::"} {
+		if _, err := redistest.Run(ctx, &redistest.Options{Host: host}); !errors.Is(err, redistest.ErrInvalid) {
+			t.Errorf("Run with Host %q: %v; want ErrInvalid", host, err)
 		}
+	}
+	for _, port := range []int{-1, 65536} {
+		if _, err := redistest.Run(ctx, &redistest.Options{Port: port}); !errors.Is(err, redistest.ErrInvalid) {
+			t.Errorf("Run with Port %d: %v; want ErrInvalid", port, err)
+		}
+	}
+	fixed := &redistest.Options{Port: 21000}
+	if _, err := redistest.RunShards(ctx, 2, fixed); !errors.Is(err, redistest.ErrInvalid) {
+		t.Errorf("RunShards with a fixed port: %v; want ErrInvalid", err)
+	}
+	if _, err := redistest.RunReplicated(ctx, fixed); !errors.Is(err, redistest.ErrInvalid) {
+		t.Errorf("RunReplicated with a fixed port: %v; want ErrInvalid", err)
+	}
+	if _, err := redistest.RunCluster(ctx, &redistest.ClusterOptions{Server: *fixed}); !errors.Is(err, redistest.ErrInvalid) {
+		t.Errorf("RunCluster with a fixed port: %v; want ErrInvalid", err)
+	}
+	if _, err := redistest.RunShards(ctx, 0, nil); !errors.Is(err, redistest.ErrInvalid) {
+		t.Errorf("RunShards of 0 servers: %v; want ErrInvalid", err)
+	}
+	// ::1 is loopback: a server binds it (when the machine has IPv6 on loopback).
+	if s, err := redistest.Run(ctx, &redistest.Options{Host: "::1"}); err == nil {
+		if err := s.Client(t).Ping(ctx).Err(); err != nil {
+			t.Errorf("PING a server on ::1: %v", err)
+		}
+		s.Close()
+	} else if errors.Is(err, redistest.ErrInvalid) {
+		t.Errorf("Run with Host ::1: %v; want it accepted", err)
 	}
 }
 
@@ -199,6 +271,29 @@ func TestReplicated(t *testing.T) {
 				t.Fatalf("replica GET k = %q, %v; want v1", got, err)
 			}
 
+			// A paused replica answers nothing while the master goes on; resumed, it catches up.
+			if err := r.Replica.Pause(); err != nil {
+				t.Fatal(err)
+			}
+			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			err = rc.Ping(short).Err()
+			cancel()
+			if !timedOut(err) {
+				t.Fatalf("PING of the paused replica: %v; want a timeout", err)
+			}
+			if err := m.Set(ctx, "k", "paused", 0).Err(); err != nil {
+				t.Fatalf("master SET with its replica paused: %v", err)
+			}
+			if err := r.Replica.Resume(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := m.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+				t.Fatalf("WAIT 1 after resume = %d, %v; want 1", n, err)
+			}
+			if got, err := rc.Get(ctx, "k").Result(); err != nil || got != "paused" {
+				t.Fatalf("resumed replica GET k = %q, %v; want paused", got, err)
+			}
+
 			// A killed replica misses writes; restarted, it resyncs on its own.
 			if err := r.Replica.Kill(); err != nil {
 				t.Fatal(err)
@@ -214,6 +309,38 @@ func TestReplicated(t *testing.T) {
 			}
 			if got, err := rc.Get(ctx, "k").Result(); err != nil || got != "v2" {
 				t.Fatalf("restarted replica GET k = %q, %v; want v2", got, err)
+			}
+
+			// A killed master: with AOF its acknowledged writes survive the restart (they were in
+			// the kernel before the reply); without, it comes back empty and the replica, resyncing
+			// from it, loses them too.
+			if err := m.Set(ctx, "k", "v3", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := m.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+				t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
+			}
+			if err := r.Master.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Master.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := redistest.WaitLinkUp(ctx, r.Replica); err != nil {
+				t.Fatal(err)
+			}
+			want := map[bool]string{false: "", true: "v3"}[aof]
+			for _, n := range []struct {
+				name string
+				c    *redis.Client
+			}{{"master", m}, {"replica", rc}} {
+				got, err := n.c.Get(ctx, "k").Result()
+				if errors.Is(err, redis.Nil) {
+					err = nil
+				}
+				if err != nil || got != want {
+					t.Fatalf("%s GET k after the master's kill and restart = %q, %v; want %q", n.name, got, err, want)
+				}
 			}
 		})
 	}

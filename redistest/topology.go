@@ -13,8 +13,15 @@ import (
 // Group is a set of independent servers, such as the shards of a client-side sharded dataset.
 type Group []*Server
 
-// RunShards starts n independent servers in parallel with the same options.
+// RunShards starts n independent servers in parallel with the same options. Options.Port must be
+// zero: n servers cannot share one port.
 func RunShards(ctx context.Context, n int, opt *Options) (Group, error) {
+	if err := checkTopology("RunShards", opt); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: RunShards of %d servers", ErrInvalid, n)
+	}
 	g := make(Group, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -80,8 +87,11 @@ func RunReplicated(ctx context.Context, opt *Options) (*Replicated, error) {
 	if opt != nil {
 		o = *opt
 	}
+	if err := checkTopology("RunReplicated", &o); err != nil {
+		return nil, err
+	}
 	if o.Unix {
-		return nil, errors.New("redistest: replication needs TCP (Unix must be false)")
+		return nil, fmt.Errorf("%w: replication needs TCP (Unix must be false)", ErrInvalid)
 	}
 	m, err := Run(ctx, &o)
 	if err != nil {
@@ -120,6 +130,14 @@ func RunReplicatedT(t testing.TB, opt *Options) *Replicated {
 
 // Close closes both servers.
 func (r *Replicated) Close() error { return errors.Join(r.Replica.Close(), r.Master.Close()) }
+
+// checkTopology refuses a fixed port for a topology of several servers: each would try to bind it.
+func checkTopology(what string, opt *Options) error {
+	if opt != nil && opt.Port != 0 {
+		return fmt.Errorf("%w: %s starts several servers, so Port must be 0 (got %d)", ErrInvalid, what, opt.Port)
+	}
+	return nil
+}
 
 // WaitLinkUp waits until the replica reports master_link_status:up and is not syncing.
 func WaitLinkUp(ctx context.Context, replica *Server) error {

@@ -29,12 +29,14 @@ type scenario struct {
 }
 
 type scenarioEnv struct {
-	user     func(server *redistest.Server) redis.UniversalClient // a client logged in as the pattern's user
-	server   *redistest.Server                                    // the pattern's data server
-	replica  *redistest.Server                                    // a replica of server (sync only)
-	admin    *redis.Client                                        // the default user on server, for setup
-	dir      string
-	registry func(client redis.Cmdable) *conn.Registry
+	user        func(server *redistest.Server) redis.UniversalClient // a client logged in as the pattern's user
+	server      *redistest.Server                                    // the pattern's data server
+	replica     *redistest.Server                                    // a replica of server (sync only)
+	cluster     *redistest.Cluster                                   // a Redis Cluster ("Redis Cluster" patterns only)
+	clusterUser func() *redis.ClusterClient                          // a cluster client logged in as the pattern's user
+	admin       *redis.Client                                        // the default user on server, for setup
+	dir         string
+	registry    func(client redis.Cmdable) *conn.Registry
 }
 
 var scenarios = []scenario{
@@ -129,10 +131,77 @@ var scenarios = []scenario{
 		_, err := riasync.WaitReplicas(ctx, m, nil)
 		return err
 	}},
+	{"sync: BGSave, EnableAOF, Promote, ReplicaOf", nil, func(ctx context.Context, e *scenarioEnv) error {
+		m, r := e.user(e.server), e.user(e.replica)
+		if _, err := riasync.BGSave(ctx, m, nil); err != nil {
+			return fmt.Errorf("BGSave: %w", err)
+		}
+		if _, err := riasync.EnableAOF(ctx, m, nil); err != nil {
+			return fmt.Errorf("EnableAOF: %w", err)
+		}
+		if _, err := riasync.Promote(ctx, r, nil); err != nil {
+			return fmt.Errorf("Promote: %w", err)
+		}
+		if _, err := riasync.ReplicaOf(ctx, r, e.server.Addr(), nil); err != nil {
+			return fmt.Errorf("ReplicaOf: %w", err)
+		}
+		return nil
+	}},
 	{"uniquevisits", nil, func(ctx context.Context, e *scenarioEnv) error {
 		c := e.user(e.server)
 		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 		counter := uniquevisits.NewOnClient(c, &uniquevisits.Options{Now: func() time.Time { return day }})
+		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
+			if _, err := counter.CountVisit(ctx, id); err != nil {
+				return err
+			}
+			if _, err := counter.CountVisitHLL(ctx, id); err != nil {
+				return err
+			}
+		}
+		if _, err := counter.Count(ctx, day); err != nil {
+			return err
+		}
+		if _, err := counter.Recount(ctx, day); err != nil {
+			return err
+		}
+		_, err := counter.UniqueHLL(ctx, day)
+		return err
+	}},
+	{"uniquevisits (sharded, through the registry)", func(ctx context.Context, e *scenarioEnv) error {
+		// The components' configs log the data clients in as the pattern's user too.
+		cfg := fmt.Sprintf(`{"addr": %q, "username": "ria", "password": %q}`, e.server.Addr(), password)
+		for _, comp := range []string{"unique", "unique:0", "unique:1", "unique:2", "unique:3"} {
+			if err := e.admin.Set(ctx, "config:redis:"+comp, cfg, 0).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(ctx context.Context, e *scenarioEnv) error {
+		reg := e.registry(e.user(e.server))
+		defer reg.Close()
+		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+		counter := uniquevisits.New(reg, &uniquevisits.Options{Shards: 4, Now: func() time.Time { return day }})
+		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
+			if _, err := counter.CountVisit(ctx, id); err != nil {
+				return err
+			}
+			if _, err := counter.CountVisitHLL(ctx, id); err != nil {
+				return err
+			}
+		}
+		if _, err := counter.Count(ctx, day); err != nil {
+			return err
+		}
+		if _, err := counter.Recount(ctx, day); err != nil {
+			return err
+		}
+		_, err := counter.UniqueHLL(ctx, day)
+		return err
+	}},
+	{"uniquevisits on a Redis Cluster", nil, func(ctx context.Context, e *scenarioEnv) error {
+		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+		counter := uniquevisits.NewOnClient(e.clusterUser(), &uniquevisits.Options{Now: func() time.Time { return day }})
 		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
 			if _, err := counter.CountVisit(ctx, id); err != nil {
 				return err
@@ -177,5 +246,34 @@ var scenarios = []scenario{
 			return err
 		}
 		return cl.Routing().Incr(ctx, "app:counter").Err() // your own commands, routed as they are
+	}},
+	{"shard: HSet, HGet, SAdd, MGet, Scan", nil, func(ctx context.Context, e *scenarioEnv) error {
+		c := e.user(e.server)
+		for i := range 20 {
+			id := fmt.Sprint(1000 + i*37)
+			if _, err := shard.HSet(ctx, c, "app:h:", id, i, 1000, 100); err != nil {
+				return fmt.Errorf("HSet: %w", err)
+			}
+			if got, err := shard.HGet(ctx, c, "app:h:", id, 1000, 100); err != nil || got != fmt.Sprint(i) {
+				return fmt.Errorf("HGet %s = %q, %w", id, got, err)
+			}
+			if _, err := shard.SAdd(ctx, c, "app:s:", id, 1000, 100); err != nil {
+				return fmt.Errorf("SAdd: %w", err)
+			}
+		}
+		if _, err := shard.HGet(ctx, c, "app:h:", "999999", 1000, 100); !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("HGet of a missing key: %v; want redis.Nil", err)
+		}
+		if _, err := shard.MGet(ctx, c, "app:a", "app:b"); err != nil {
+			return fmt.Errorf("MGet: %w", err)
+		}
+		n := 0
+		if err := shard.Scan(ctx, c.(*redis.Client), "app:*", 10, func(string) error { n++; return nil }); err != nil {
+			return fmt.Errorf("Scan: %w", err)
+		}
+		if n == 0 {
+			return errors.New("Scan found none of the shards")
+		}
+		return nil
 	}},
 }

@@ -27,6 +27,7 @@ type DelayProxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	done   chan struct{} // closed by Close: stops delays in progress and dials
 	wg     sync.WaitGroup
 }
 
@@ -46,7 +47,7 @@ func StartDelay(ctx context.Context, upstream string, oneWay time.Duration) (*De
 	if oneWay < 0 {
 		return nil, fmt.Errorf("%w: delay %v is negative", ErrInvalid, oneWay)
 	}
-	if err := checkLoopback(upstream); err != nil {
+	if err := checkLoopback(ctx, upstream); err != nil {
 		return nil, err
 	}
 	var lc net.ListenConfig
@@ -54,7 +55,7 @@ func StartDelay(ctx context.Context, upstream string, oneWay time.Duration) (*De
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
-	d := &DelayProxy{upstream: upstream, ln: ln, conns: make(map[net.Conn]struct{})}
+	d := &DelayProxy{upstream: upstream, ln: ln, conns: make(map[net.Conn]struct{}), done: make(chan struct{})}
 	d.delay.Store(int64(oneWay))
 	d.wg.Add(1)
 	go d.accept()
@@ -82,7 +83,7 @@ func (d *DelayProxy) Upstream() string { return d.upstream }
 // Delay is the one-way delay.
 func (d *DelayProxy) Delay() time.Duration { return time.Duration(d.delay.Load()) }
 
-// SetDelay changes the one-way delay for data read from now on.
+// SetDelay changes the one-way delay for data read from now on. It does no I/O and returns at once.
 func (d *DelayProxy) SetDelay(oneWay time.Duration) error {
 	if oneWay < 0 {
 		return fmt.Errorf("%w: delay %v is negative", ErrInvalid, oneWay)
@@ -101,7 +102,9 @@ func (d *DelayProxy) RTT(ctx context.Context, base *redis.Options, n int) (RTT, 
 	return MeasureRTT(ctx, d.ClientOptions(base), n)
 }
 
-// Close stops listening, closes every connection and waits for the proxy's goroutines.
+// Close stops listening, closes every connection and waits for the proxy's goroutines, which it stops
+// first: data waiting out its delay is dropped and dials in progress are cancelled, so Close returns
+// promptly whatever the delay and whether or not the upstream answers.
 func (d *DelayProxy) Close() error {
 	d.mu.Lock()
 	if d.closed {
@@ -109,6 +112,7 @@ func (d *DelayProxy) Close() error {
 		return nil
 	}
 	d.closed = true
+	close(d.done)
 	err := d.ln.Close()
 	for c := range d.conns {
 		c.Close()
@@ -155,7 +159,17 @@ func (d *DelayProxy) accept() {
 func (d *DelayProxy) serve(client net.Conn) {
 	defer d.wg.Done()
 	defer d.untrack(client)
-	server, err := net.DialTimeout("tcp", d.upstream, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	go func() {
+		select {
+		case <-d.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	var dialer net.Dialer
+	server, err := dialer.DialContext(ctx, "tcp", d.upstream)
+	cancel()
 	if err != nil {
 		return // the client sees its connection closed, as behind a real proxy
 	}
@@ -166,8 +180,8 @@ func (d *DelayProxy) serve(client net.Conn) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	halt := func() { client.Close(); server.Close() }
-	go func() { defer wg.Done(); relay(server, client, d.Delay, halt) }()
-	go func() { defer wg.Done(); relay(client, server, d.Delay, halt) }()
+	go func() { defer wg.Done(); relay(server, client, d.Delay, halt, d.done) }()
+	go func() { defer wg.Done(); relay(client, server, d.Delay, halt, d.done) }()
 	wg.Wait()
 }
 
@@ -181,7 +195,7 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 
 // relay copies src to dst, each chunk delay() after it was read. On EOF it half-closes dst once the
 // queue is drained; on any error it calls halt, which closes both connections.
-func relay(dst, src net.Conn, delay func() time.Duration, halt func()) {
+func relay(dst, src net.Conn, delay func() time.Duration, halt func(), stop <-chan struct{}) {
 	q := make(chan chunk, queueLen)
 	go func() {
 		defer close(q)
@@ -205,7 +219,7 @@ func relay(dst, src net.Conn, delay func() time.Duration, halt func()) {
 	failed := false
 	for c := range q {
 		if !failed {
-			waitUntil(c.due)
+			waitUntil(c.due, stop)
 			if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
 				failed = true
 				halt() // the reader's Read fails now; keep draining so it never blocks on a full queue

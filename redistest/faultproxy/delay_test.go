@@ -2,6 +2,7 @@ package faultproxy_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -146,5 +147,39 @@ func TestDelayCloseAndSetDelay(t *testing.T) {
 	}
 	if err := c.Ping(ctx).Err(); err == nil {
 		t.Fatal("PING through a closed proxy succeeded")
+	}
+}
+
+// Close does not wait out a long delay, nor a paused upstream: data still waiting is dropped.
+func TestDelayCloseDoesNotWaitOutTheDelay(t *testing.T) {
+	srv := redistest.RunT(t, nil)
+	ctx := ctxT(t, 30*time.Second)
+	d, err := faultproxy.StartDelay(ctx, srv.Addr(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(d.ClientOptions(nil))
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetDelay(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Resume()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := c.Ping(short).Err(); err == nil {
+		t.Fatal("PING through an hour's delay succeeded")
+	}
+	start := time.Now()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second { // generous: the bound is "not an hour"
+		t.Fatalf("Close took %v with data waiting out an hour's delay", el)
 	}
 }

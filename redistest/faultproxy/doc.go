@@ -12,6 +12,13 @@
 // MeasureRTT reports the round trip a client actually gets through either proxy (PINGs, median), which
 // is what a benchmark should put beside its figures: the configured delay is only an intent.
 //
-// Every proxy listens on 127.0.0.1 and refuses an upstream off loopback (ErrNotLoopback). Close stops
-// it and closes its connections; StartT and StartDelayT close it when the test ends.
+// Every proxy listens on 127.0.0.1 and refuses an upstream off loopback (ErrNotLoopback; a name such as
+// localhost is resolved, and every address must be on loopback). Close stops it and closes its
+// connections; StartT and StartDelayT close it when the test ends.
+//
+// Every call returns in bounded time, whatever the upstream does: Toxic.Remove and Proxy.RemoveAll by
+// ctx's deadline, the calls without a ctx (Add and the typed toxics, Disable, Enable, Close) by the
+// proxy's SetTimeout. Toxiproxy can deadlock when toxics change while a link's data cannot move; such
+// a change is given up on with ErrStuck (see Proxy). DelayProxy.Close drops data still waiting out its
+// delay rather than waiting for it.
 package faultproxy

@@ -12,4 +12,8 @@ var (
 
 	// ErrClosed is returned by a proxy that has been closed.
 	ErrClosed = errors.New("faultproxy: proxy closed")
+
+	// ErrStuck is returned (wrapped, with the deadline's error) when a change to a Proxy did not finish
+	// by its deadline, and by every later change: Toxiproxy deadlocked (see Proxy) and holds its lock.
+	ErrStuck = errors.New("faultproxy: proxy stuck (Toxiproxy did not finish a change; close the proxy)")
 )

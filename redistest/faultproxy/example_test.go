@@ -36,7 +36,9 @@ func ExampleProxy_BlackHole() {
 	defer cancel()
 	err = c.Get(short, "greeting").Err()
 	fmt.Println("during the fault, timed out:", timedOut(err))
-	hole.Remove()
+	if err := hole.Remove(ctx); err != nil {
+		panic(err)
+	}
 	fmt.Println(c.Get(ctx, "greeting").Val())
 	// Output:
 	// <nil>

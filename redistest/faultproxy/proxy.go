@@ -55,22 +55,36 @@ func (d Direction) streams() ([]string, error) {
 
 // Proxy is a Toxiproxy proxy run in this process, listening on 127.0.0.1 and forwarding to one upstream.
 // Toxics are added with its methods and take effect on open connections too. It is safe for concurrent use.
+//
+// Every method returns in bounded time. Toxiproxy can deadlock when a toxic is added or removed while
+// a connection's data cannot move (a client that stopped reading, a writer that died mid-reply): the
+// change waits for the link's toxics, which wait for the blocked data, and Toxiproxy's own context is
+// not watched. So each change runs aside and is given up at its deadline: ctx's for Remove and
+// RemoveAll, the proxy's timeout (SetTimeout) for the others. A change given up on leaves Toxiproxy
+// holding its lock: the proxy is then stuck, and every later change fails at once with ErrStuck, until
+// the change finishes after all (the blocked data moved) if it ever does; Close still releases what
+// it can.
 type Proxy struct {
 	upstream string
 	addr     string
 	tp       *toxiproxy.Proxy
 	seq      atomic.Int64
+	timeout  atomic.Int64 // bounds the changes that take no ctx, nanoseconds
+	stuck    atomic.Int64 // changes given up on that have not finished: they hold Toxiproxy's lock
 
 	mu     sync.Mutex // serializes Enable, Disable and Close
 	closed bool
 }
+
+// defaultTimeout bounds Add, the typed toxics, Disable, Enable and Close (see SetTimeout).
+const defaultTimeout = 10 * time.Second
 
 // Start starts a proxy in front of upstream (host:port on loopback). The caller closes it.
 func Start(ctx context.Context, upstream string) (*Proxy, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkLoopback(upstream); err != nil {
+	if err := checkLoopback(ctx, upstream); err != nil {
 		return nil, err
 	}
 	// No metrics, no logs: the proxy is a test fixture, its warnings ("source terminated") are expected.
@@ -82,7 +96,65 @@ func Start(ctx context.Context, upstream string) (*Proxy, error) {
 	tp.Lock()
 	addr := tp.Listen // the port actually bound
 	tp.Unlock()
-	return &Proxy{upstream: upstream, addr: addr, tp: tp}, nil
+	p := &Proxy{upstream: upstream, addr: addr, tp: tp}
+	p.timeout.Store(int64(defaultTimeout))
+	return p, nil
+}
+
+// SetTimeout sets how long Add, the typed toxics (Latency, BlackHole, ...), Disable, Enable and Close
+// may take before they give up with an error wrapping ErrStuck; they take no ctx. A non-positive d
+// restores the default.
+// default: 10 seconds
+func (p *Proxy) SetTimeout(d time.Duration) {
+	if d <= 0 {
+		d = defaultTimeout
+	}
+	p.timeout.Store(int64(d))
+}
+
+// run calls f aside and waits for it until ctx ends; then the proxy is stuck until f returns.
+func (p *Proxy) run(ctx context.Context, what string, f func() error) error {
+	if p.Stuck() {
+		return fmt.Errorf("faultproxy: %s: %w", what, ErrStuck)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("faultproxy: %s: %w", what, err)
+	}
+	var (
+		mu                  sync.Mutex
+		finished, abandoned bool
+	)
+	done := make(chan error, 1)
+	go func() {
+		err := f()
+		mu.Lock()
+		finished = true
+		if abandoned {
+			p.stuck.Add(-1) // the lock is free again
+		}
+		mu.Unlock()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return <-done
+		}
+		abandoned = true
+		p.stuck.Add(1)
+		return fmt.Errorf("faultproxy: %s: %w (%w)", what, ErrStuck, ctx.Err())
+	}
+}
+
+// runTimeout is run bounded by the proxy's timeout.
+func (p *Proxy) runTimeout(what string, f func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.timeout.Load()))
+	defer cancel()
+	return p.run(ctx, what, f)
 }
 
 // StartT starts a proxy for a test, fails the test if it cannot, and closes it when the test ends.
@@ -121,16 +193,29 @@ type Toxic struct {
 func (t Toxic) Names() []string { return append([]string(nil), t.names...) }
 
 // Remove removes the toxics. Removing a black hole (Timeout 0) closes the connections it held.
-func (t Toxic) Remove() error {
+// It returns by ctx's deadline: if Toxiproxy has not finished by then (it deadlocks when a link's data
+// cannot move, see Proxy), the error wraps ErrStuck and ctx's error, and the proxy is stuck.
+func (t Toxic) Remove(ctx context.Context) error {
 	if t.p == nil {
 		return fmt.Errorf("%w: zero Toxic", ErrInvalid)
 	}
 	for _, n := range t.names {
-		if err := t.p.tp.Toxics.RemoveToxic(context.Background(), n); err != nil {
+		err := t.p.run(ctx, "remove "+n, func() error { return t.p.tp.Toxics.RemoveToxic(context.Background(), n) })
+		if err != nil {
 			return fmt.Errorf("faultproxy: remove %s: %w", n, err)
 		}
 	}
 	return nil
+}
+
+// removeQuietly undoes a partly added Toxic; the error that made it partial is the one to report.
+func (t Toxic) removeQuietly() {
+	if len(t.names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(t.p.timeout.Load()))
+	defer cancel()
+	_ = t.Remove(ctx)
 }
 
 // ToxicSpec describes any Toxiproxy toxic, for what the typed methods do not cover.
@@ -148,7 +233,8 @@ type ToxicSpec struct {
 	Attributes map[string]any
 }
 
-// Add adds a toxic described by spec.
+// Add adds a toxic described by spec. Like the typed toxics built on it, it is bounded by the
+// proxy's timeout (SetTimeout).
 func (p *Proxy) Add(spec ToxicSpec) (Toxic, error) {
 	streams, err := spec.Direction.streams()
 	if err != nil {
@@ -170,12 +256,18 @@ func (p *Proxy) Add(spec ToxicSpec) (Toxic, error) {
 			"name": name, "type": spec.Type, "stream": s, "toxicity": spec.Toxicity, "attributes": spec.Attributes,
 		})
 		if err != nil {
-			t.Remove()
+			t.removeQuietly()
 			return Toxic{}, fmt.Errorf("%w: attributes: %v", ErrInvalid, err)
 		}
-		if _, err := p.tp.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
-			t.Remove()
-			return Toxic{}, fmt.Errorf("%w: toxic %q: %v", ErrInvalid, spec.Type, err)
+		err = p.runTimeout("add "+name, func() error {
+			if _, err := p.tp.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
+				return fmt.Errorf("%w: toxic %q: %v", ErrInvalid, spec.Type, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.removeQuietly()
+			return Toxic{}, err
 		}
 		t.names = append(t.names, name)
 	}
@@ -248,33 +340,44 @@ func (p *Proxy) LimitData(dir Direction, n int64) (Toxic, error) {
 	return p.Add(ToxicSpec{Type: "limit_data", Direction: dir, Attributes: map[string]any{"bytes": n}})
 }
 
-// RemoveAll removes every toxic.
-func (p *Proxy) RemoveAll() { p.tp.Toxics.ResetToxics(context.Background()) }
-
-// Disable stops listening and closes every connection: new connections are refused until Enable.
-func (p *Proxy) Disable() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.tp.Stop()
+// RemoveAll removes every toxic. It returns by ctx's deadline, like Toxic.Remove.
+func (p *Proxy) RemoveAll(ctx context.Context) error {
+	return p.run(ctx, "remove all toxics", func() error {
+		p.tp.Toxics.ResetToxics(context.Background())
+		return nil
+	})
 }
 
-// Enable listens again on the same address.
+// Disable stops listening and closes every connection: new connections are refused until Enable.
+// It is bounded by the proxy's timeout (SetTimeout).
+func (p *Proxy) Disable() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	return p.runTimeout("disable "+p.addr, func() error { p.tp.Stop(); return nil })
+}
+
+// Enable listens again on the same address. It is bounded by the proxy's timeout (SetTimeout).
 func (p *Proxy) Enable() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return ErrClosed
 	}
-	p.tp.Lock()
-	enabled := p.tp.Enabled
-	p.tp.Unlock()
-	if enabled {
+	return p.runTimeout("enable "+p.addr, func() error {
+		p.tp.Lock()
+		enabled := p.tp.Enabled
+		p.tp.Unlock()
+		if enabled {
+			return nil
+		}
+		if err := p.tp.Start(); err != nil {
+			return fmt.Errorf("faultproxy: enable %s: %w", p.addr, err)
+		}
 		return nil
-	}
-	if err := p.tp.Start(); err != nil {
-		return fmt.Errorf("faultproxy: enable %s: %w", p.addr, err)
-	}
-	return nil
+	})
 }
 
 // Enabled reports whether the proxy is accepting connections.
@@ -284,7 +387,10 @@ func (p *Proxy) Enabled() bool {
 	return p.tp.Enabled
 }
 
-// Close stops the proxy and closes its connections. It is safe to call more than once.
+// Close stops the proxy and closes its connections. It is safe to call more than once. It is bounded
+// by the proxy's timeout (SetTimeout); a stuck proxy is still stopped, unless Toxiproxy's accept loop
+// is itself waiting for the lock a stuck change holds (then Close returns an error wrapping ErrStuck
+// and the listener stays open until the process exits).
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -292,9 +398,21 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.closed = true
-	p.tp.Stop()
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.timeout.Load()))
+	defer cancel()
+	done := make(chan struct{})
+	go func() { p.tp.Stop(); close(done) }() // Stop does not need the lock a stuck change holds
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("faultproxy: close %s: %w (%w)", p.addr, ErrStuck, ctx.Err())
+	}
 }
+
+// Stuck reports whether a change given up on still holds Toxiproxy's lock (see Proxy): the proxy
+// then takes no more changes.
+func (p *Proxy) Stuck() bool { return p.stuck.Load() > 0 }
 
 func (p *Proxy) checkOpen() error {
 	p.mu.Lock()
@@ -314,7 +432,9 @@ func wholeMS(what string, d time.Duration) (int64, error) {
 }
 
 // checkLoopback refuses anything but a loopback host:port: these proxies exist for tests on this machine.
-func checkLoopback(addr string) error {
+// A name is resolved, and accepted only if every address it resolves to is on loopback ("localhost"
+// in an /etc/hosts that maps it elsewhere is refused).
+func checkLoopback(ctx context.Context, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%w: upstream %q: %v", ErrInvalid, addr, err)
@@ -322,11 +442,23 @@ func checkLoopback(addr string) error {
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
 		return fmt.Errorf("%w: upstream %q: bad port", ErrInvalid, addr)
 	}
-	if host == "localhost" {
+	if ip := net.ParseIP(host); ip != nil {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("%w: %q", ErrNotLoopback, addr)
+		}
 		return nil
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%w: %q", ErrNotLoopback, addr)
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrNotLoopback, addr, err)
+	}
+	for _, ip := range ips {
+		if !ip.IP.IsLoopback() {
+			return fmt.Errorf("%w: %q resolves to %v", ErrNotLoopback, addr, ip.IP)
+		}
+	}
+	if len(ips) == 0 {
+		return fmt.Errorf("%w: %q resolves to nothing", ErrNotLoopback, addr)
 	}
 	return nil
 }

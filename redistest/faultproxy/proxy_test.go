@@ -3,6 +3,8 @@ package faultproxy_test
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,7 +63,9 @@ func TestLatencyBothWays(t *testing.T) {
 		t.Fatalf("rtt %v; want at least 30ms with 15ms each way", rtt)
 	}
 	// Remove it: the round trip falls below what one way alone would add.
-	p.RemoveAll()
+	if err := p.RemoveAll(ctx); err != nil {
+		t.Fatal(err)
+	}
 	rtt, err = p.RTT(ctx, nil, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +92,10 @@ func TestLatencyOneWayAndRemove(t *testing.T) {
 	if rtt.Min < 15*time.Millisecond { // 20 ± 5
 		t.Fatalf("rtt %v; want at least 15ms", rtt)
 	}
-	if err := tox.Remove(); err != nil {
+	if err := tox.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := tox.Remove(); err == nil {
+	if err := tox.Remove(ctx); err == nil {
 		t.Fatal("second Remove succeeded; want an error naming the missing toxic")
 	}
 }
@@ -137,7 +141,7 @@ func TestResetPeer(t *testing.T) {
 	if n, err := srv.Client(t).Exists(ctx, "k").Result(); err != nil || n != 0 {
 		t.Fatalf("EXISTS k = %d, %v; want 0: the command was cut before the server", n, err)
 	}
-	if err := tox.Remove(); err != nil {
+	if err := tox.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
@@ -166,7 +170,7 @@ func TestBlackHole(t *testing.T) {
 			t.Fatalf("PING into a black hole: %v; want a deadline error", err)
 		}
 	}
-	if err := tox.Remove(); err != nil {
+	if err := tox.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -227,7 +231,9 @@ func TestDisableRefusesEnableRestores(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	p.Disable()
+	if err := p.Disable(); err != nil {
+		t.Fatal(err)
+	}
 	if p.Enabled() {
 		t.Fatal("Enabled after Disable")
 	}
@@ -261,7 +267,7 @@ func TestProbabilisticToxicAndClose(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := tox.Remove(); err != nil {
+	if err := tox.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
@@ -342,10 +348,133 @@ func TestBadInput(t *testing.T) {
 	if len(tox.Names()) != 2 {
 		t.Fatalf("Both made %v; want two toxics", tox.Names())
 	}
-	if err := tox.Remove(); err != nil {
+	if err := tox.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := (faultproxy.Toxic{}).Remove(); !errors.Is(err, faultproxy.ErrInvalid) {
+	if err := (faultproxy.Toxic{}).Remove(ctx); !errors.Is(err, faultproxy.ErrInvalid) {
 		t.Errorf("zero Toxic Remove: %v; want ErrInvalid", err)
+	}
+}
+
+// stalled returns a proxy in front of srv whose downstream link cannot move: a client asked for a
+// 32 MB reply through a latency toxic and does not read it, so the toxic is blocked handing data to
+// a writer blocked on a full socket. Changing the toxics then deadlocks inside Toxiproxy.
+func stalled(t *testing.T, ctx context.Context, srv *redistest.Server) *faultproxy.Proxy {
+	t.Helper()
+	p := faultproxy.StartT(t, srv.Addr())
+	if _, err := p.Latency(faultproxy.Downstream, time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	if _, err := raw.Write([]byte("CLIENT SETNAME stalled\r\nGET big\r\nGET big\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The server keeps what it cannot send in the client's output buffer: once that stays the same,
+	// non-empty, for a while, nothing moves along the chain behind it.
+	direct := srv.Client(t)
+	var last string
+	for same := 0; same < 10; {
+		list, err := direct.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		omem := ""
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, "name=stalled") {
+				for _, f := range strings.Fields(line) {
+					if strings.HasPrefix(f, "omem=") {
+						omem = f
+					}
+				}
+			}
+		}
+		if omem != "" && omem != "omem=0" && omem == last {
+			same++
+		} else {
+			same = 0
+		}
+		last = omem
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the stalled client's replies never backed up (%s)", last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return p
+}
+
+// Toxiproxy deadlocks when a toxic is removed or added while a link's data cannot move, and ignores
+// its context. Remove and the calls without a ctx give up at their deadline with ErrStuck, then the
+// proxy refuses changes at once, and Close still returns.
+func TestChangesOnAStalledLinkAreBounded(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	srv := redistest.RunT(t, nil)
+	if err := srv.Client(t).Set(ctx, "big", strings.Repeat("x", 32<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const d, slack = 500 * time.Millisecond, 5 * time.Second // slack: a noisy machine, not a hang
+	bounded := func(what string, err error, start time.Time) {
+		t.Helper()
+		el := time.Since(start)
+		if !errors.Is(err, faultproxy.ErrStuck) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v; want ErrStuck and context.DeadlineExceeded", what, err)
+		}
+		if el < d || el > d+slack {
+			t.Errorf("%s returned after %v; want its deadline %v (+ up to %v)", what, el, d, slack)
+		}
+	}
+
+	p := stalled(t, ctx, srv)
+	rctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	bounded("Remove", p.RemoveAll(rctx), start)
+	if !p.Stuck() {
+		t.Error("Stuck() = false after a removal was given up on")
+	}
+	start = time.Now()
+	if _, err := p.Latency(faultproxy.Both, time.Millisecond, 0); !errors.Is(err, faultproxy.ErrStuck) || time.Since(start) > slack {
+		t.Errorf("Latency on a stuck proxy: %v after %v; want ErrStuck at once", err, time.Since(start))
+	}
+	if err := p.Disable(); !errors.Is(err, faultproxy.ErrStuck) {
+		t.Errorf("Disable on a stuck proxy: %v; want ErrStuck", err)
+	}
+
+	q := stalled(t, ctx, srv)
+	q.SetTimeout(d)
+	start = time.Now()
+	_, err := q.BlackHole(faultproxy.Downstream)
+	bounded("BlackHole (SetTimeout)", err, start)
+
+	for _, px := range []*faultproxy.Proxy{p, q} {
+		start = time.Now()
+		px.SetTimeout(2 * time.Second)
+		err := px.Close()
+		if el := time.Since(start); el > 2*time.Second+slack {
+			t.Errorf("Close of a stuck proxy took %v (%v); want at most its timeout", el, err)
+		}
+		if _, err := net.DialTimeout("tcp", px.Addr(), time.Second); err == nil && px.Enabled() {
+			t.Errorf("stuck proxy %s still accepts connections after Close", px.Addr())
+		}
+	}
+}
+
+// localhost is accepted once resolved to loopback.
+func TestLocalhostUpstream(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	srv := redistest.RunT(t, nil)
+	p, err := faultproxy.Start(ctx, net.JoinHostPort("localhost", strconv.Itoa(srv.Port())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := redis.NewClient(p.ClientOptions(nil))
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING through a proxy to localhost: %v", err)
 	}
 }

@@ -40,11 +40,17 @@ func spinMargin() time.Duration {
 	return margin
 }
 
-// waitUntil returns at due, or just after it.
-func waitUntil(due time.Time) {
+// waitUntil returns at due, or just after it, or within 10 ms of stop closing (a long delay must not
+// hold up Close).
+func waitUntil(due time.Time, stop <-chan struct{}) {
 	m := spinMargin()
 	for {
 		left := time.Until(due)
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		switch {
 		case left <= 0:
 			return

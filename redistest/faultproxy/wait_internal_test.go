@@ -11,7 +11,7 @@ func TestWaitUntilNeverEarly(t *testing.T) {
 	var late []time.Duration
 	for range 200 {
 		due := time.Now().Add(d)
-		waitUntil(due)
+		waitUntil(due, nil)
 		l := time.Since(due)
 		if l < 0 {
 			t.Fatalf("waitUntil returned %v early", -l)

@@ -1,11 +1,13 @@
 package bounded_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -66,6 +68,8 @@ type fixture struct {
 	rttProxy    *faultproxy.Proxy            // a proxy in front of the single server
 	delay       *faultproxy.DelayProxy       // a delaying proxy in front of the single server
 	dir         string                       // a log directory for ProcessLogs
+	direct      string                       // the single server's own address (it holds "big")
+	paused      *pausedSet                   // the paused scenario's extra servers; nil otherwise
 }
 
 func setupCtx() (context.Context, context.CancelFunc) {
@@ -176,7 +180,8 @@ func countLine(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
 }
 
 // calls lists every exported function of conn, shard, market, tokens, logs, sync and uniquevisits
-// that does I/O, and faultproxy's RTT helpers, each set up against f.
+// that does I/O, faultproxy's RTT helpers and changes, and (paused scenario) redistest's calls that
+// talk to a server or wait for one, each set up against f.
 func calls(f *fixture) []call {
 	var cs []call
 	add := func(name string, fn func(ctx context.Context) error) { cs = append(cs, call{name: name, fn: fn}) }
@@ -226,8 +231,9 @@ func calls(f *fixture) []call {
 			return err
 		})
 
-		// Close waits for background refreshes, which RefreshTimeout bounds.
-		creg := conn.New(f.client(), &conn.Options{Wait: time.Millisecond, RefreshTimeout: deadline})
+		// Close cancels background refreshes in flight rather than waiting for them: it returns at once
+		// even while a refresh waits for the config server that does not answer.
+		creg := conn.New(f.client(), &conn.Options{Wait: time.Millisecond, RefreshTimeout: safety})
 		f.t.Cleanup(func() { creg.Close() })
 		func() {
 			ctx, cancel := setupCtx()
@@ -239,19 +245,14 @@ func calls(f *fixture) []call {
 				f.t.Fatal(err)
 			}
 		}()
-		own("conn.Registry.Close (a refresh in flight, RefreshTimeout 1 s)", func(ctx context.Context) error {
-			_, release, err := creg.Acquire(ctx, "cached") // due: starts a refresh in the background
+		instant("conn.Registry.Close (a refresh in flight, cancelled)", func(ctx context.Context) error {
+			time.Sleep(2 * time.Millisecond) // past Wait: the Acquire below starts a refresh
+			_, release, err := creg.Acquire(ctx, "cached")
 			if err != nil {
 				return err
 			}
 			release()
-			if err := creg.Close(); err != nil {
-				return err
-			}
-			if err := creg.Err("cached"); err != nil {
-				return err // the refresh failed at its timeout, as it must
-			}
-			return errors.New("the refresh succeeded without a server")
+			return creg.Close()
 		})
 
 		wreg := f.registry(time.Hour, nil, []string{"w"})
@@ -539,7 +540,228 @@ func calls(f *fixture) []call {
 		add("faultproxy.Proxy.RTT", func(ctx context.Context) error { return errOnly(f.rttProxy.RTT(ctx, base, 5)) })
 		add("faultproxy.DelayProxy.RTT", func(ctx context.Context) error { return errOnly(f.delay.RTT(ctx, base, 5)) })
 	}
+
+	// faultproxy's changes. In front of the server that does not answer, with a connection open, they
+	// need nothing from it and succeed at once. On a link whose data cannot move, Toxiproxy deadlocks:
+	// they must give up at their deadline.
+	{
+		up := f.opts().Addr // through the black hole, or the paused server itself
+		held := func() *faultproxy.Proxy {
+			p := faultproxy.StartT(f.t, up)
+			c := redis.NewClient(p.ClientOptions(f.opts()))
+			f.t.Cleanup(func() { c.Close() })
+			ctx, cancel := setupCtx()
+			defer cancel()
+			if err := c.Ping(ctx).Err(); err != nil {
+				f.t.Fatalf("warming a client through a proxy: %v", err)
+			}
+			return p // with a pooled connection that goes quiet when the fault starts
+		}
+		lat, all, dis, cls := held(), held(), held(), held()
+		instant("faultproxy.Proxy.Latency + Toxic.Remove", func(ctx context.Context) error {
+			tx, err := lat.Latency(faultproxy.Both, 5*time.Millisecond, 0)
+			if err != nil {
+				return err
+			}
+			return tx.Remove(ctx)
+		})
+		instant("faultproxy.Proxy.BlackHole + RemoveAll", func(ctx context.Context) error {
+			if _, err := all.BlackHole(faultproxy.Both); err != nil {
+				return err
+			}
+			return all.RemoveAll(ctx)
+		})
+		instant("faultproxy.Proxy.Disable + Enable", func(ctx context.Context) error {
+			if err := dis.Disable(); err != nil {
+				return err
+			}
+			return dis.Enable()
+		})
+		instant("faultproxy.Proxy.Close", func(ctx context.Context) error { return cls.Close() })
+		dp := faultproxy.StartDelayT(f.t, up, 50*time.Microsecond)
+		dc := redis.NewClient(dp.ClientOptions(f.opts()))
+		f.t.Cleanup(func() { dc.Close() })
+		func() {
+			ctx, cancel := setupCtx()
+			defer cancel()
+			if err := dc.Ping(ctx).Err(); err != nil {
+				f.t.Fatal(err)
+			}
+		}()
+		instant("faultproxy.DelayProxy.SetDelay + Close", func(ctx context.Context) error {
+			if err := dp.SetDelay(time.Hour); err != nil {
+				return err
+			}
+			return dp.Close()
+		})
+
+		_, rm := stalled(f)
+		add("faultproxy.Toxic.Remove (stalled link)", func(ctx context.Context) error { return rm.Remove(ctx) })
+		addp, _ := stalled(f)
+		addp.SetTimeout(deadline)
+		own("faultproxy.Proxy.Latency (stalled link, SetTimeout 1 s)", func(ctx context.Context) error {
+			return errOnly(addp.Latency(faultproxy.Both, time.Millisecond, 0))
+		})
+	}
+
+	// redistest: the paused scenario only, as redistest talks to its servers directly, not through
+	// the black hole. Run and the topologies start a redis-server that never answers (a script that
+	// sleeps); Restart restarts one that answered the first time only.
+	if ps := f.paused; ps != nil {
+		cl := ps.cluster
+		add("redistest.Cluster.Masters", func(ctx context.Context) error { return errOnly(cl.Masters(ctx)) })
+		add("redistest.Cluster.Replicas", func(ctx context.Context) error { return errOnly(cl.Replicas(ctx)) })
+		add("redistest.Cluster.NodeForKey", func(ctx context.Context) error { return errOnly(cl.NodeForKey(ctx, "k")) })
+		add("redistest.Cluster.WaitHealthy", func(ctx context.Context) error { return cl.WaitHealthy(ctx) })
+		add("redistest.WaitLinkUp", func(ctx context.Context) error { return redistest.WaitLinkUp(ctx, ps.repl.Replica) })
+		add("redistest.SentinelMaster", func(ctx context.Context) error {
+			return errOnly(redistest.SentinelMaster(ctx, ps.sentinel, "mymaster"))
+		})
+		add("redistest.RunSentinel (master paused)", func(ctx context.Context) error {
+			s, err := redistest.RunSentinel(ctx, ps.repl.Master, nil)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		})
+		hang := &redistest.Options{Executable: ps.hang}
+		add("redistest.Run (server never answers)", func(ctx context.Context) error {
+			s, err := redistest.Run(ctx, hang)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		})
+		add("redistest.RunShards (servers never answer)", func(ctx context.Context) error {
+			g, err := redistest.RunShards(ctx, 2, hang)
+			if err == nil {
+				g.Close()
+			}
+			return err
+		})
+		add("redistest.RunReplicated (servers never answer)", func(ctx context.Context) error {
+			r, err := redistest.RunReplicated(ctx, hang)
+			if err == nil {
+				r.Close()
+			}
+			return err
+		})
+		add("redistest.RunCluster (servers never answer)", func(ctx context.Context) error {
+			c, err := redistest.RunCluster(ctx, &redistest.ClusterOptions{Masters: 1, ReplicasPerMaster: -1, Server: *hang})
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+		add("redistest.Server.Restart (restart never answers)", func(ctx context.Context) error {
+			return ps.restart.Restart(ctx)
+		})
+		// No ctx: they need nothing from the server, and a paused one dies or stops at once.
+		instant("redistest.Server.Kill (paused)", func(context.Context) error { return ps.kill.Kill() })
+		instant("redistest.Server.Stop (paused)", func(context.Context) error { return ps.stop.Stop() })
+		instant("redistest.Server.Close (paused)", func(context.Context) error { return ps.close.Close() })
+	}
 	return cs
+}
+
+// stalled returns a proxy in front of the single server whose downstream link cannot move: a client
+// asked for two 32 MB replies through a latency toxic and reads none, so the toxic is blocked handing
+// data to a writer blocked on a full socket. Changing the toxics then deadlocks inside Toxiproxy.
+func stalled(f *fixture) (*faultproxy.Proxy, faultproxy.Toxic) {
+	f.t.Helper()
+	p := faultproxy.StartT(f.t, f.direct)
+	tx, err := p.Latency(faultproxy.Downstream, time.Millisecond, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	raw, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { raw.Close() })
+	name := "stalled-" + uuid.NewString()[:8]
+	if _, err := fmt.Fprintf(raw, "CLIENT SETNAME %s\r\nGET big\r\nGET big\r\n", name); err != nil {
+		f.t.Fatal(err)
+	}
+	// The server keeps what it cannot send in the client's output buffer: once that stays the same,
+	// non-empty, nothing moves along the chain behind it.
+	direct := redis.NewClient(&redis.Options{Addr: f.direct})
+	defer direct.Close()
+	ctx, cancel := setupCtx()
+	defer cancel()
+	var last string
+	for same := 0; same < 10; {
+		list, err := direct.ClientList(ctx).Result()
+		if err != nil {
+			f.t.Fatalf("waiting for a stalled link: %v", err)
+		}
+		omem := ""
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, "name="+name+" ") {
+				for _, fl := range strings.Fields(line) {
+					if strings.HasPrefix(fl, "omem=") {
+						omem = fl
+					}
+				}
+			}
+		}
+		if omem != "" && omem != "omem=0" && omem == last {
+			same++
+		} else {
+			same = 0
+		}
+		last = omem
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p, tx
+}
+
+// pausedSet is what the paused scenario adds for redistest's calls: a cluster and a replicated pair
+// with a Sentinel (all paused), servers to kill, stop and close while paused, a server whose restart
+// never answers, and a redis-server stand-in that never answers.
+type pausedSet struct {
+	cluster                    *redistest.Cluster
+	repl                       *redistest.Replicated
+	sentinel                   *redistest.Server
+	kill, stop, close, restart *redistest.Server
+	hang                       string
+}
+
+func startPausedSet(t *testing.T, cluster *redistest.Cluster) *pausedSet {
+	t.Helper()
+	bin, err := exec.LookPath(cmp.Or(os.Getenv("RIA_REDIS_SERVER"), "redis-server"))
+	if err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	dir := t.TempDir()
+	hang := filepath.Join(dir, "hang")
+	once := filepath.Join(dir, "once")
+	scripts := map[string]string{
+		hang: "#!/bin/sh\nexec sleep 600\n",
+		// The first start is a real server; every later one never answers.
+		once: fmt.Sprintf("#!/bin/sh\nif [ -e \"$0.started\" ]; then exec sleep 600; fi\n: > \"$0.started\"\nexec %q \"$@\"\n", bin),
+	}
+	for path, body := range scripts {
+		if err := os.WriteFile(path, []byte(body), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := &pausedSet{
+		cluster: cluster,
+		repl:    redistest.RunReplicatedT(t, nil),
+		kill:    redistest.RunT(t, nil),
+		stop:    redistest.RunT(t, nil),
+		close:   redistest.RunT(t, nil),
+		restart: redistest.RunT(t, &redistest.Options{Executable: once}),
+		hang:    hang,
+	}
+	ps.sentinel = redistest.RunSentinelT(t, ps.repl.Master, nil)
+	return ps
+}
+
+// servers lists the servers to pause.
+func (ps *pausedSet) servers() []*redistest.Server {
+	return []*redistest.Server{ps.repl.Master, ps.repl.Replica, ps.sentinel, ps.kill, ps.stop, ps.close}
 }
 
 // measure runs every call at once while the fault lasts and returns how long each took.
@@ -615,6 +837,15 @@ func startServers(t *testing.T) *servers {
 		cluster: redistest.RunClusterT(t, &redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: -1}),
 		dir:     t.TempDir(),
 	}
+	// A value big enough that two replies of it fill every buffer between the server and a client
+	// that does not read (see stalled).
+	ctx, cancel := setupCtx()
+	defer cancel()
+	c := s.single.NewClient()
+	defer c.Close()
+	if err := c.Set(ctx, "big", strings.Repeat("x", 32<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	var lines strings.Builder
 	for i := range 50 {
 		fmt.Fprintf(&lines, "line %d\n", i)
@@ -661,6 +892,7 @@ func TestBoundedCalls(t *testing.T) {
 			rttProxy: p,
 			delay:    faultproxy.StartDelayT(t, p.Addr(), 50*time.Microsecond),
 			dir:      s.dir,
+			direct:   s.single.Addr(),
 		}
 		cs := calls(f)
 		var holes []faultproxy.Toxic
@@ -672,8 +904,12 @@ func TestBoundedCalls(t *testing.T) {
 			holes = append(holes, h)
 		}
 		rs := measure(cs)
+		rmCtx, rmCancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer rmCancel()
 		for _, h := range holes {
-			_ = h.Remove()
+			if err := h.Remove(rmCtx); err != nil {
+				t.Errorf("remove a black hole: %v", err)
+			}
 		}
 		check(t, "black hole", rs)
 	})
@@ -686,9 +922,11 @@ func TestBoundedCalls(t *testing.T) {
 			rttProxy:    faultproxy.StartT(t, s.single.Addr()),
 			delay:       faultproxy.StartDelayT(t, s.single.Addr(), 50*time.Microsecond),
 			dir:         s.dir,
+			direct:      s.single.Addr(),
+			paused:      startPausedSet(t, s.cluster),
 		}
 		cs := calls(f)
-		paused := append([]*redistest.Server{s.single}, s.cluster.Nodes...)
+		paused := append(append([]*redistest.Server{s.single}, s.cluster.Nodes...), f.paused.servers()...)
 		for _, srv := range paused {
 			if err := srv.Pause(); err != nil {
 				t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/faulttest"
 	"github.com/ria-go/ria/logs"
 	"github.com/ria-go/ria/redistest"
 )
@@ -118,7 +119,8 @@ func orDash(s string) string {
 	return s
 }
 
-// plan sizes a run: the short form runs in CI, RIA_SOAK=1 runs the long one.
+// plan sizes a run: the short form runs in CI, RIA_SOAK=1 runs the long one, RIA_SOAK_OPS=n a soak
+// of about n lines (see package faulttest).
 type plan struct {
 	files, linesPerFile int
 	kills               int // worker SIGKILLs, at random points
@@ -126,12 +128,23 @@ type plan struct {
 	limit               time.Duration
 }
 
-func choosePlan() plan {
-	if os.Getenv("RIA_SOAK") == "1" {
-		return plan{files: 20, linesPerFile: 50_000, kills: 200, batch: 500, limit: 15 * time.Minute}
+func choosePlan(t *testing.T) plan {
+	p := plan{files: 8, linesPerFile: 12_500, kills: 25, batch: 200, limit: 80 * time.Second}
+	if faulttest.Soak(t) {
+		p = plan{files: 20, linesPerFile: 50_000, kills: 200, batch: 500, limit: 15 * time.Minute}
 	}
-	return plan{files: 8, linesPerFile: 12_500, kills: 25, batch: 200, limit: 80 * time.Second}
+	if n, ok := faulttest.Ops(t); ok {
+		p.linesPerFile = max(1, int((n+int64(p.files)-1)/int64(p.files)))
+		p.kills = max(10, int(int64(p.kills)*n/1_000_000)) // the soak's kills per line, at least 10
+		// Batches small enough for about 20 commits per kill, so a small run still has room for them.
+		p.batch = max(1, min(p.batch, int(n/int64(20*p.kills))))
+		p.limit = max(p.limit, time.Duration(n)*time.Millisecond)
+	}
+	return p
 }
+
+// silence is how long a worker may say nothing before it is taken for hung and killed.
+const silence = time.Minute
 
 // corpus is the log directory the parent wrote: names in order, each line's end offset, every id.
 type corpus struct {
@@ -228,6 +241,8 @@ func state(t *testing.T, rc *redis.Client, c *corpus) (logs.Progress, int) {
 
 // run is one worker process.
 type run struct {
+	t      *testing.T
+	ctx    context.Context // the plan's deadline: the worker is killed when it passes
 	cmd    *exec.Cmd
 	events chan []string
 	stderr *syncBuffer
@@ -250,14 +265,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startWorker(t *testing.T, srv *redistest.Server, c *corpus, hold string, p plan) *run {
+func startWorker(t *testing.T, ctx context.Context, srv *redistest.Server, c *corpus, hold string, p plan) *run {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$") // SIGKILLed at the plan's deadline
 	cmd.Env = append(os.Environ(), workerEnv+"=1", addrEnv+"="+srv.Addr(), dirEnv+"="+c.dir, holdEnv+"="+hold,
 		batchEnv+"="+strconv.Itoa(p.batch),
 		// Under -race a process sleeps 1 s before exiting by default.
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	r := &run{cmd: cmd, events: make(chan []string, 4096), stderr: &syncBuffer{}}
+	r := &run{t: t, ctx: ctx, cmd: cmd, events: make(chan []string, 4096), stderr: &syncBuffer{}}
 	cmd.Stderr = r.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -273,25 +288,43 @@ func startWorker(t *testing.T, srv *redistest.Server, c *corpus, hold string, p 
 			r.events <- strings.Fields(sc.Text())
 		}
 	}()
+	// A test that fails while a worker runs leaves no process behind.
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		for range r.events {
+		}
+		_ = cmd.Wait()
+	})
 	return r
 }
 
-// next returns the worker's next event, or nil when it has exited (or said nothing for a minute).
+// next returns the worker's next event, or nil once it has exited. A worker silent for a minute, or
+// still running at the plan's deadline, is SIGKILLed and fails the test: it hung.
 func (r *run) next() []string {
 	select {
 	case ev := <-r.events:
 		return ev
-	case <-time.After(time.Minute):
-		return nil
+	case <-time.After(silence):
+		r.hung(fmt.Sprintf("worker silent for %v", silence))
+	case <-r.ctx.Done():
+		r.hung("worker still running at the plan's deadline")
 	}
+	return nil
 }
 
-// wait reaps the worker (killing it first if kill) and returns its exit code, -1 for SIGKILL.
+func (r *run) hung(why string) {
+	r.t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	r.t.Fatalf("%s; SIGKILLed it (stderr: %s)", why, r.stderr)
+}
+
+// wait reaps the worker (killing it first if kill) and returns its exit code, -1 for SIGKILL. Like
+// next, it kills a worker that stays silent for a minute without exiting and fails the test.
 func (r *run) wait(kill bool) int {
 	if kill {
 		_ = r.cmd.Process.Signal(syscall.SIGKILL)
 	}
-	for range r.events { // drain, so the reader goroutine ends
+	for r.next() != nil { // drain, so the reader goroutine ends
 	}
 	err := r.cmd.Wait()
 	var ee *exec.ExitError
@@ -451,14 +484,18 @@ func fileSize(t *testing.T, path string) int64 {
 // commit more, kills the server, cuts the AOF back to the noted size (what the last fsync would have
 // left on disk) and restarts it.
 func TestProcessLogsExactlyOnce(t *testing.T) {
-	p := choosePlan()
+	p := choosePlan(t)
+	seed := faulttest.Seed(t) // the kill points; RIA_SEED reuses them
 	began := time.Now()
 	c := writeCorpus(t, p)
 	srv := redistest.RunT(t, &redistest.Options{AOF: true, Config: []string{"auto-aof-rewrite-percentage 0"}})
 	rc := srv.Client(t)
 	hold := filepath.Join(t.TempDir(), "hold")
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	rng := rand.New(rand.NewPCG(seed, 3))
 	deadline := time.Now().Add(p.limit)
+	// Workers are killed a little after the deadline, so the check below reports it first.
+	wctx, cancel := context.WithDeadline(context.Background(), deadline.Add(10*time.Second))
+	defer cancel()
 	crashAfter := p.kills / 2 // the server crashes during the run after this many worker kills
 
 	kills, runs, exits := 0, 0, 0
@@ -470,7 +507,7 @@ func TestProcessLogsExactlyOnce(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not done after %v: %d runs, %d kills", p.limit, runs, kills)
 		}
-		r := startWorker(t, srv, c, hold, p)
+		r := startWorker(t, wctx, srv, c, hold, p)
 		_, ok := checkStart(t, r, saved)
 		switch {
 		case !ok: // finished before its first commit: only possible when nothing was left

@@ -21,13 +21,13 @@ import (
 // fault is one kind of fault: inject starts it and says how long to hold it; remove ends it.
 type fault struct {
 	name   string
-	inject func(rng *rand.Rand) (remove func() error, hold time.Duration, err error)
+	inject func(rng *rand.Rand) (remove func(context.Context) error, hold time.Duration, err error)
 }
 
 // faults are the faults the schedule cycles through. Every one of them makes some commands fail
 // with a lost reply, a reset, a cut stream or a timeout; opTimeout is the clients' per-call deadline.
 func faults(srv *redistest.Server, p *faultproxy.Proxy, opTimeout time.Duration) []fault {
-	toxic := func(t faultproxy.Toxic, err error) (func() error, error) { return t.Remove, err }
+	toxic := func(t faultproxy.Toxic, err error) (func(context.Context) error, error) { return t.Remove, err }
 	dir := func(rng *rand.Rand) faultproxy.Direction {
 		return []faultproxy.Direction{faultproxy.Upstream, faultproxy.Downstream, faultproxy.Both}[rng.IntN(3)]
 	}
@@ -36,52 +36,52 @@ func faults(srv *redistest.Server, p *faultproxy.Proxy, opTimeout time.Duration)
 	}
 	late := opTimeout + 100*time.Millisecond // past the deadline: the caller gives up first
 	return []fault{
-		{"reset replies", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"reset replies", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			// New connections are reset once the first reply reaches the toxic: the command ran.
 			rm, err := toxic(p.Add(faultproxy.ToxicSpec{Type: "reset_peer", Direction: faultproxy.Downstream,
 				Toxicity: 0.5, Attributes: map[string]any{"timeout": rng.IntN(5)}}))
 			return rm, ms(rng, 100, 250), err
 		}},
-		{"late replies", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"late replies", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			rm, err := toxic(p.Latency(faultproxy.Downstream, late, 50*time.Millisecond))
 			return rm, ms(rng, 300, 600), err
 		}},
-		{"cut streams", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"cut streams", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			rm, err := toxic(p.LimitData(dir(rng), int64(20+rng.IntN(3000))))
 			return rm, ms(rng, 100, 250), err
 		}},
-		{"pause server", func(rng *rand.Rand) (func() error, time.Duration, error) {
-			return srv.Resume, ms(rng, 300, 800), srv.Pause()
+		{"pause server", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
+			return func(context.Context) error { return srv.Resume() }, ms(rng, 300, 800), srv.Pause()
 		}},
-		{"reset requests", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"reset requests", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			rm, err := toxic(p.Add(faultproxy.ToxicSpec{Type: "reset_peer", Direction: faultproxy.Upstream,
 				Toxicity: 0.5, Attributes: map[string]any{"timeout": rng.IntN(20)}}))
 			return rm, ms(rng, 100, 250), err
 		}},
-		{"late requests", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"late requests", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			// Commands reach the server after the caller gave up, and still run.
 			rm, err := toxic(p.Latency(faultproxy.Upstream, late, 50*time.Millisecond))
 			return rm, ms(rng, 300, 600), err
 		}},
-		{"sliced requests", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"sliced requests", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			// Requests only: Toxiproxy's slicer sends each piece without watching for an interrupt, so
 			// once a link's writer has died (a client that gave up mid-reply, downstream) it blocks
-			// for ever, and removing the toxic then hangs. Upstream the writer is the server, which
+			// for ever, and removing the toxic then never completes (Remove gives up with ErrStuck and
+			// the proxy takes no more changes). Upstream the writer is the server, which
 			// never closes a connection first here.
 			rm, err := toxic(p.Slicer(faultproxy.Upstream, 1+rng.IntN(6), 1, 20*time.Microsecond))
 			return rm, ms(rng, 200, 400), err
 		}},
-		{"black hole", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"black hole", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			rm, err := toxic(p.BlackHole(dir(rng)))
 			return rm, ms(rng, 300, 600), err
 		}},
-		{"timeout", func(rng *rand.Rand) (func() error, time.Duration, error) {
+		{"timeout", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
 			rm, err := toxic(p.Timeout(dir(rng), ms(rng, 1, 50)))
 			return rm, ms(rng, 150, 300), err
 		}},
-		{"refuse connections", func(rng *rand.Rand) (func() error, time.Duration, error) {
-			p.Disable()
-			return p.Enable, ms(rng, 100, 250), nil
+		{"refuse connections", func(rng *rand.Rand) (func(context.Context) error, time.Duration, error) {
+			return func(context.Context) error { return p.Enable() }, ms(rng, 100, 250), p.Disable()
 		}},
 	}
 }
@@ -116,7 +116,7 @@ func runFaults(t *testing.T, fs []fault, seed uint64, gapMin time.Duration, maxE
 		if err != nil {
 			t.Errorf("inject %s: %v", f.name, err)
 			if remove != nil {
-				remove()
+				_ = removeWithin(remove, 20*time.Second)
 			}
 			break
 		}
@@ -125,27 +125,21 @@ func runFaults(t *testing.T, fs []fault, seed uint64, gapMin time.Duration, maxE
 		eps = append(eps, episode{f.name, from, now()})
 		if err != nil {
 			t.Errorf("remove %s: %v", f.name, err)
-			return eps, errors.Is(err, errStuck)
+			return eps, errors.Is(err, faultproxy.ErrStuck)
 		}
 		ended.Add(1)
 	}
 	return eps, false
 }
 
-// removeWithin runs remove, and gives up waiting after d: a Toxiproxy toxic blocked on a dead link
-// never returns (see "sliced requests"), and the test must fail rather than hang.
-func removeWithin(remove func() error, d time.Duration) error {
-	done := make(chan error, 1)
-	go func() { done <- remove() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		return fmt.Errorf("%w after %v (Toxiproxy deadlock?)", errStuck, d)
-	}
+// removeWithin runs remove with a deadline d: a Toxiproxy toxic blocked on a dead link never goes
+// (see "sliced requests"); Toxic.Remove then gives up with faultproxy.ErrStuck and the test fails
+// rather than hangs.
+func removeWithin(remove func(context.Context) error, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return remove(ctx)
 }
-
-var errStuck = errors.New("fault not removed")
 
 // during is the fault that was on while a call ran (the first that overlaps it), or "no fault".
 func during(eps []episode, start, end int64) string {
@@ -165,7 +159,11 @@ func quiesce(t *testing.T, srv *redistest.Server, p *faultproxy.Proxy, audit *re
 	if err := srv.Resume(); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	p.RemoveAll()
+	rmCtx, rmCancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer rmCancel()
+	if err := p.RemoveAll(rmCtx); err != nil {
+		t.Errorf("remove the faults: %v", err) // Close below still drops the connections
+	}
 	p.Close() // closes the connections it carries: the server reads what they held, then EOF
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/faulttest"
 	"github.com/ria-go/ria/market"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/redistest/faultproxy"
@@ -488,16 +488,12 @@ func runMarket(t *testing.T, m mode, target int64, maxTime time.Duration) {
 }
 
 // opsTarget is the number of operations per variant: shortOps, or soakOps with RIA_SOAK=1
-// (RIA_SOAK_OPS=n sets it for a scaled soak).
+// (RIA_SOAK_OPS=n sets it for a scaled soak); see package faulttest.
 func opsTarget(t *testing.T) (int64, time.Duration) {
-	if s := os.Getenv("RIA_SOAK_OPS"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 {
-			t.Fatalf("RIA_SOAK_OPS=%q: want a positive integer", s)
-		}
+	if n, ok := faulttest.Ops(t); ok {
 		return n, max(time.Duration(n)*2*time.Millisecond, 2*time.Minute)
 	}
-	if os.Getenv("RIA_SOAK") != "" {
+	if faulttest.Soak(t) {
 		return soakOps, 2 * time.Hour
 	}
 	return shortOps, 5 * time.Minute

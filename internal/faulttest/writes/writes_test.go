@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/faulttest"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/redistest/faultproxy"
 	"github.com/ria-go/ria/tokens"
@@ -74,6 +74,15 @@ type fault struct {
 	inject func(rng *rand.Rand) (remove func() error, hold time.Duration, err error)
 }
 
+// removeFunc removes tx, giving Toxiproxy 20 s: past that it is stuck (faultproxy.ErrStuck).
+func removeFunc(tx faultproxy.Toxic) func() error {
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return tx.Remove(ctx)
+	}
+}
+
 func readFaults(srv *redistest.Server, p *faultproxy.Proxy) []fault {
 	ms := func(rng *rand.Rand, lo, hi int) time.Duration {
 		return time.Duration(lo+rng.IntN(hi-lo+1)) * time.Millisecond
@@ -82,7 +91,7 @@ func readFaults(srv *redistest.Server, p *faultproxy.Proxy) []fault {
 		{"late replies", func(rng *rand.Rand) (func() error, time.Duration, error) {
 			// The server applies the write; its reply arrives after the caller's deadline.
 			tx, err := p.Latency(faultproxy.Downstream, opTimeout+100*time.Millisecond, 50*time.Millisecond)
-			return tx.Remove, ms(rng, 300, 600), err
+			return removeFunc(tx), ms(rng, 300, 600), err
 		}},
 		{"pause server", func(rng *rand.Rand) (func() error, time.Duration, error) {
 			// Requests wait in the socket; they run on resume, after their callers gave up.
@@ -93,20 +102,18 @@ func readFaults(srv *redistest.Server, p *faultproxy.Proxy) []fault {
 			// the error go-redis retries by default.
 			tx, err := p.Add(faultproxy.ToxicSpec{Type: "reset_peer", Direction: faultproxy.Downstream,
 				Toxicity: 0.5, Attributes: map[string]any{"timeout": rng.IntN(5)}})
-			return tx.Remove, ms(rng, 150, 300), err
+			return removeFunc(tx), ms(rng, 150, 300), err
 		}},
 	}
 }
 
+// calls is the number of calls: shortCalls, soakCalls with RIA_SOAK=1, or RIA_SOAK_OPS (see
+// package faulttest).
 func calls(t *testing.T) int64 {
-	if s := os.Getenv("RIA_SOAK_OPS"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 {
-			t.Fatalf("RIA_SOAK_OPS=%q: want a positive integer", s)
-		}
+	if n, ok := faulttest.Ops(t); ok {
 		return n
 	}
-	if os.Getenv("RIA_SOAK") != "" {
+	if faulttest.Soak(t) {
 		return soakCalls
 	}
 	return shortCalls
@@ -336,6 +343,10 @@ func TestNoDoubleWritesUnderReadTimeouts(t *testing.T) {
 	if unknown == 0 || extra == 0 {
 		t.Errorf("%d writes had an unknown outcome, %d of them applied: want some of each; the faults did not bite", unknown, extra)
 	}
+	if t.Failed() {
+		t.Logf("%d writes with an unknown outcome, %d of them applied; see the errors above", unknown, extra)
+		return
+	}
 	t.Logf("%d writes with an unknown outcome, %d of them applied, none twice", unknown, extra)
 }
 
@@ -346,7 +357,11 @@ func quiesce(t *testing.T, srv *redistest.Server, p *faultproxy.Proxy) *redis.Cl
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	p.RemoveAll()
+	rmCtx, rmCancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer rmCancel()
+	if err := p.RemoveAll(rmCtx); err != nil {
+		t.Errorf("remove the faults: %v", err) // Close below still drops the connections
+	}
 	p.Close()
 	opt := srv.Options()
 	opt.PoolSize = 1
