@@ -10,12 +10,16 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -76,7 +80,9 @@ func (k Kind) String() string {
 
 // TLSConfig holds the TLS settings; certificate files are read when the client is made.
 type TLSConfig struct {
-	CAFile          string `json:"ca_file,omitempty"`           // ssl_ca_certs: PEM roots; empty means the system roots
+	CAFile          string `json:"ca_file,omitempty"`           // ssl_ca_certs: PEM roots; empty (with CAPath) means the system roots
+	CAPath          string `json:"ca_path,omitempty"`           // ssl_ca_path: a directory of PEM roots, added to CAFile's
+	MinVersion      uint16 `json:"min_version,omitempty"`       // ssl_min_version: tls.VersionTLS12 or 13; 0 means TLS 1.2
 	CertFile        string `json:"cert_file,omitempty"`         // ssl_certfile: client certificate
 	KeyFile         string `json:"key_file,omitempty"`          // ssl_keyfile
 	ServerName      string `json:"server_name,omitempty"`       // name to verify; empty means the host being dialed
@@ -84,7 +90,8 @@ type TLSConfig struct {
 	NoHostnameCheck bool   `json:"no_hostname_check,omitempty"` // ssl_check_hostname false: verify the chain, not the name (insecure)
 }
 
-// Insecure reports whether the config turns off any TLS verification.
+// Insecure reports whether the config turns off any TLS verification. NewClient refuses such a config;
+// NewClientAllowInsecure makes it.
 func (c *Config) Insecure() bool {
 	return c.TLS != nil && (c.TLS.SkipVerify || c.TLS.NoHostnameCheck)
 }
@@ -105,6 +112,8 @@ type parseState struct {
 	checkHostname       *bool
 	ssl                 bool
 	caFile, cert, key   string
+	caPath              string
+	minVersion          uint16
 	clusterAddrs        []string
 	sentinel            *sentinelJSON
 	url                 string
@@ -118,14 +127,42 @@ type sentinelJSON struct {
 	Password string   `json:"password"`
 }
 
-// Fields that redis-py accepts but that mean nothing to a Go client; accepted so that a config
-// written for the book's Python code parses, and ignored.
-var pythonOnly = []string{"decode_responses", "encoding", "encoding_errors", "health_check_interval",
-	"socket_keepalive", "retry_on_timeout"}
+// Accepted redis-py keys that mean nothing to a Go client are type-checked, then ignored, so that a
+// config written for the book's Python code parses and a typo in one still fails.
+func ignoreBool(_ *Config, _ *parseState, raw json.RawMessage) error {
+	var b bool
+	return decodeBool(raw, &b)
+}
+
+func ignoreString(_ *Config, _ *parseState, raw json.RawMessage) error {
+	var s string
+	return decodeString(raw, &s, true)
+}
+
+func ignoreSecret(_ *Config, _ *parseState, raw json.RawMessage) error {
+	var s string
+	return decodeSecret(raw, &s)
+}
+
+func ignoreSeconds(_ *Config, _ *parseState, raw json.RawMessage) error {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return fmt.Errorf("must be seconds as a number: %s", jsonMsg(err))
+	}
+	if f < 0 || f > 24*3600 {
+		return fmt.Errorf("%v seconds is out of range (0 to a day)", f)
+	}
+	return nil
+}
 
 var fields = []field{
 	// redis-py keyword form
-	{"host", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.host, true) }},
+	{"host", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeString(raw, &p.host, true); err != nil {
+			return err
+		}
+		return checkHost(p.host)
+	}},
 	{"port", func(c *Config, p *parseState, raw json.RawMessage) error {
 		if err := decodeInt(raw, &p.port); err != nil {
 			return err
@@ -189,6 +226,20 @@ var fields = []field{
 		return decodeString(raw, &c.ClientName, false)
 	}},
 	{"max_connections", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.PoolSize) }},
+	{"ssl_ca_path", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.caPath, true) }},
+	{"ssl_min_version", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeTLSVersion(raw, &p.minVersion) }},
+
+	// redis-py keys with no Go meaning: type-checked and ignored.
+	{"decode_responses", ignoreBool},         // go-redis always returns typed replies
+	{"encoding", ignoreString},               // Go strings are bytes; no decoding
+	{"encoding_errors", ignoreString},        // likewise
+	{"health_check_interval", ignoreSeconds}, // go-redis checks idle connections itself
+	{"socket_keepalive", ignoreBool},         // Go's dialer keeps TCP alive by default
+	{"retry_on_timeout", ignoreBool},         // conn makes no retries unless max_retries asks (see the package doc)
+	{"single_connection_client", ignoreBool}, // a go-redis client is a pool, safe for concurrent use
+	{"lib_name", ignoreString},               // go-redis sends its own CLIENT SETINFO
+	{"lib_version", ignoreString},            // likewise
+	{"ssl_password", ignoreSecret},           // crypto/tls reads only unencrypted keys: an encrypted ssl_keyfile fails in NewClient
 
 	// Go forms
 	{"addr", func(c *Config, p *parseState, raw json.RawMessage) error {
@@ -238,7 +289,15 @@ var fields = []field{
 	{"write_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.WriteTimeout) }},
 	{"dial_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.DialTimeout) }},
 	{"pool_size", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.PoolSize) }},
-	{"min_idle_conns", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.MinIdleConns) }},
+	{"min_idle_conns", func(c *Config, p *parseState, raw json.RawMessage) error {
+		if err := decodeInt(raw, &c.MinIdleConns); err != nil {
+			return err
+		}
+		if c.MinIdleConns < 0 {
+			return fmt.Errorf("%d is negative", c.MinIdleConns)
+		}
+		return nil
+	}},
 	{"max_retries", func(c *Config, p *parseState, raw json.RawMessage) error {
 		if err := decodeInt(raw, &c.MaxRetries); err != nil {
 			return err
@@ -282,7 +341,7 @@ func parseConfig(data []byte) (*Config, error) {
 	}
 	c := &Config{}
 	p := &parseState{seen: map[string]bool{}}
-	var secrets []string
+	secrets := secretsOf(obj) // known before any field is checked, so every error is masked
 	names := make([]string, 0, len(obj))
 	for name := range obj {
 		names = append(names, name)
@@ -290,9 +349,6 @@ func parseConfig(data []byte) (*Config, error) {
 	slices.Sort(names) // report the same first error every time
 	for _, name := range names {
 		raw := obj[name]
-		if slices.Contains(pythonOnly, name) {
-			continue
-		}
 		i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
 		if i < 0 {
 			return nil, fieldErr(name, fmt.Errorf("%w: unknown field", ErrBadConfig))
@@ -302,21 +358,36 @@ func parseConfig(data []byte) (*Config, error) {
 		}
 		p.seen[name] = true
 		if err := fields[i].apply(c, p, raw); err != nil {
-			return nil, fieldErr(name, fmt.Errorf("%w: %v", ErrBadConfig, err))
+			return nil, fieldErr(name, redactErr(fmt.Errorf("%w: %v", ErrBadConfig, err), secrets))
 		}
-	}
-	secrets = append(secrets, c.Password)
-	if p.sentinel != nil {
-		secrets = append(secrets, p.sentinel.Password)
 	}
 	if err := p.resolve(c); err != nil {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
-			ce.Err = redactErr(ce.Err, append(secrets, urlSecrets(p.url)...))
+			ce.Err = redactErr(ce.Err, secrets)
 		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// secretsOf collects every password the document holds, whatever its shape, for masking in errors.
+func secretsOf(obj map[string]json.RawMessage) []string {
+	var out []string
+	str := func(raw json.RawMessage) string {
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return s
+	}
+	out = append(out, str(obj["password"]), str(obj["ssl_password"]))
+	if raw, ok := obj["url"]; ok {
+		out = append(out, urlSecrets(str(raw))...)
+	}
+	var sent map[string]json.RawMessage
+	if json.Unmarshal(obj["sentinel"], &sent) == nil {
+		out = append(out, str(sent["password"]))
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }
 
 // resolve checks combinations and fills the normalized fields.
@@ -382,6 +453,10 @@ func (p *parseState) resolve(c *Config) error {
 		c.SentinelUsername, c.SentinelPassword = p.sentinel.Username, p.sentinel.Password
 	case p.seen["url"]:
 		if err := p.applyURL(c); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				return ce
+			}
 			return fieldErr("url", fmt.Errorf("%w: %v", ErrBadConfig, err))
 		}
 	case p.seen["unix_socket_path"]:
@@ -411,7 +486,8 @@ func (p *parseState) resolve(c *Config) error {
 		return fieldErr("network", fmt.Errorf("%w: applies only with \"addr\"", ErrBadConfig))
 	}
 
-	tlsFields := has("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_check_hostname")
+	tlsFields := has("ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_password", "ssl_cert_reqs",
+		"ssl_check_hostname", "ssl_min_version")
 	if len(tlsFields) > 0 && !p.ssl {
 		return fieldErr(tlsFields[0], fmt.Errorf("%w: needs \"ssl\": true", ErrBadConfig))
 	}
@@ -419,9 +495,17 @@ func (p *parseState) resolve(c *Config) error {
 		if c.TLS == nil {
 			c.TLS = &TLSConfig{}
 		}
-		c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile = p.caFile, p.cert, p.key
+		c.TLS.CAFile, c.TLS.CAPath, c.TLS.CertFile, c.TLS.KeyFile = p.caFile, p.caPath, p.cert, p.key
+		c.TLS.MinVersion = p.minVersion
 		if (p.cert == "") != (p.key == "") {
-			return fieldErr("ssl_certfile", fmt.Errorf("%w: ssl_certfile and ssl_keyfile go together", ErrBadConfig))
+			present, missing := "ssl_certfile", "ssl_keyfile"
+			if p.cert == "" {
+				present, missing = missing, present
+			}
+			return fieldErr(present, fmt.Errorf("%w: needs %q too (ssl_certfile and ssl_keyfile go together)", ErrBadConfig, missing))
+		}
+		if p.seen["ssl_password"] && p.cert == "" {
+			return fieldErr("ssl_password", fmt.Errorf("%w: applies only with ssl_keyfile", ErrBadConfig))
 		}
 		c.TLS.SkipVerify = p.certReqs == "none"
 		c.TLS.NoHostnameCheck = p.checkHostname != nil && !*p.checkHostname && !c.TLS.SkipVerify
@@ -442,8 +526,32 @@ func (p *parseState) applyURL(c *Config) error {
 		}
 		return err
 	}
+	// A setting in both the URL's query and its own field is ambiguous: refuse it rather than pick one.
+	for _, q := range []struct {
+		inURL  bool
+		query  string
+		fields []string
+	}{
+		{o.ClientName != "", "client_name", []string{"client_name"}},
+		{o.DialTimeout > 0, "dial_timeout", []string{"dial_timeout", "socket_connect_timeout"}},
+		{o.ReadTimeout > 0, "read_timeout", []string{"read_timeout", "socket_timeout"}},
+		{o.WriteTimeout > 0, "write_timeout", []string{"write_timeout", "socket_timeout"}},
+		{o.PoolSize > 0, "pool_size", []string{"pool_size", "max_connections"}},
+		{o.MinIdleConns > 0, "min_idle_conns", []string{"min_idle_conns"}},
+		{o.MaxRetries > 0, "max_retries", []string{"max_retries"}},
+		{o.Protocol != 0, "protocol", []string{"protocol"}},
+	} {
+		for _, f := range q.fields {
+			if q.inURL && p.seen[f] {
+				return fieldErr(f, fmt.Errorf("%w: cannot be combined with the url's %s", ErrBadConfig, q.query))
+			}
+		}
+	}
 	c.Network, c.Addr, c.DB = o.Network, o.Addr, o.DB
-	c.Username, c.Password, c.ClientName = o.Username, o.Password, o.ClientName
+	c.Username, c.Password = o.Username, o.Password
+	if o.ClientName != "" {
+		c.ClientName = o.ClientName
+	}
 	if o.Protocol != 0 {
 		c.Protocol = o.Protocol
 	}
@@ -481,7 +589,7 @@ func urlSecrets(raw string) []string {
 		return []string{raw}
 	}
 	pw, _ := u.User.Password()
-	return []string{pw, u.User.Username()}
+	return []string{pw, u.User.Username(), u.User.String()} // decoded and as written (escaped)
 }
 
 func fieldErr(name string, err error) *ConfigError { return &ConfigError{Field: name, Err: err} }
@@ -528,7 +636,7 @@ func decodeInt(raw json.RawMessage, dst *int) error {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return fmt.Errorf("must be an integer: %s", jsonMsg(err))
 	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<31 {
+	if f != math.Trunc(f) || f > math.MaxInt32 || f < math.MinInt32 {
 		return fmt.Errorf("must be an integer, got %v", f)
 	}
 	*dst = int(f)
@@ -591,14 +699,66 @@ func checkHostPort(a string) error {
 		return fmt.Errorf("%q is not host:port", a)
 	}
 	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 || host == "" {
+	if err != nil || n < 1 || n > 65535 || checkHost(host) != nil {
 		return fmt.Errorf("%q is not host:port", a)
 	}
 	return nil
 }
 
-// String describes the config with its passwords masked.
-func (c *Config) String() string {
+// checkHost accepts a host name or an IP address: no port, brackets or spaces, so that joining it
+// with a port cannot make an address that means something else.
+func checkHost(h string) error {
+	if h == "" {
+		return errors.New("must not be empty")
+	}
+	bad := strings.ContainsAny(h, "[]/") || !utf8.ValidString(h) ||
+		strings.IndexFunc(h, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
+	if !bad && strings.Contains(h, ":") {
+		a, err := netip.ParseAddr(h)
+		bad = err != nil || !a.Is6() // a bare IPv6 address is the one host with colons
+	}
+	if bad {
+		return fmt.Errorf("%q is not a host name or IP address (the port goes in \"port\")", h)
+	}
+	return nil
+}
+
+// decodeTLSVersion reads ssl_min_version as redis-py writes it: Python's ssl.TLSVersion, which JSON
+// encodes as its number (771 is TLS 1.2), or its name ("TLSv1_2"). Below TLS 1.2 is refused.
+func decodeTLSVersion(raw json.RawMessage, dst *uint16) error {
+	var n int
+	if err := decodeInt(raw, &n); err != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return errors.New(`must be a TLS version: 771, 772, "TLSv1_2" or "TLSv1_3"`)
+		}
+		switch strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToUpper(strings.TrimPrefix(s, "ssl.TLSVersion."))) {
+		case "TLSV1_2", "1_2", "MINIMUM_SUPPORTED":
+			n = tls.VersionTLS12
+		case "TLSV1_3", "1_3", "MAXIMUM_SUPPORTED":
+			n = tls.VersionTLS13
+		case "TLSV1", "TLSV1_0", "1_0", "TLSV1_1", "1_1", "SSLV3":
+			return fmt.Errorf("%q is below TLS 1.2, which conn does not allow", s)
+		default:
+			return fmt.Errorf(`%q is not a TLS version ("TLSv1_2" or "TLSv1_3")`, s)
+		}
+	}
+	switch n {
+	case -2, tls.VersionTLS12: // -2: ssl.TLSVersion.MINIMUM_SUPPORTED
+		*dst = tls.VersionTLS12
+	case -1, tls.VersionTLS13: // -1: MAXIMUM_SUPPORTED
+		*dst = tls.VersionTLS13
+	case tls.VersionTLS10, tls.VersionTLS11, 0x0300: // 0x0300: SSL 3.0
+		return fmt.Errorf("%d is below TLS 1.2, which conn does not allow", n)
+	default:
+		return fmt.Errorf("%d is not a TLS version (771 for TLS 1.2, 772 for 1.3)", n)
+	}
+	return nil
+}
+
+// String describes the config with its passwords masked. String, Format, LogValue and MarshalJSON
+// have value receivers, so a Config printed, logged or encoded by value masks them too.
+func (c Config) String() string {
 	m := map[string]any{"kind": c.Kind.String()}
 	set := func(k string, v any, ok bool) {
 		if ok {
@@ -631,14 +791,21 @@ func (c *Config) String() string {
 }
 
 // Format makes every fmt verb (%v, %+v, %#v, %s) print String, so a password cannot leak through logging.
-func (c *Config) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) }
+func (c Config) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) }
 
 // LogValue makes slog print String too.
-func (c *Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes String's form, passwords masked: a Config does not round-trip through JSON
+// (store the config's own JSON for that).
+func (c Config) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
+
+// plainConfig is Config without its methods, so canonical can encode every field.
+type plainConfig Config
 
 // canonical is the comparison key: two configs with the same canonical form make the same client.
 func (c *Config) canonical() string {
-	b, _ := json.Marshal(c) // every exported field, passwords included; never shown
+	b, _ := json.Marshal((*plainConfig)(c)) // every exported field, passwords included; never shown
 	return string(b)
 }
 
@@ -648,7 +815,7 @@ func (c *Config) tlsConfig(host string) (*tls.Config, error) {
 	if t == nil {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	tc := &tls.Config{MinVersion: max(t.MinVersion, tls.VersionTLS12), ServerName: t.ServerName}
 	if tc.ServerName == "" {
 		tc.ServerName = host
 	}
@@ -660,6 +827,26 @@ func (c *Config) tlsConfig(host string) (*tls.Config, error) {
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
 			return nil, fieldErr("ssl_ca_certs", fmt.Errorf("%w: %s holds no PEM certificate", ErrBadConfig, t.CAFile))
+		}
+	}
+	if t.CAPath != "" {
+		// OpenSSL's capath holds hashed links to PEM files; reading every file gives the same roots.
+		ents, err := os.ReadDir(t.CAPath)
+		if err != nil {
+			return nil, fieldErr("ssl_ca_path", fmt.Errorf("%w: %v", ErrBadConfig, err))
+		}
+		if tc.RootCAs == nil {
+			tc.RootCAs = x509.NewCertPool()
+		}
+		found := false
+		for _, ent := range ents {
+			pem, err := os.ReadFile(filepath.Join(t.CAPath, ent.Name()))
+			if err == nil && tc.RootCAs.AppendCertsFromPEM(pem) {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fieldErr("ssl_ca_path", fmt.Errorf("%w: %s holds no PEM certificate", ErrBadConfig, t.CAPath))
 		}
 	}
 	if t.CertFile != "" {
@@ -691,10 +878,23 @@ func (c *Config) tlsConfig(host string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// NewClient makes the go-redis client the config describes. Every client it makes has
+// NewClient makes the go-redis client the config describes: a *redis.ClusterClient for Cluster, a
+// *redis.Client otherwise (from redis.NewFailoverClient for Sentinel). Every client it makes has
 // ContextTimeoutEnabled, so a context's deadline bounds each call, and makes no retries
-// unless MaxRetries asks for them.
+// unless MaxRetries asks for them. A config that turns TLS verification off (Insecure) is refused
+// with a *ConfigError wrapping ErrInsecureTLS: use NewClientAllowInsecure where the application,
+// not the config store, has decided to allow it.
 func (c *Config) NewClient() (redis.UniversalClient, error) {
+	if c.Insecure() {
+		return nil, &ConfigError{Field: "ssl", Err: ErrInsecureTLS}
+	}
+	return c.newClient()
+}
+
+// NewClientAllowInsecure is NewClient that also makes a client whose config turns TLS verification off.
+func (c *Config) NewClientAllowInsecure() (redis.UniversalClient, error) { return c.newClient() }
+
+func (c *Config) newClient() (redis.UniversalClient, error) {
 	retries := c.MaxRetries
 	if retries == 0 {
 		retries = -1 // go-redis: -1 disables retries; 0 would mean its default of 3

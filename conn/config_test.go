@@ -1,11 +1,27 @@
 package conn
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestParseConfigValid(t *testing.T) {
@@ -54,6 +70,30 @@ func TestParseConfigValid(t *testing.T) {
 			Config{Kind: Cluster, Addrs: []string{"a:7000", "b:7001"}, Password: "pw", ReadOnly: true}},
 		{"sentinel", `{"sentinel": {"master": "mymaster", "addrs": ["s:26379"], "password": "spw"}, "db": 1}`,
 			Config{Kind: Sentinel, Master: "mymaster", Addrs: []string{"s:26379"}, SentinelPassword: "spw", DB: 1}},
+		{"min_idle_conns zero is go-redis's default", `{"addr": "h:1", "min_idle_conns": 0}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:1"}},
+		{"url keeps client_name it lacks", `{"url": "redis://h:1/0", "client_name": "worker"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:1", ClientName: "worker"}},
+		{"url with client_name", `{"url": "redis://h:1/0?client_name=worker"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:1", ClientName: "worker"}},
+		{"bare IPv6 host", `{"host": "::1", "port": 7000}`,
+			Config{Kind: Single, Network: "tcp", Addr: "[::1]:7000"}},
+		{"IPv6 addr", `{"addr": "[::1]:7000"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "[::1]:7000"}},
+		{"python-only keys type-checked and ignored", `{"host": "h", "decode_responses": true, "encoding": "utf-8",
+			"encoding_errors": "strict", "health_check_interval": 0, "socket_keepalive": true, "retry_on_timeout": false,
+			"single_connection_client": true, "lib_name": "redis-py", "lib_version": "5.0.1"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:6379"}},
+		{"ssl_ca_path and ssl_min_version", `{"host": "h", "ssl": true, "ssl_ca_path": "/etc/ssl/certs", "ssl_min_version": 772}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:6379", TLS: &TLSConfig{CAPath: "/etc/ssl/certs", MinVersion: tls.VersionTLS13}}},
+		{"ssl_min_version by name", `{"host": "h", "ssl": true, "ssl_min_version": "TLSv1_2"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:6379", TLS: &TLSConfig{MinVersion: tls.VersionTLS12}}},
+		{"ssl_password accepted, not kept", `{"host": "h", "ssl": true, "ssl_certfile": "c.pem", "ssl_keyfile": "k.pem", "ssl_password": "kp"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:6379", TLS: &TLSConfig{CertFile: "c.pem", KeyFile: "k.pem"}}},
+		{"largest integer", `{"addr": "h:1", "max_retries": 2147483647}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:1", MaxRetries: math.MaxInt32}},
+		{"a day is the longest duration", `{"addr": "h:1", "read_timeout": 86400, "dial_timeout": "24h"}`,
+			Config{Kind: Single, Network: "tcp", Addr: "h:1", ReadTimeout: 24 * time.Hour, DialTimeout: 24 * time.Hour}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,6 +177,79 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"cert without key", `{"host": "h", "ssl": true, "ssl_certfile": "c.pem"}`, "ssl_certfile"},
 		{"ssl over unix", `{"unix_socket_path": "/s", "ssl": true}`, "ssl"},
 		{"password not a string", `{"host": "h", "password": 123}`, "password"},
+
+		// wrong types
+		{"host a number", `{"host": 5}`, "host"},
+		{"username a number", `{"host": "h", "username": 5}`, "username"},
+		{"client_name a bool", `{"host": "h", "client_name": true}`, "client_name"},
+		{"unix_socket_path a number", `{"unix_socket_path": 5}`, "unix_socket_path"},
+		{"url a number", `{"url": 5}`, "url"},
+		{"ssl a string", `{"host": "h", "ssl": "yes"}`, "ssl"},
+		{"ssl_check_hostname a string", `{"host": "h", "ssl": true, "ssl_check_hostname": "no"}`, "ssl_check_hostname"},
+		{"read_only a number", `{"cluster": ["a:1"], "read_only": 1}`, "read_only"},
+		{"empty unix_socket_path", `{"unix_socket_path": ""}`, "unix_socket_path"},
+
+		// hosts
+		{"host with port", `{"host": "h:6379"}`, "host"},
+		{"host blank", `{"host": "  "}`, "host"},
+		{"host with space", `{"host": "h h"}`, "host"},
+		{"host bracketed", `{"host": "[::1]"}`, "host"},
+		{"host with control character", `{"host": "h\u0000"}`, "host"},
+		{"addr host with space", `{"addr": " h:1"}`, "addr"},
+		{"cluster addr host with space", `{"cluster": ["a b:1"]}`, "cluster"},
+
+		// timeouts and counts
+		{"bad write_timeout", `{"host": "h", "write_timeout": "x"}`, "write_timeout"},
+		{"bad dial_timeout", `{"host": "h", "dial_timeout": -1}`, "dial_timeout"},
+		{"bad socket_connect_timeout", `{"host": "h", "socket_connect_timeout": 0}`, "socket_connect_timeout"},
+		{"socket_connect_timeout and dial_timeout", `{"host": "h", "socket_connect_timeout": 1, "dial_timeout": 1}`, "dial_timeout"},
+		{"duration over a day in seconds", `{"host": "h", "socket_timeout": 86401}`, "socket_timeout"},
+		{"duration over a day as a string", `{"host": "h", "read_timeout": "25h"}`, "read_timeout"},
+		{"integer over 2^31", `{"host": "h", "max_retries": 2147483648}`, "max_retries"},
+		{"db over 2^31", `{"host": "h", "db": 1e10}`, "db"},
+		{"pool_size zero", `{"host": "h", "pool_size": 0}`, "pool_size"},
+		{"min_idle_conns negative", `{"host": "h", "min_idle_conns": -1}`, "min_idle_conns"},
+		{"min_idle_conns a string", `{"host": "h", "min_idle_conns": "2"}`, "min_idle_conns"},
+
+		// combinations
+		{"route_by_latency without cluster", `{"host": "h", "route_by_latency": true}`, "route_by_latency"},
+		{"route_randomly without cluster", `{"host": "h", "route_randomly": true}`, "route_randomly"},
+		{"sentinel not an object", `{"sentinel": "s:1"}`, "sentinel"},
+		{"sentinel bad addrs entry", `{"sentinel": {"master": "m", "addrs": ["s"]}}`, "sentinel"},
+		{"url and port", `{"url": "redis://h", "port": 1}`, "url"},
+		{"url and addr", `{"url": "redis://h", "addr": "h:1"}`, "url"},
+		{"url and unix_socket_path", `{"url": "redis://h", "unix_socket_path": "/s"}`, "url"},
+		{"url and db", `{"url": "redis://h", "db": 1}`, "url"},
+		{"url and username", `{"url": "redis://h", "username": "u"}`, "url"},
+		{"url and ssl", `{"url": "redis://h", "ssl": true}`, "url"},
+		{"url and network", `{"url": "redis://h", "network": "tcp"}`, "url"},
+		{"url client_name and client_name", `{"url": "redis://h?client_name=a", "client_name": "b"}`, "client_name"},
+		{"url read_timeout and socket_timeout", `{"url": "redis://h?read_timeout=1s", "socket_timeout": 2}`, "socket_timeout"},
+		{"url pool_size and max_connections", `{"url": "redis://h?pool_size=3", "max_connections": 2}`, "max_connections"},
+		{"addr and port", `{"addr": "h:1", "port": 1}`, "addr"},
+		{"addr and unix_socket_path", `{"addr": "h:1", "unix_socket_path": "/s"}`, "addr"},
+		{"unix_socket_path and host", `{"unix_socket_path": "/s", "host": "h"}`, "unix_socket_path"},
+		{"sentinel and host", `{"sentinel": {"master": "m", "addrs": ["s:1"]}, "host": "h"}`, "sentinel"},
+		{"key without cert", `{"host": "h", "ssl": true, "ssl_keyfile": "k.pem"}`, "ssl_keyfile"},
+
+		// redis-py keys accepted only with the right type
+		{"decode_responses not a bool", `{"host": "h", "decode_responses": "banana"}`, "decode_responses"},
+		{"socket_keepalive an object", `{"host": "h", "socket_keepalive": {"x": 1}}`, "socket_keepalive"},
+		{"health_check_interval negative", `{"host": "h", "health_check_interval": -5}`, "health_check_interval"},
+		{"encoding a number", `{"host": "h", "encoding": 8}`, "encoding"},
+		{"encoding_errors empty", `{"host": "h", "encoding_errors": ""}`, "encoding_errors"},
+		{"retry_on_timeout a string", `{"host": "h", "retry_on_timeout": "yes"}`, "retry_on_timeout"},
+		{"single_connection_client a number", `{"host": "h", "single_connection_client": 1}`, "single_connection_client"},
+		{"lib_name a number", `{"host": "h", "lib_name": 3}`, "lib_name"},
+		{"ssl_password without ssl", `{"host": "h", "ssl_password": "p"}`, "ssl_password"},
+		{"ssl_password without a key", `{"host": "h", "ssl": true, "ssl_password": "p"}`, "ssl_password"},
+		{"ssl_password a number", `{"host": "h", "ssl": true, "ssl_password": 5}`, "ssl_password"},
+		{"ssl_ca_path empty", `{"host": "h", "ssl": true, "ssl_ca_path": ""}`, "ssl_ca_path"},
+		{"ssl_ca_path without ssl", `{"host": "h", "ssl_ca_path": "/d"}`, "ssl_ca_path"},
+		{"ssl_min_version TLS 1.1 by name", `{"host": "h", "ssl": true, "ssl_min_version": "TLSv1_1"}`, "ssl_min_version"},
+		{"ssl_min_version TLS 1.1 by number", `{"host": "h", "ssl": true, "ssl_min_version": 770}`, "ssl_min_version"},
+		{"ssl_min_version unknown", `{"host": "h", "ssl": true, "ssl_min_version": "banana"}`, "ssl_min_version"},
+		{"ssl_min_version a bool", `{"host": "h", "ssl": true, "ssl_min_version": true}`, "ssl_min_version"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,21 +274,49 @@ func TestParseConfigInvalid(t *testing.T) {
 	}
 }
 
+// shown renders a config every way a program might print, log or encode it.
+func shown(t *testing.T, c *Config) []string {
+	t.Helper()
+	var out []string
+	for _, v := range []any{c, *c, struct{ C Config }{*c}, []Config{*c}} {
+		out = append(out, fmt.Sprint(v), fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v),
+			fmt.Sprintf("%s", v), fmt.Sprintf("%q", v))
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("json.Marshal(%T): %v", v, err)
+		}
+		out = append(out, string(b))
+		for _, h := range []func(*bytes.Buffer) slog.Handler{
+			func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+			func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		} {
+			var buf bytes.Buffer
+			slog.New(h(&buf)).Info("config", "cfg", v)
+			out = append(out, buf.String())
+		}
+	}
+	return append(out, c.String())
+}
+
 func TestSecretsNeverShown(t *testing.T) {
 	const secret = "hunter2-Zq9"
 	valid := []string{
 		`{"host": "h", "password": "` + secret + `"}`,
 		`{"url": "redis://user:` + secret + `@h:6379/0"}`,
 		`{"sentinel": {"master": "m", "addrs": ["s:1"], "password": "` + secret + `"}, "password": "` + secret + `"}`,
+		`{"host": "h", "ssl": true, "ssl_certfile": "c.pem", "ssl_keyfile": "k.pem", "ssl_password": "` + secret + `"}`,
 	}
 	for _, j := range valid {
 		c, err := ParseConfig([]byte(j))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c)} {
+		for _, s := range shown(t, c) {
 			if strings.Contains(s, secret) {
-				t.Fatalf("config printed its password: %s", s)
+				t.Fatalf("config %s shown with its password: %s", j, s)
+			}
+			if !strings.Contains(s, "kind") {
+				t.Fatalf("config %s not shown as String: %s", j, s)
 			}
 		}
 	}
@@ -183,14 +324,23 @@ func TestSecretsNeverShown(t *testing.T) {
 		`{"url": "redis://user:` + secret + `@h:notaport/0"}`,
 		`{"url": "http://user:` + secret + `@h/0"}`,
 		`{"url": "redis://user:` + secret + `@h:6379/notadb"}`,
+		`{"url": "redis://user:` + secret + `@h:6379/0", "db": 1}`,
+		`{"url": "redis://us%65r:hunter2%2DZq9@h:6379/x"}`,
 		`{"password": "` + secret + `", "port": "x"}`,
 		`{"password": ["` + secret + `"], "host": "h"}`,
 		`{"password": "` + secret + `"}`,
+		`{"password": "` + secret + `", "addr": "` + secret + `"}`,
+		`{"host": "h", "ssl": true, "ssl_password": "` + secret + `"}`,
+		`{"host": "h", "ssl_password": "` + secret + `"}`,
+		`{"sentinel": {"master": "m", "addrs": ["` + secret + `"], "password": "` + secret + `"}}`,
 	}
 	for _, j := range invalid {
 		_, err := ParseConfig([]byte(j))
 		if err == nil {
 			t.Fatalf("ParseConfig(%s) succeeded", j)
+		}
+		if !errors.Is(err, ErrBadConfig) {
+			t.Fatalf("ParseConfig(%s) = %v; want ErrBadConfig", j, err)
 		}
 		for e := err; e != nil; e = errors.Unwrap(e) {
 			if strings.Contains(e.Error(), secret) {
@@ -198,4 +348,217 @@ func TestSecretsNeverShown(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The comparison key must see passwords although every printed form masks them: a changed password
+// is a changed config, and needs a new client.
+func TestCanonicalSeesPasswords(t *testing.T) {
+	for _, pair := range [][2]string{
+		{`{"host": "h", "password": "a"}`, `{"host": "h", "password": "b"}`},
+		{`{"url": "redis://:a@h"}`, `{"url": "redis://:b@h"}`},
+		{`{"sentinel": {"master": "m", "addrs": ["s:1"], "password": "a"}}`, `{"sentinel": {"master": "m", "addrs": ["s:1"], "password": "b"}}`},
+	} {
+		a, err := ParseConfig([]byte(pair[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ParseConfig([]byte(pair[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.canonical() == b.canonical() {
+			t.Fatalf("%s and %s compare equal; a password change must make a new client", pair[0], pair[1])
+		}
+		if a.String() != b.String() {
+			t.Fatalf("String differs by password: %s vs %s", a, b)
+		}
+	}
+}
+
+// NewClient makes the kind of client the config names, with conn's options mapped onto go-redis's.
+func TestNewClientKindsAndOptions(t *testing.T) {
+	tests := []struct {
+		name  string
+		json  string
+		check func(t *testing.T, c redis.UniversalClient)
+	}{
+		{"single", `{"host": "h", "port": 6380, "db": 2, "username": "u", "password": "p", "client_name": "n",
+			"socket_timeout": 0.25, "socket_connect_timeout": 2, "max_connections": 7, "min_idle_conns": 0, "protocol": 2}`,
+			func(t *testing.T, c redis.UniversalClient) {
+				cl, ok := c.(*redis.Client)
+				if !ok {
+					t.Fatalf("got %T; want *redis.Client", c)
+				}
+				o := cl.Options()
+				if o.Network != "tcp" || o.Addr != "h:6380" || o.DB != 2 || o.Username != "u" || o.Password != "p" ||
+					o.ClientName != "n" || o.Protocol != 2 || o.PoolSize != 7 || o.MinIdleConns != 0 {
+					t.Fatalf("options %+v", o)
+				}
+				if o.ReadTimeout != 250*time.Millisecond || o.WriteTimeout != 250*time.Millisecond || o.DialTimeout != 2*time.Second {
+					t.Fatalf("timeouts read %v write %v dial %v; want 250ms 250ms 2s", o.ReadTimeout, o.WriteTimeout, o.DialTimeout)
+				}
+				if o.MaxRetries != 0 || !o.ContextTimeoutEnabled || o.TLSConfig != nil {
+					t.Fatalf("MaxRetries %d (want 0 after go-redis maps -1), ContextTimeoutEnabled %v, TLS %v",
+						o.MaxRetries, o.ContextTimeoutEnabled, o.TLSConfig)
+				}
+			}},
+		{"single with retries and TLS", `{"addr": "cache:6380", "max_retries": 2, "read_timeout": "1s", "write_timeout": "2s",
+			"ssl": true, "ssl_min_version": "TLSv1_3"}`,
+			func(t *testing.T, c redis.UniversalClient) {
+				o := c.(*redis.Client).Options()
+				if o.MaxRetries != 2 || o.ReadTimeout != time.Second || o.WriteTimeout != 2*time.Second {
+					t.Fatalf("MaxRetries %d read %v write %v; want 2 1s 2s", o.MaxRetries, o.ReadTimeout, o.WriteTimeout)
+				}
+				if o.TLSConfig == nil || o.TLSConfig.ServerName != "cache" || o.TLSConfig.InsecureSkipVerify ||
+					o.TLSConfig.MinVersion != tls.VersionTLS13 {
+					t.Fatalf("TLS config %+v; want server name cache, verified, TLS 1.3", o.TLSConfig)
+				}
+			}},
+		{"unix socket", `{"unix_socket_path": "/run/r.sock", "db": 1}`,
+			func(t *testing.T, c redis.UniversalClient) {
+				o := c.(*redis.Client).Options()
+				if o.Network != "unix" || o.Addr != "/run/r.sock" || o.DB != 1 {
+					t.Fatalf("network %q addr %q db %d", o.Network, o.Addr, o.DB)
+				}
+			}},
+		{"cluster", `{"cluster": ["a:7000", "b:7001"], "password": "p", "read_only": true, "route_by_latency": true,
+			"socket_timeout": 0.5, "pool_size": 4}`,
+			func(t *testing.T, c redis.UniversalClient) {
+				cl, ok := c.(*redis.ClusterClient)
+				if !ok {
+					t.Fatalf("got %T; want *redis.ClusterClient", c)
+				}
+				o := cl.Options()
+				if strings.Join(o.Addrs, ",") != "a:7000,b:7001" || o.Password != "p" || !o.ReadOnly || !o.RouteByLatency ||
+					o.RouteRandomly || o.PoolSize != 4 {
+					t.Fatalf("options %+v", o)
+				}
+				if o.MaxRetries != -1 || !o.ContextTimeoutEnabled {
+					t.Fatalf("MaxRetries %d (want -1, none), ContextTimeoutEnabled %v", o.MaxRetries, o.ContextTimeoutEnabled)
+				}
+				if o.ReadTimeout != 500*time.Millisecond || o.WriteTimeout != 500*time.Millisecond {
+					t.Fatalf("read %v write %v; want 500ms", o.ReadTimeout, o.WriteTimeout)
+				}
+			}},
+		{"sentinel", `{"sentinel": {"master": "mymaster", "addrs": ["s:26379"], "password": "sp"}, "db": 3, "password": "p",
+			"socket_timeout": 0.5}`,
+			func(t *testing.T, c redis.UniversalClient) {
+				cl, ok := c.(*redis.Client)
+				if !ok {
+					t.Fatalf("got %T; want the *redis.Client of redis.NewFailoverClient", c)
+				}
+				o := cl.Options()
+				if o.Addr != "FailoverClient" { // go-redis's mark of a failover client
+					t.Fatalf("Addr %q; want a failover client", o.Addr)
+				}
+				if o.DB != 3 || o.Password != "p" || o.MaxRetries != 0 || !o.ContextTimeoutEnabled ||
+					o.ReadTimeout != 500*time.Millisecond || o.WriteTimeout != 500*time.Millisecond {
+					t.Fatalf("options %+v", o)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := cfg.NewClient()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tc.check(t, c)
+		})
+	}
+}
+
+// Every path from a config to a client refuses insecure TLS unless the caller allows it.
+func TestNewClientRefusesInsecureTLS(t *testing.T) {
+	for _, j := range []string{
+		`{"host": "h", "ssl": true, "ssl_cert_reqs": "none"}`,
+		`{"host": "h", "ssl": true, "ssl_check_hostname": false}`,
+		`{"url": "rediss://h:6380/0?skip_verify=true"}`,
+		`{"cluster": ["a:1"], "ssl": true, "ssl_cert_reqs": "none"}`,
+		`{"sentinel": {"master": "m", "addrs": ["s:1"]}, "ssl": true, "ssl_cert_reqs": "CERT_NONE"}`,
+	} {
+		cfg, err := ParseConfig([]byte(j))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := cfg.NewClient(); !errors.Is(err, ErrInsecureTLS) {
+			if c != nil {
+				c.Close()
+			}
+			t.Fatalf("NewClient(%s) = %v; want ErrInsecureTLS", j, err)
+		}
+		c, err := cfg.NewClientAllowInsecure()
+		if err != nil {
+			t.Fatalf("NewClientAllowInsecure(%s): %v", j, err)
+		}
+		var tc *tls.Config
+		switch c := c.(type) {
+		case *redis.Client:
+			tc = c.Options().TLSConfig
+		case *redis.ClusterClient:
+			tc = c.Options().TLSConfig
+		}
+		c.Close()
+		if tc == nil || !tc.InsecureSkipVerify {
+			t.Fatalf("NewClientAllowInsecure(%s) TLS config %+v; want verification off as asked", j, tc)
+		}
+	}
+}
+
+// ssl_ca_path reads every PEM file of the directory; one that holds none is a config error.
+func TestCAPath(t *testing.T) {
+	dir := t.TempDir()
+	empty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(empty, "readme"), []byte("no certificates"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), testCAPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dir string
+		ok  bool
+	}{{dir, true}, {empty, false}, {filepath.Join(dir, "missing"), false}} {
+		cfg, err := ParseConfig([]byte(fmt.Sprintf(`{"host": "h", "ssl": true, "ssl_ca_path": %q}`, tc.dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cfg.NewClient()
+		if tc.ok {
+			if err != nil {
+				t.Fatalf("ssl_ca_path %s: %v", tc.dir, err)
+			}
+			if c.(*redis.Client).Options().TLSConfig.RootCAs == nil {
+				t.Fatalf("ssl_ca_path %s: no roots loaded", tc.dir)
+			}
+			c.Close()
+			continue
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "ssl_ca_path" || !errors.Is(err, ErrBadConfig) {
+			t.Fatalf("ssl_ca_path %s: %v; want ErrBadConfig naming ssl_ca_path", tc.dir, err)
+		}
+	}
+}
+
+// testCAPEM makes a self-signed CA certificate, for loading only.
+func testCAPEM(t *testing.T) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "conn test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

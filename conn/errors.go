@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -11,8 +12,11 @@ var (
 	// ErrBadConfig: the stored or given config is not valid JSON, has an unknown field, a wrong type
 	// or an impossible combination.
 	ErrBadConfig = errors.New("conn: bad config")
-	// ErrInsecureTLS: the config turns off TLS verification and the registry does not allow it.
-	ErrInsecureTLS = errors.New("conn: insecure TLS not allowed (set Options.AllowInsecureTLS)")
+	// ErrInsecureTLS: the config turns off TLS verification and the caller does not allow it.
+	ErrInsecureTLS = errors.New("conn: insecure TLS not allowed (set Options.AllowInsecureTLS, or use Config.NewClientAllowInsecure)")
+	// ErrNotLoaded: SetConfig stored the config, but the registry could not switch to it; the error
+	// wraps the cause too. The stored config is what the next refresh reads.
+	ErrNotLoaded = errors.New("conn: config stored, but not loaded")
 	// ErrClosed: the registry has been closed.
 	ErrClosed = errors.New("conn: registry closed")
 	// ErrClientType: a wrapped function asks for a client interface the component's client lacks.
@@ -61,6 +65,8 @@ func redactErr(err error, secrets []string) error {
 	}
 	msg := err.Error()
 	changed := false
+	secrets = slices.Clone(secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // "user:pw" before "pw"
 	for _, s := range secrets {
 		if s != "" && strings.Contains(msg, s) {
 			msg = strings.ReplaceAll(msg, s, "*****")
@@ -72,3 +78,23 @@ func redactErr(err error, secrets []string) error {
 	}
 	return &redacted{msg: msg, err: errors.Unwrap(err)}
 }
+
+// notLoaded is SetConfig's error when the write succeeded and the switch did not. It keeps the cause's
+// key and field and unwraps to both ErrNotLoaded and the cause.
+func notLoaded(key string, cause error) error {
+	out := &ConfigError{Key: key}
+	var ce *ConfigError
+	if errors.As(cause, &ce) {
+		out.Field, cause = ce.Field, ce.Err
+	}
+	out.Err = &notLoadedErr{cause: cause}
+	return out
+}
+
+type notLoadedErr struct{ cause error }
+
+func (e *notLoadedErr) Error() string {
+	return "config stored, but not loaded: " + strings.TrimPrefix(e.cause.Error(), "conn: ")
+}
+
+func (e *notLoadedErr) Unwrap() []error { return []error{ErrNotLoaded, e.cause} }

@@ -19,7 +19,8 @@ func Example() {
 	defer configServer.Close()
 	defer dataServer.Close()
 
-	cfg := redis.NewClient(&redis.Options{Addr: configServer.Addr()})
+	// ContextTimeoutEnabled lets a caller's deadline and RefreshTimeout bound the config reads.
+	cfg := redis.NewClient(&redis.Options{Addr: configServer.Addr(), ContextTimeoutEnabled: true})
 	defer cfg.Close()
 	reg := conn.New(cfg, nil)
 	defer reg.Close()

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,7 +30,8 @@ type Options struct {
 	// default: "config:redis:"
 	Prefix string
 
-	// RefreshTimeout bounds one read of a config by a background refresh.
+	// RefreshTimeout bounds one read of a config by a first load or a background refresh. Both run on
+	// the registry's own context, not a caller's, so one caller's cancelled context fails no one else.
 	// default: 1 second
 	RefreshTimeout time.Duration
 
@@ -35,8 +39,9 @@ type Options struct {
 	// default: time.Now
 	Now func() time.Time
 
-	// OnRefreshError, when set, is called (from the refreshing goroutine) each time a background refresh
-	// fails; the cached client keeps serving. Err reports the latest failure too.
+	// OnRefreshError, when set, is called (from the refreshing goroutine, with no registry lock held)
+	// each time a background refresh fails; the cached client keeps serving. Err reports the latest
+	// failure too. The component's next background refresh waits until it returns.
 	OnRefreshError func(component string, err error)
 
 	// AllowInsecureTLS lets configs turn TLS verification off (ssl_cert_reqs "none",
@@ -46,7 +51,9 @@ type Options struct {
 	AllowInsecureTLS bool
 
 	// NewClient makes a client from a parsed config; tests inject one to count or fake clients.
-	// default: (*Config).NewClient
+	// (*Config).NewClient refuses insecure TLS whatever AllowInsecureTLS says: a hook for a registry
+	// that allows it calls NewClientAllowInsecure.
+	// default: (*Config).NewClient, or (*Config).NewClientAllowInsecure with AllowInsecureTLS
 	NewClient func(component string, cfg *Config) (redis.UniversalClient, error)
 }
 
@@ -64,7 +71,11 @@ func (o *Options) init() {
 		o.Now = time.Now
 	}
 	if o.NewClient == nil {
-		o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) { return c.NewClient() }
+		if o.AllowInsecureTLS {
+			o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) { return c.NewClientAllowInsecure() }
+		} else {
+			o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) { return c.NewClient() }
+		}
 	}
 }
 
@@ -76,16 +87,23 @@ type Registry struct {
 	opt     Options
 	entries sync.Map // component -> *entry
 	closed  atomic.Bool
-	bg      sync.WaitGroup // background refreshes, waited for by Close
+	mu      sync.Mutex         // orders starting a background load (bg.Add) with Close (closed, bg.Wait)
+	bg      sync.WaitGroup     // background loads, waited for by Close
+	stop    context.Context    // parent of background loads
+	cancel  context.CancelFunc // cancels stop; called by Close
 }
 
-// New returns a registry that reads configs through config.
+// New returns a registry that reads configs through config, which it never closes. Give config
+// ContextTimeoutEnabled (as the clients conn makes have): without it go-redis ignores context
+// deadlines on the socket, so neither a caller's deadline nor RefreshTimeout bounds a read of a config
+// server that stops answering, and only config's own ReadTimeout (3 s by default) does.
 func New(config redis.Cmdable, opt *Options) *Registry {
 	r := &Registry{config: config}
 	if opt != nil {
 		r.opt = *opt
 	}
 	r.opt.init()
+	r.stop, r.cancel = context.WithCancel(context.Background())
 	return r
 }
 
@@ -97,6 +115,15 @@ type entry struct {
 	refreshing     atomic.Bool            // a background refresh is in flight
 	lastErr        atomic.Pointer[error]  // latest load or refresh failure; nil after a success
 	sem            chan struct{}          // one load or refresh at a time
+
+	mu    sync.Mutex // guards first
+	first *loadCall  // the first load in flight, nil when none
+}
+
+// loadCall is a first load that callers wait for; err is set before done is closed.
+type loadCall struct {
+	done chan struct{}
+	err  error
 }
 
 // handle is a client with a count of the calls using it.
@@ -131,16 +158,30 @@ func (h *handle) retire() {
 
 func (h *handle) close() { h.closeOnce.Do(func() { h.client.Close() }) }
 
-func (r *Registry) entry(component string) *entry {
+// entry returns component's state, checking the name the first time it is seen.
+func (r *Registry) entry(component string) (*entry, error) {
 	if e, ok := r.entries.Load(component); ok {
-		return e.(*entry)
+		return e.(*entry), nil
+	}
+	if err := checkComponent(component); err != nil {
+		return nil, err
 	}
 	e, _ := r.entries.LoadOrStore(component, &entry{
 		component: component,
 		key:       r.opt.Prefix + component,
 		sem:       make(chan struct{}, 1),
 	})
-	return e.(*entry)
+	return e.(*entry), nil
+}
+
+// checkComponent refuses names that make an odd key ("" gives "config:redis:"): a component name is
+// valid UTF-8, not empty, with no spaces or control characters.
+func checkComponent(name string) error {
+	if name != "" && utf8.ValidString(name) &&
+		strings.IndexFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) < 0 {
+		return nil
+	}
+	return &ConfigError{Err: fmt.Errorf("%w: component name %q must be non-empty, without spaces or control characters", ErrBadConfig, name)}
 }
 
 // Key is the Redis key holding component's config.
@@ -153,7 +194,10 @@ func (r *Registry) Acquire(ctx context.Context, component string) (redis.Univers
 	if r.closed.Load() {
 		return nil, nil, ErrClosed
 	}
-	e := r.entry(component)
+	e, err := r.entry(component)
+	if err != nil {
+		return nil, nil, err
+	}
 	for {
 		h := e.cur.Load()
 		if h == nil {
@@ -238,62 +282,130 @@ func (e *entry) lock(ctx context.Context) error {
 
 func (e *entry) unlock() { <-e.sem }
 
-// firstLoad reads the config when no client is cached. Concurrent callers wait for one read. A failure is
-// remembered for Wait, so a missing config does not cost every call a round trip.
+// firstLoad waits for the first load of e's config, started by whichever caller comes first. The
+// load runs on the registry's context bounded by RefreshTimeout, so each caller stops waiting when its
+// own ctx ends without failing the load for the others. A failure is remembered for Wait, so a missing
+// config does not cost every call a round trip.
 func (r *Registry) firstLoad(ctx context.Context, e *entry) error {
-	if err := e.lock(ctx); err != nil {
-		return err
-	}
-	defer e.unlock()
+	e.mu.Lock()
 	if e.cur.Load() != nil {
+		e.mu.Unlock()
 		return nil
 	}
-	now := r.opt.Now()
-	if p := e.lastErr.Load(); p != nil && now.UnixNano() < e.due.Load() {
+	if p := e.lastErr.Load(); p != nil && r.opt.Now().UnixNano() < e.due.Load() {
+		e.mu.Unlock()
 		return *p
 	}
-	e.due.Store(now.Add(r.opt.Wait).UnixNano())
-	err := r.load(ctx, e)
-	if err != nil {
-		e.lastErr.Store(&err)
+	call := e.first
+	if call == nil {
+		call = &loadCall{done: make(chan struct{})}
+		e.first = call // set before the goroutine can clear it; it needs e.mu to
+		if !r.goBG(func() { r.runFirstLoad(e, call) }) {
+			e.first = nil
+			e.mu.Unlock()
+			return ErrClosed
+		}
 	}
-	return err
+	e.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Registry) runFirstLoad(e *entry, call *loadCall) {
+	ctx, cancel := context.WithTimeout(r.stop, r.opt.RefreshTimeout)
+	defer cancel()
+	err := e.lock(ctx)
+	if err != nil {
+		err = &ConfigError{Key: e.key, Err: fmt.Errorf("waiting for another load: %w", err)}
+	} else {
+		if e.cur.Load() == nil { // a Refresh or SetConfig may have loaded it meanwhile
+			// Set before reading, as the book's get_config sets CHECKED first: at most one read per Wait.
+			e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
+			if err = r.load(ctx, e); err != nil && !r.closed.Load() {
+				e.lastErr.Store(&err)
+			}
+		}
+		e.unlock()
+	}
+	if err != nil && r.closed.Load() {
+		err = ErrClosed
+	}
+	call.err = err
+	e.mu.Lock()
+	e.first = nil
+	e.mu.Unlock()
+	close(call.done)
+}
+
+// goBG runs fn in a goroutine Close waits for, unless the registry is closed.
+func (r *Registry) goBG(fn func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return false
+	}
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		fn()
+	}()
+	return true
 }
 
 func (r *Registry) refreshInBackground(e *entry) {
 	// Set before reading, as the book's get_config sets CHECKED first: at most one read per Wait.
 	e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
-		defer e.refreshing.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), r.opt.RefreshTimeout)
-		defer cancel()
-		if err := e.lock(ctx); err != nil {
-			return
-		}
-		defer e.unlock()
-		if err := r.load(ctx, e); err != nil {
-			e.lastErr.Store(&err)
-			if r.opt.OnRefreshError != nil {
-				r.opt.OnRefreshError(e.component, err)
-			}
-		}
-	}()
+	if !r.goBG(func() { r.refresh(e) }) {
+		e.refreshing.Store(false)
+	}
+}
+
+func (r *Registry) refresh(e *entry) {
+	defer e.refreshing.Store(false)
+	ctx, cancel := context.WithTimeout(r.stop, r.opt.RefreshTimeout)
+	defer cancel()
+	if err := e.lock(ctx); err != nil {
+		return // a Refresh or load holds it past RefreshTimeout; it reads the config itself
+	}
+	err := r.load(ctx, e)
+	e.unlock()
+	if err == nil || r.closed.Load() {
+		return
+	}
+	e.lastErr.Store(&err)
+	if r.opt.OnRefreshError != nil {
+		r.opt.OnRefreshError(e.component, err) // unlocked: a slow hook holds up no caller
+	}
 }
 
 // Refresh re-reads component's config now and waits for the result, switching clients if it changed.
+// A failure caused by ctx ending is returned but not remembered, so it fails no other caller.
 func (r *Registry) Refresh(ctx context.Context, component string) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
-	e := r.entry(component)
+	e, err := r.entry(component)
+	if err != nil {
+		return err
+	}
 	if err := e.lock(ctx); err != nil {
 		return err
 	}
 	defer e.unlock()
-	e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
+	return r.refreshLocked(ctx, e)
+}
+
+// refreshLocked is Refresh for a caller holding e.sem.
+func (r *Registry) refreshLocked(ctx context.Context, e *entry) error {
 	err := r.load(ctx, e)
+	if err != nil && ctx.Err() != nil {
+		return err // the caller's deadline, not the config's fault
+	}
+	e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
 	if err != nil {
 		e.lastErr.Store(&err)
 	}
@@ -356,10 +468,16 @@ func (r *Registry) parse(raw []byte) (*Config, error) {
 // SetConfig validates cfg and stores it as component's config: the book's set_config. cfg is JSON
 // ([]byte, string or json.RawMessage) or any value that encodes to a JSON object (a map, a struct).
 // The JSON is stored as given (compacted), so a config in redis-py's keyword form stays readable by the
-// book's Python code. If this registry already serves the component, it switches to the new config now.
+// book's Python code. If this registry already serves the component, it switches to the new config now;
+// when that fails after the write (the config server went away, a certificate file is missing), the
+// error wraps ErrNotLoaded and the cause: the config is stored, and the old client keeps serving.
+// Any other error means nothing was written.
 func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) error {
 	if r.closed.Load() {
 		return ErrClosed
+	}
+	if err := checkComponent(component); err != nil {
+		return err
 	}
 	key := r.Key(component)
 	var raw []byte
@@ -388,12 +506,23 @@ func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) err
 	if err := r.config.Set(ctx, key, buf.Bytes(), 0).Err(); err != nil {
 		return &ConfigError{Key: key, Err: fmt.Errorf("writing config: %w", err)}
 	}
-	if e, ok := r.entries.Load(component); ok && e.(*entry).cur.Load() != nil {
-		return r.Refresh(ctx, component)
+	v, ok := r.entries.Load(component)
+	if !ok {
+		return nil // not served here: the first call reads it
 	}
-	if e, ok := r.entries.Load(component); ok {
-		e.(*entry).lastErr.Store(nil) // forget a remembered "no config"
-		e.(*entry).due.Store(0)
+	// Under e's lock, so a load in flight (which may have read the old config) has finished first.
+	e := v.(*entry)
+	if err := e.lock(ctx); err != nil {
+		return notLoaded(key, err)
+	}
+	defer e.unlock()
+	if e.cur.Load() == nil {
+		e.lastErr.Store(nil) // forget a remembered "no config"
+		e.due.Store(0)
+		return nil
+	}
+	if err := r.refreshLocked(ctx, e); err != nil {
+		return notLoaded(key, err)
 	}
 	return nil
 }
@@ -412,9 +541,13 @@ func (r *Registry) Components() []string {
 // Close closes every client the registry made, including ones still acquired, after waiting for
 // background refreshes. Later calls return ErrClosed. It does not close the config client.
 func (r *Registry) Close() error {
-	if r.closed.Swap(true) {
+	r.mu.Lock()
+	already := r.closed.Swap(true)
+	r.mu.Unlock()
+	if already {
 		return nil
 	}
+	r.cancel() // background loads in flight end now
 	r.bg.Wait()
 	var errs []error
 	r.entries.Range(func(_, v any) bool {

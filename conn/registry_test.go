@@ -56,6 +56,16 @@ type fixture struct {
 	clock     *fakeClock
 	reg       *Registry
 	made      atomic.Int64
+
+	mu      sync.Mutex
+	clients []redis.UniversalClient // every client the registry made, in order
+}
+
+// allClients returns a copy of every client made so far.
+func (f *fixture) allClients() []redis.UniversalClient {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]redis.UniversalClient(nil), f.clients...)
 }
 
 func newFixture(t *testing.T, opt *Options) *fixture {
@@ -68,10 +78,22 @@ func newFixture(t *testing.T, opt *Options) *fixture {
 	if opt != nil {
 		o = *opt
 	}
-	o.Now = f.clock.Now
+	if o.Now == nil {
+		o.Now = f.clock.Now
+	}
 	o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) {
-		f.made.Add(1)
-		return c.NewClient()
+		newClient := c.NewClient
+		if o.AllowInsecureTLS {
+			newClient = c.NewClientAllowInsecure
+		}
+		client, err := newClient()
+		if err == nil {
+			f.made.Add(1)
+			f.mu.Lock()
+			f.clients = append(f.clients, client)
+			f.mu.Unlock()
+		}
+		return client, err
 	}
 	f.reg = New(f.cfgClient, &o)
 	t.Cleanup(func() { f.reg.Close() })
@@ -378,13 +400,18 @@ func TestInsecureTLSRefusedUnlessAllowed(t *testing.T) {
 	}
 }
 
+// 16 goroutines keep calling while the config flips between two servers 20 times. The flips are
+// driven by the fake clock and Refresh, so each is seen exactly once: 21 clients, every replaced
+// one closed once released, and all closed by Close.
 func TestConcurrentUseWhileConfigFlips(t *testing.T) {
-	f := newFixture(t, &Options{Wait: time.Millisecond, Now: time.Now})
-	f.reg.opt.Now = time.Now // real time: refreshes happen while the goroutines run
+	f := newFixture(t, nil)
 	servers := []*miniredis.Miniredis{miniredis.RunT(t), miniredis.RunT(t)}
 	f.setRaw(t, "app", serverConfig(servers[0]))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if _, err := f.reg.Client(ctx, "app"); err != nil { // the first client, on servers[0]
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	var calls, failures atomic.Int64
 	stop := make(chan struct{})
@@ -410,12 +437,24 @@ func TestConcurrentUseWhileConfigFlips(t *testing.T) {
 			}
 		}()
 	}
-	for i := 0; i < 20; i++ {
-		time.Sleep(5 * time.Millisecond)
+	const flips = 20
+	for i := 0; i < flips; i++ {
 		f.setRaw(t, "app", serverConfig(servers[(i+1)%2]))
+		f.clock.Add(time.Second) // callers start background refreshes too, racing the Refresh below
+		if err := f.reg.Refresh(ctx, "app"); err != nil {
+			t.Fatal(err)
+		}
+		// Let the callers use the new client before the next flip.
+		for before := calls.Load(); calls.Load() < before+32 && failures.Load() == 0; {
+			if ctx.Err() != nil {
+				t.Fatal("callers made no progress")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
 	}
 	close(stop)
 	wg.Wait()
+	f.reg.bg.Wait()
 	var served int64
 	for _, s := range servers {
 		n, _ := s.Get("calls")
@@ -426,8 +465,305 @@ func TestConcurrentUseWhileConfigFlips(t *testing.T) {
 	if failures.Load() != 0 || served != calls.Load() {
 		t.Fatalf("%d calls, %d failed, %d INCRs served; want none failed and all served", calls.Load(), failures.Load(), served)
 	}
-	if f.made.Load() < 2 {
-		t.Fatalf("clients made = %d; the config flips were never seen", f.made.Load())
+	clients := f.allClients()
+	if len(clients) != flips+1 {
+		t.Fatalf("clients made = %d; want %d (one per config, each flip seen once)", len(clients), flips+1)
+	}
+	for i, c := range clients[:flips] {
+		if err := c.Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
+			t.Fatalf("replaced client %d: Ping = %v; want redis.ErrClosed", i, err)
+		}
+	}
+	if err := clients[flips].Ping(ctx).Err(); err != nil {
+		t.Fatalf("current client: %v", err)
+	}
+	if err := f.reg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := clients[flips].Ping(ctx).Err(); !errors.Is(err, redis.ErrClosed) {
+		t.Fatalf("current client after Close: Ping = %v; want redis.ErrClosed", err)
+	}
+}
+
+// gate holds the config client's GETs until released, to catch a load in flight.
+type gate struct {
+	entered chan struct{} // one value per GET that reached the gate
+	release chan struct{}
+}
+
+func newGate() *gate { return &gate{entered: make(chan struct{}, 100), release: make(chan struct{})} }
+
+func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "get" {
+			g.entered <- struct{}{}
+			select {
+			case <-g.release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A caller whose context ends stops waiting, and neither fails the load for others nor is remembered.
+func TestCancelledCallerDoesNotFailOthers(t *testing.T) {
+	bg := context.Background()
+	t.Run("cancelled while the load reads", func(t *testing.T) {
+		f := newFixture(t, &Options{RefreshTimeout: time.Minute})
+		f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
+		g := newGate()
+		f.cfgClient.AddHook(g)
+		ctx, cancel := context.WithCancel(bg)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := f.reg.Client(ctx, "app")
+			errc <- err
+		}()
+		<-g.entered
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled caller: %v; want context.Canceled", err)
+		}
+		close(g.release)
+		if _, err := f.reg.Client(bg, "app"); err != nil {
+			t.Fatalf("next caller: %v; want the client", err)
+		}
+		if n := f.gets.n.Load(); n != 1 {
+			t.Fatalf("%d config reads; want 1 (the cancelled caller's load served the next)", n)
+		}
+	})
+	t.Run("cancelled before the call", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			f := newFixture(t, nil)
+			f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
+			ctx, cancel := context.WithCancel(bg)
+			cancel()
+			f.reg.Client(ctx, "app") // may fail or, if the load wins the race, succeed
+			if _, err := f.reg.Client(bg, "app"); err != nil {
+				t.Fatalf("run %d: Client after a cancelled call: %v", i, err)
+			}
+		}
+	})
+	t.Run("cancelled Refresh", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			f := newFixture(t, nil)
+			f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
+			ctx, cancel := context.WithCancel(bg)
+			cancel()
+			if err := f.reg.Refresh(ctx, "app"); err == nil {
+				t.Fatalf("run %d: Refresh with a cancelled context succeeded", i)
+			}
+			if _, err := f.reg.Client(bg, "app"); err != nil {
+				t.Fatalf("run %d: Client after a cancelled Refresh: %v", i, err)
+			}
+			if err := f.reg.Err("app"); err != nil {
+				t.Fatalf("run %d: Err = %v; want nil", i, err)
+			}
+		}
+	})
+}
+
+// The first load is bounded by RefreshTimeout, not by the first caller's context.
+func TestFirstLoadBoundedByRefreshTimeout(t *testing.T) {
+	f := newFixture(t, &Options{RefreshTimeout: 100 * time.Millisecond})
+	f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
+	g := newGate() // never released: a config server that stops answering
+	f.cfgClient.AddHook(g)
+	start := time.Now()
+	_, err := f.reg.Client(context.Background(), "app")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v; want context.DeadlineExceeded from RefreshTimeout", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("first load took %v with RefreshTimeout 100ms", d)
+	}
+	// The config server's failure is remembered for Wait, as a missing config is.
+	if _, err2 := f.reg.Client(context.Background(), "app"); err2 == nil || err2.Error() != err.Error() || len(g.entered) != 1 {
+		t.Fatalf("second call: %v after %d reads; want the remembered %v", err2, len(g.entered), err)
+	}
+}
+
+// Close while callers start refreshes (Wait 1ns, real clock): no WaitGroup misuse under -race, no
+// config read after Close returns, every client closed.
+func TestCloseRacesCallers(t *testing.T) {
+	for round := 0; round < 100; round++ {
+		f := newFixture(t, &Options{Wait: time.Nanosecond, Now: time.Now})
+		f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
+		f.setRaw(t, "other", serverConfig(miniredis.RunT(t)))
+		var closed atomic.Bool
+		f.cfgClient.AddHook(readAfter{&closed, t})
+		var wg, started sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			started.Add(1)
+			go func() {
+				defer wg.Done()
+				first := true
+				for i := 0; ; i++ {
+					comp := []string{"app", "other"}[i%2]
+					_, err := f.reg.Client(context.Background(), comp)
+					if first {
+						started.Done()
+						first = false
+					}
+					if errors.Is(err, ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Errorf("Client(%s): %v", comp, err)
+						return
+					}
+				}
+			}()
+		}
+		started.Wait()
+		if err := f.reg.Close(); err != nil {
+			t.Fatal(err)
+		}
+		closed.Store(true)
+		wg.Wait()
+		for i, c := range f.allClients() {
+			if err := c.Ping(context.Background()).Err(); !errors.Is(err, redis.ErrClosed) {
+				t.Fatalf("round %d: client %d after Close: Ping = %v; want redis.ErrClosed", round, i, err)
+			}
+		}
+	}
+}
+
+// readAfter fails the test on a config read that starts once closed is set.
+type readAfter struct {
+	closed *atomic.Bool
+	t      *testing.T
+}
+
+func (h readAfter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h readAfter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "get" && h.closed.Load() {
+			h.t.Errorf("config read %v after Close returned", cmd.Args())
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h readAfter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A name that would make an odd key is a ConfigError, and reaches no server.
+func TestBadComponentNames(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	good := serverConfig(miniredis.RunT(t))
+	for _, name := range []string{"", " ", "app ", " app", "a b", "a\nb", "a\tb", "a\x00b", "\xff", "a\u00a0b"} {
+		check := func(what string, err error) {
+			t.Helper()
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrBadConfig) {
+				t.Fatalf("%s(%q) = %v; want a *ConfigError wrapping ErrBadConfig", what, name, err)
+			}
+		}
+		_, err := f.reg.Client(ctx, name)
+		check("Client", err)
+		_, _, err = f.reg.Acquire(ctx, name)
+		check("Acquire", err)
+		check("Refresh", f.reg.Refresh(ctx, name))
+		check("SetConfig", f.reg.SetConfig(ctx, name, good))
+	}
+	if keys := f.cfgServer.Keys(); len(keys) != 0 {
+		t.Fatalf("bad names wrote %q", keys)
+	}
+	if n := f.gets.n.Load(); n != 0 {
+		t.Fatalf("bad names cost %d config reads", n)
+	}
+	if got := f.reg.Components(); len(got) != 0 {
+		t.Fatalf("bad names were registered: %q", got)
+	}
+	for _, name := range []string{"app", "shard:3", "logs.v2", "ünïcode"} {
+		if err := f.reg.SetConfig(ctx, name, good); err != nil {
+			t.Fatalf("SetConfig(%q): %v", name, err)
+		}
+		if _, err := f.reg.Client(ctx, name); err != nil {
+			t.Fatalf("Client(%q): %v", name, err)
+		}
+	}
+}
+
+// OnRefreshError runs with the component's lock released, so it may call back into the registry.
+func TestOnRefreshErrorCalledUnlocked(t *testing.T) {
+	var f *fixture
+	locked := make(chan bool, 1)
+	f = newFixture(t, &Options{OnRefreshError: func(component string, err error) {
+		e, _ := f.reg.entry(component)
+		select {
+		case e.sem <- struct{}{}:
+			<-e.sem
+			locked <- false
+		default:
+			locked <- true
+		}
+	}})
+	f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
+	ctx := context.Background()
+	if _, err := f.reg.Client(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	f.setRaw(t, "app", `{"host": "h", "port": "bad"}`)
+	f.clock.Add(time.Second)
+	if _, err := f.reg.Client(ctx, "app"); err != nil { // starts the failing refresh
+		t.Fatal(err)
+	}
+	f.reg.bg.Wait()
+	select {
+	case l := <-locked:
+		if l {
+			t.Fatal("OnRefreshError called with the component's lock held")
+		}
+	default:
+		t.Fatal("OnRefreshError not called")
+	}
+}
+
+// SetConfig says whether it wrote: a failure after the write wraps ErrNotLoaded and the cause.
+func TestSetConfigWrittenNotLoaded(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	data := miniredis.RunT(t)
+	if err := f.reg.SetConfig(ctx, "app", serverConfig(data)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.reg.Client(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Valid JSON whose client cannot be made: the CA file is missing.
+	unloadable := `{"host": "h", "ssl": true, "ssl_ca_certs": "/nonexistent/ca.pem"}`
+	err = f.reg.SetConfig(ctx, "app", unloadable)
+	if !errors.Is(err, ErrNotLoaded) || !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("SetConfig = %v; want ErrNotLoaded wrapping ErrBadConfig", err)
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "config:redis:app" || ce.Field != "ssl_ca_certs" {
+		t.Fatalf("SetConfig = %v; want a *ConfigError naming config:redis:app and ssl_ca_certs", err)
+	}
+	stored, _ := f.cfgServer.Get(DefaultPrefix + "app")
+	if want := `{"host":"h","ssl":true,"ssl_ca_certs":"/nonexistent/ca.pem"}`; stored != want {
+		t.Fatalf("stored %q; want the written config %q", stored, want)
+	}
+	if c, err := f.reg.Client(ctx, "app"); err != nil || c != first {
+		t.Fatalf("after a failed switch: %p, %v; want the old client", c, err)
+	}
+	// A config refused before the write does not say ErrNotLoaded.
+	if err := f.reg.SetConfig(ctx, "app", `{"host": 5}`); errors.Is(err, ErrNotLoaded) || !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("SetConfig(invalid) = %v; want ErrBadConfig without ErrNotLoaded", err)
+	}
+	if got, _ := f.cfgServer.Get(DefaultPrefix + "app"); got != stored {
+		t.Fatalf("a refused config was written: %q", got)
 	}
 }
 
@@ -493,7 +829,7 @@ func TestCloseClosesClients(t *testing.T) {
 func TestAcquireHonoursContext(t *testing.T) {
 	f := newFixture(t, nil)
 	f.setRaw(t, "app", serverConfig(miniredis.RunT(t)))
-	e := f.reg.entry("app")
+	e, _ := f.reg.entry("app")
 	e.sem <- struct{}{} // a load in flight that never finishes
 	defer e.unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

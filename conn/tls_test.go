@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,14 @@ func TestTLSRealServer(t *testing.T) {
 	defer cancel()
 	srv := redistest.RunT(t, &redistest.Options{TLS: true, Host: "127.0.0.2"})
 	named := redistest.RunT(t, &redistest.Options{TLS: true}) // 127.0.0.1: in its certificate
-	f, fn := srv.TLSFiles(), named.TLSFiles()
+	mtls := redistest.RunT(t, &redistest.Options{TLS: true, TLSAuthClients: true})
+	f, fn, fm := srv.TLSFiles(), named.TLSFiles(), mtls.TLSFiles()
+	caDir := t.TempDir() // ssl_ca_path: a directory holding the CA
+	if pem, err := os.ReadFile(fn.CA); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(filepath.Join(caDir, "ca.pem"), pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfgServer := redistest.RunT(t, nil)
 	strict := conn.New(cfgServer.Client(t), nil)
 	defer strict.Close()
@@ -30,21 +39,29 @@ func TestTLSRealServer(t *testing.T) {
 		name    string
 		reg     *conn.Registry
 		json    string
-		wantErr error // nil: PING must work; errAny: PING must fail
+		wantErr error // nil: PING must work; errAny: PING must fail; failWith: fail saying so
 	}{
 		{"verified chain and name", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_certs": %q}`,
 			named.Port(), fn.CA), nil},
 		{"client certificate", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_certs": %q, "ssl_certfile": %q, "ssl_keyfile": %q}`,
-			named.Port(), fn.CA, fn.ClientCert, fn.ClientKey), nil},
+			mtls.Port(), fm.CA, fm.ClientCert, fm.ClientKey), nil},
+		{"client certificate required", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_certs": %q}`,
+			mtls.Port(), fm.CA), failWith("tls: certificate required")},
+		{"client certificate from another CA", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_certs": %q, "ssl_certfile": %q, "ssl_keyfile": %q}`,
+			mtls.Port(), fm.CA, fn.ClientCert, fn.ClientKey), failWith("unknown certificate authority")},
+		{"CA from ssl_ca_path", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_path": %q}`,
+			named.Port(), caDir), nil},
+		{"TLS 1.3 minimum", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_certs": %q, "ssl_min_version": "TLSv1_3"}`,
+			named.Port(), fn.CA), nil},
 		{"name not in certificate", strict, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_ca_certs": %q}`,
-			srv.Port(), f.CA), errAny},
-		{"unknown CA", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true}`, named.Port()), errAny},
+			srv.Port(), f.CA), failWith("not 127.0.0.2")},
+		{"unknown CA", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true}`, named.Port()), failWith("certificate signed by unknown authority")},
 		{"no hostname check refused", strict, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_ca_certs": %q, "ssl_check_hostname": false}`,
 			srv.Port(), f.CA), conn.ErrInsecureTLS},
 		{"no hostname check allowed", lax, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_ca_certs": %q, "ssl_check_hostname": false}`,
 			srv.Port(), f.CA), nil},
 		{"no hostname check still checks the chain", lax, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_check_hostname": false}`,
-			srv.Port()), errAny},
+			srv.Port()), failWith("certificate signed by unknown authority")},
 		{"no verification refused", strict, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_cert_reqs": "none"}`,
 			srv.Port()), conn.ErrInsecureTLS},
 		{"no verification allowed", lax, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_cert_reqs": "none"}`,
@@ -56,8 +73,9 @@ func TestTLSRealServer(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			component := fmt.Sprintf("tls%d", i)
+			fw, isFail := tc.wantErr.(failWith)
 			if err := tc.reg.SetConfig(ctx, component, tc.json); err != nil {
-				if tc.wantErr != nil && tc.wantErr != errAny && errors.Is(err, tc.wantErr) {
+				if tc.wantErr != nil && tc.wantErr != errAny && !isFail && errors.Is(err, tc.wantErr) {
 					return
 				}
 				t.Fatalf("SetConfig: %v", err)
@@ -73,8 +91,10 @@ func TestTLSRealServer(t *testing.T) {
 			case tc.wantErr == nil && err != nil:
 				t.Fatalf("PING: %v", err)
 			case tc.wantErr == errAny && err == nil:
-				t.Fatal("PING succeeded; want a TLS failure")
-			case tc.wantErr != nil && tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
+				t.Fatal("PING succeeded; want a failure")
+			case isFail && (err == nil || !strings.Contains(err.Error(), string(fw))):
+				t.Fatalf("PING: %v; want a failure saying %q", err, string(fw))
+			case tc.wantErr != nil && tc.wantErr != errAny && !isFail && !errors.Is(err, tc.wantErr):
 				t.Fatalf("err = %v; want %v", err, tc.wantErr)
 			}
 		})
@@ -82,6 +102,11 @@ func TestTLSRealServer(t *testing.T) {
 }
 
 var errAny = errors.New("any error")
+
+// failWith is a wanted PING failure whose message holds the string: the TLS check that refused.
+type failWith string
+
+func (f failWith) Error() string { return string(f) }
 
 // ACL credentials from a config, against a real server with a least-privilege user.
 func TestACLUserRealServer(t *testing.T) {
