@@ -28,7 +28,9 @@ type Options struct {
 	// default: none
 	HostDefaults map[string]any
 
-	// Router makes the router for n hosts.
+	// Router makes the router for n hosts. A Partition or ConsistentHash over other host ids than
+	// 0..n-1 (a ring node id of n or more, or an id left out) is refused with ErrBadHosts; a command
+	// whose key another Router sends outside 0..n-1 fails with ErrNoHost.
 	// default: NewPartition (rb's PartitionRouter)
 	Router func(n int) (Router, error)
 
@@ -37,14 +39,23 @@ type Options struct {
 	MaxConcurrency int
 
 	// NoAutoBatch turns auto-batching off: each GET and SET is sent as it is. Useful when MONITOR
-	// should show the commands as written. (*Cluster).AutoBatch switches it for one view.
+	// should show the commands as written, and when a GET of a key holding another type must fail
+	// with WRONGTYPE: a batched GET gets redis.Nil there, as MGET answers nil for such a key.
+	// (*Cluster).AutoBatch switches it for one view.
 	// default: false (consecutive GETs to a host become one MGET, plain SETs one MSET)
 	NoAutoBatch bool
+
+	// AllowInsecureTLS lets a host's config turn TLS verification off (ssl_cert_reqs "none",
+	// ssl_check_hostname false, skip_verify); without it New refuses such a host with an error
+	// wrapping conn.ErrInsecureTLS, as conn.Registry does. Unused by FromRegistry, whose registry
+	// decides.
+	// default: false
+	AllowInsecureTLS bool
 
 	// NewClient makes a host's client from its parsed config. Clients it returns should have
 	// ContextTimeoutEnabled and no retries, as conn's do, so a deadline bounds every call and a write
 	// whose reply was lost is not applied twice.
-	// default: (*conn.Config).NewClient
+	// default: (*conn.Config).NewClient, or NewClientAllowInsecure with AllowInsecureTLS
 	NewClient func(host int, cfg *conn.Config) (redis.UniversalClient, error)
 }
 
@@ -56,7 +67,13 @@ func (o *Options) init() {
 		o.MaxConcurrency = 64
 	}
 	if o.NewClient == nil {
-		o.NewClient = func(_ int, cfg *conn.Config) (redis.UniversalClient, error) { return cfg.NewClient() }
+		allow := o.AllowInsecureTLS
+		o.NewClient = func(_ int, cfg *conn.Config) (redis.UniversalClient, error) {
+			if allow {
+				return cfg.NewClientAllowInsecure()
+			}
+			return cfg.NewClient()
+		}
 	}
 }
 
@@ -128,6 +145,10 @@ func New(opt *Options) (*Cluster, error) {
 			c.closeClients()
 			return nil, fmt.Errorf("%w: host %d: %w", ErrBadHosts, id, err)
 		}
+		if cfg.Insecure() && !o.AllowInsecureTLS {
+			c.closeClients()
+			return nil, fmt.Errorf("%w: host %d: %w", ErrBadHosts, id, &conn.ConfigError{Field: "ssl", Err: conn.ErrInsecureTLS})
+		}
 		client, err := o.NewClient(id, cfg)
 		if err != nil {
 			c.closeClients()
@@ -182,11 +203,46 @@ func (c *core) finish() (*Cluster, error) {
 		c.closeClients()
 		return nil, fmt.Errorf("%w: router: %w", ErrBadHosts, err)
 	}
+	if err := checkRouter(r, len(c.hosts)); err != nil {
+		c.closeClients()
+		return nil, err
+	}
 	c.router = r
 	for i, batch := range []bool{false, true} {
 		c.routing[i] = newRoutingClient(c, batch)
 	}
 	return &Cluster{core: c, autoBatch: !c.opt.NoAutoBatch}, nil
+}
+
+// checkRouter rejects a router built for other hosts than the cluster's 0..n-1 (rb's
+// assert_gapless_hosts): a ring with a node id of n or more would send keys to a host that does not
+// exist, and one that leaves an id out would never use that host.
+func checkRouter(r Router, n int) error {
+	switch r := r.(type) {
+	case nil:
+		return fmt.Errorf("%w: router is nil", ErrBadHosts)
+	case *Partition:
+		if r.n != n {
+			return fmt.Errorf("%w: partition router over %d hosts for a cluster of %d", ErrBadHosts, r.n, n)
+		}
+	case *ConsistentHash:
+		// ids are sorted, distinct and not negative: n of them ending at n-1 are exactly 0..n-1.
+		if len(r.ids) != n || r.ids[n-1] != n-1 {
+			return fmt.Errorf("%w: ring nodes are hosts %v; want every id 0..%d", ErrBadHosts, r.ids, n-1)
+		}
+	}
+	return nil
+}
+
+// hostFor is the router's host for key, checked: a custom Router that answers an id outside 0..n-1
+// fails the command instead of indexing past the hosts.
+func (c *core) hostFor(cmd redis.Cmder, key string) (int, error) {
+	id := c.router.HostForKey(key)
+	if id < 0 || id >= len(c.hosts) {
+		return 0, fmt.Errorf("%w: router sent key %q to host %d (hosts are 0..%d): %w",
+			ErrNoHost, key, id, len(c.hosts)-1, &UnroutableError{Command: strings.ToLower(cmd.Name()), Reason: "the router answered a host the cluster does not have"})
+	}
+	return id, nil
 }
 
 // newRoutingClient returns a go-redis client that never connects anywhere: a hook takes every command
@@ -255,8 +311,9 @@ func (cl *Cluster) HostForKey(key string) int { return cl.core.router.HostForKey
 // goes to the host of its key. It accepts commands with exactly one key (which may repeat, as in
 // LMOVE k k ...); MGET, MSET, DEL, UNLINK, EXISTS and TOUCH over several keys are split per host and
 // their results put back together (not atomic across hosts). Anything else fails with an error
-// wrapping ErrUnroutable: commands without a key (use Fanout), with keys on several hosts, and WATCH,
-// MULTI and pub/sub, which need a connection of their own (use HostForKey). Its Pipeline and
+// wrapping ErrUnroutable: commands without a key (use Fanout), with more than one distinct key (even
+// keys on one host: the router is asked about one key only), and WATCH, MULTI and pub/sub, which
+// need a connection of their own (use HostForKey). Its Pipeline and
 // Pipelined are Map's: one pipeline per host, hosts in parallel. Do not close it; Close the cluster.
 func (cl *Cluster) Routing() *redis.Client {
 	if cl.autoBatch {

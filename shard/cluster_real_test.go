@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/conn"
 	"github.com/ria-go/ria/redistest"
 )
 
@@ -277,4 +279,94 @@ func keysOn(cl *Cluster, keys []string, host int) []string {
 		}
 	}
 	return out
+}
+
+// TestRealBatchRefusedPerKey: when the server refuses a whole auto-batch with a reply error (here an
+// ACL user allowed only keys ok:*), each original command still gets its own answer: the batch is
+// sent again command by command, so the allowed keys are written and read, the refused one alone
+// fails with NOPERM, and Map reports no host failure.
+func TestRealBatchRefusedPerKey(t *testing.T) {
+	ctx := ctxT(t, 60*time.Second)
+	srv := redistest.RunT(t, nil)
+	admin := srv.Client(t)
+	if err := admin.Do(ctx, "ACL", "SETUSER", "limited", "on", ">pw", "~ok:*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{sent: map[int][]string{}}
+	cl, err := New(&Options{
+		Hosts: map[int]map[string]any{0: {"addr": srv.Addr(), "username": "limited", "password": "pw", "socket_timeout": 5}},
+		NewClient: func(id int, cfg *conn.Config) (redis.UniversalClient, error) {
+			c, err := cfg.NewClient()
+			if err == nil {
+				c.AddHook(recordHook{r: rec, id: id})
+			}
+			return c, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	keys := []string{"ok:1", "bad:1", "ok:2"}
+	sets := map[string]*redis.StatusCmd{}
+	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			sets[k] = p.Set(ctx, k, "v-"+k, 0)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("Map of SETs: %v; want no host error", err)
+	}
+	if got := rec.names(0); !slices.Contains(got, "mset") {
+		t.Fatalf("host received %v; want an mset first (else nothing was batched)", got)
+	}
+	for _, k := range keys {
+		err := sets[k].Err()
+		if k == "bad:1" {
+			if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+				t.Errorf("SET %s: %v; want NOPERM", k, err)
+			}
+			continue
+		}
+		if err != nil || sets[k].Val() != "OK" {
+			t.Errorf("SET %s = %q, %v; want OK", k, sets[k].Val(), err)
+		}
+		if v, err := admin.Get(ctx, k).Result(); err != nil || v != "v-"+k {
+			t.Errorf("server has %s = %q, %v; want v-%s", k, v, err, k)
+		}
+	}
+	if n, _ := admin.Exists(ctx, "bad:1").Result(); n != 0 {
+		t.Error("bad:1 was written")
+	}
+
+	rec.reset()
+	gets := map[string]*redis.StringCmd{}
+	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+		for _, k := range append(keys, "ok:missing") {
+			gets[k] = p.Get(ctx, k)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("Map of GETs: %v; want no host error", err)
+	}
+	if got := rec.names(0); !slices.Contains(got, "mget") {
+		t.Fatalf("host received %v; want an mget first", got)
+	}
+	for k, c := range gets {
+		v, err := c.Result()
+		switch k {
+		case "bad:1":
+			if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+				t.Errorf("GET %s: %q, %v; want NOPERM", k, v, err)
+			}
+		case "ok:missing":
+			if !errors.Is(err, redis.Nil) {
+				t.Errorf("GET %s: %q, %v; want redis.Nil", k, v, err)
+			}
+		default:
+			if err != nil || v != "v-"+k {
+				t.Errorf("GET %s = %q, %v; want v-%s", k, v, err, k)
+			}
+		}
+	}
 }

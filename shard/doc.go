@@ -28,18 +28,22 @@
 // id 0..n-1, each configured in conn's JSON form over shared defaults (New), or loaded from a
 // conn.Registry as components "<name>:<id>" (FromRegistry). A Router maps a key to a host: Partition
 // (rb's PartitionRouter, bit-compatible: rb sends "foo" to 1, "bar" to 2 and "baz" to 0 of 3 hosts)
-// or ConsistentHash (rb's ketama ring, weighted).
+// or ConsistentHash (rb's ketama ring, weighted). A host config that turns TLS verification off is
+// refused unless Options.AllowInsecureTLS is set.
 //
 //   - Routing is a go-redis client that sends each command to its key's host. It refuses, with an
-//     error wrapping ErrUnroutable, commands it cannot send to one host (no key, keys on several
-//     hosts, keys it cannot find, WATCH/MULTI/pub-sub), except MGET, MSET, DEL, UNLINK, EXISTS and
-//     TOUCH, which it splits per host. The key of every Redis 7.0 command comes from its COMMAND key
-//     specifications, compiled into commands_table.go.
+//     error wrapping ErrUnroutable, commands it cannot send to one host (no key, more than one
+//     distinct key even when they share a host, keys it cannot find, WATCH/MULTI/pub-sub), except
+//     MGET, MSET, DEL, UNLINK, EXISTS and TOUCH, which it splits per host. The key of every Redis
+//     7.0 command comes from its COMMAND key specifications, compiled into commands_table.go.
 //   - Map groups commands by host and sends one pipeline per host, hosts in parallel (at most
 //     MaxConcurrency at a time, all within ctx); each go-redis Cmd holds its result when Map returns,
 //     as rb's promises do. Auto-batching (on by default, AutoBatch(false) or NoAutoBatch to turn it
 //     off) makes a run of consecutive GETs to one host a single MGET and of plain SETs a single MSET;
-//     every original command still gets its own result.
+//     every original command still gets its own result: a batch the server refuses with a reply
+//     error (an ACL key rule, OOM) is sent again command by command. One difference remains: a GET
+//     of a key holding another type gets redis.Nil, as MGET answers nil there, not WRONGTYPE; turn
+//     auto-batching off where that matters.
 //   - Fanout and All send commands to chosen hosts or all of them; FanoutCmd returns one command's
 //     results keyed by host id.
 //   - Host, Acquire and ClientForKey give the client of one host, for anything else (transactions,
@@ -55,5 +59,6 @@
 // against redis.Cmdable runs on it unchanged as long as each command's keys share a slot.
 // CLUSTER.md maps redis-py-cluster's features to what go-redis provides. This package adds what our
 // patterns need that go-redis lacks: Slot (the key's slot, hash tags included), MGet (a cross-slot
-// MGET split by slot), and Scan (SCAN over every master).
+// MGET split by slot, which defers to go-redis's own split when the client has the dynamic command
+// resolver), and Scan (SCAN over every master).
 package shard

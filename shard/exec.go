@@ -63,12 +63,14 @@ func (c *core) run(ctx context.Context, cmds []redis.Cmder, batch bool) {
 			continue
 		}
 		key, err := routeKey(cmd)
-		if err != nil {
-			cmd.SetErr(err)
-			continue
+		if err == nil {
+			var id int
+			if id, err = c.hostFor(cmd, key); err == nil {
+				perHost[id] = append(perHost[id], cmd)
+				continue
+			}
 		}
-		id := c.router.HostForKey(key)
-		perHost[id] = append(perHost[id], cmd)
+		cmd.SetErr(err)
 	}
 	c.runHosts(ctx, perHost, batch)
 	for _, m := range merges {
@@ -124,7 +126,7 @@ func (c *core) runHost(ctx context.Context, id int, cmds []redis.Cmder, batch bo
 		}
 	}
 	defer release()
-	plan, fixups := cmds, []func(){}
+	plan, fixups := cmds, []func() []redis.Cmder{}
 	if batch {
 		plan, fixups = autoBatch(ctx, cmds)
 	}
@@ -138,8 +140,22 @@ func (c *core) runHost(ctx context.Context, id int, cmds []redis.Cmder, batch bo
 			return nil
 		})
 	}
+	// A batch the server refused as a whole (a redis.Error: ACL, OOM, ...) may concern only some
+	// of its keys; its commands are sent again as written so that each gets its own answer.
+	var again []redis.Cmder
 	for _, f := range fixups {
-		f()
+		again = append(again, f()...)
+	}
+	if len(again) > 0 {
+		for _, cmd := range again {
+			cmd.SetErr(nil)
+		}
+		_, _ = client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, cmd := range again {
+				_ = p.Process(ctx, cmd)
+			}
+			return nil
+		})
 	}
 	for _, cmd := range cmds {
 		if err := cmd.Err(); err != nil && transport(err) {
@@ -157,6 +173,13 @@ func transport(err error) bool {
 	}
 	var he *HostError
 	return !errors.As(err, &he)
+}
+
+// replyError reports whether err is the server's answer to the command itself (not redis.Nil, not a
+// failure to reach the host).
+func replyError(err error) bool {
+	var re redis.Error
+	return err != nil && err != redis.Nil && errors.As(err, &re)
 }
 
 // batchable reports whether cmd can join a batch: a plain GET key, or a plain SET key value with no
@@ -177,12 +200,13 @@ func batchable(cmd redis.Cmder) string {
 }
 
 // autoBatch merges runs of consecutive GETs into one MGET and of plain SETs into one MSET, as rb's
-// auto_batch_commands does. Each fixup copies a batch's result back to its commands. MGET answers nil
-// for a key that holds another type where GET would fail with WRONGTYPE, so such a GET gets redis.Nil;
-// a batch that fails gives its error to each of its commands.
-func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()) {
+// auto_batch_commands does. Each fixup copies a batch's result back to its commands, or, when the
+// server refused the batch with a reply error, returns the commands to send again one by one (a
+// transport error is the host's and goes to every command). MGET answers nil for a key that holds
+// another type where GET would fail with WRONGTYPE, so such a GET gets redis.Nil.
+func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func() []redis.Cmder) {
 	var plan []redis.Cmder
-	var fixups []func()
+	var fixups []func() []redis.Cmder
 	for i := 0; i < len(cmds); {
 		kind := batchable(cmds[i])
 		j := i + 1
@@ -204,8 +228,11 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 			}
 			m := redis.NewSliceCmd(ctx, args...)
 			plan = append(plan, m)
-			fixups = append(fixups, func() {
+			fixups = append(fixups, func() []redis.Cmder {
 				vals, err := m.Result()
+				if replyError(err) {
+					return group
+				}
 				for k, g := range group {
 					sc := g.(*redis.StringCmd)
 					switch {
@@ -217,6 +244,7 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 						sc.SetVal(argString(vals[k]))
 					}
 				}
+				return nil
 			})
 		case "set":
 			args := make([]any, 0, 2*len(group)+1)
@@ -226,8 +254,11 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 			}
 			m := redis.NewStatusCmd(ctx, args...)
 			plan = append(plan, m)
-			fixups = append(fixups, func() {
+			fixups = append(fixups, func() []redis.Cmder {
 				val, err := m.Result()
+				if replyError(err) {
+					return group
+				}
 				for _, g := range group {
 					sc := g.(*redis.StatusCmd)
 					if err != nil {
@@ -236,6 +267,7 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 						sc.SetVal(val)
 					}
 				}
+				return nil
 			})
 		}
 		i = j
@@ -265,7 +297,11 @@ func (c *core) split(ctx context.Context, cmd redis.Cmder) (map[int]redis.Cmder,
 		order := []int{}
 		keyArgs := map[int][]any{}
 		for i, k := range args[1:] {
-			id := c.router.HostForKey(argString(k))
+			id, err := c.hostFor(cmd, argString(k))
+			if err != nil {
+				cmd.SetErr(err)
+				return nil, func() {}, true // refused as a whole: no part is sent
+			}
 			if parts[id] == nil {
 				parts[id] = &part{}
 				order = append(order, id)
@@ -305,7 +341,11 @@ func (c *core) split(ctx context.Context, cmd redis.Cmder) (map[int]redis.Cmder,
 		keyArgs := map[int][]any{}
 		var order []int
 		for i := 1; i+1 < len(args); i += 2 {
-			id := c.router.HostForKey(argString(args[i]))
+			id, err := c.hostFor(cmd, argString(args[i]))
+			if err != nil {
+				cmd.SetErr(err)
+				return nil, func() {}, true // refused as a whole: no part is sent
+			}
 			if keyArgs[id] == nil {
 				keyArgs[id] = []any{"mset"}
 				order = append(order, id)
@@ -335,7 +375,11 @@ func (c *core) split(ctx context.Context, cmd redis.Cmder) (map[int]redis.Cmder,
 		keyArgs := map[int][]any{}
 		var order []int
 		for _, k := range args[1:] {
-			id := c.router.HostForKey(argString(k))
+			id, err := c.hostFor(cmd, argString(k))
+			if err != nil {
+				cmd.SetErr(err)
+				return nil, func() {}, true // refused as a whole: no part is sent
+			}
 			if keyArgs[id] == nil {
 				keyArgs[id] = []any{name}
 				order = append(order, id)

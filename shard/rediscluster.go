@@ -48,13 +48,15 @@ func crc16(s string) uint16 {
 }
 
 // MGet is an MGET that works on any client. On a *redis.ClusterClient, whose MGET fails with CROSSSLOT
-// unless all keys share a slot, the keys are grouped by slot and sent as one MGET per slot in a single
-// cluster pipeline (go-redis sends one pipeline per node, nodes in parallel, and follows MOVED/ASK);
-// the values come back in the order of keys, nil for a missing key. It is not atomic across slots.
-// On any other client it is a plain MGET.
+// unless all keys share a slot (with go-redis's default command resolver), the keys are grouped by
+// slot and sent as one MGET per slot in a single cluster pipeline (go-redis sends one pipeline per
+// node, nodes in parallel, and follows MOVED/ASK); the values come back in the order of keys, nil for
+// a missing key. It is not atomic across slots. A ClusterClient given cc.NewDynamicResolver() splits
+// MGET itself (COMMAND publishes it as multi_shard) and refuses it in a pipeline, so MGet then calls
+// its MGET. On any other client it is a plain MGET.
 func MGet(ctx context.Context, c redis.Cmdable, keys ...string) ([]any, error) {
 	cc, ok := c.(*redis.ClusterClient)
-	if !ok || len(keys) < 2 {
+	if !ok || len(keys) < 2 || splitsMGet(ctx, cc, keys) {
 		return c.MGet(ctx, keys...).Result()
 	}
 	bySlot := map[int][]int{} // slot -> positions in keys
@@ -93,6 +95,17 @@ func MGet(ctx context.Context, c redis.Cmdable, keys ...string) ([]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// splitsMGet reports whether cc's command resolver gives MGET a request policy that go-redis applies
+// itself and will not pipeline (multi_shard, from the dynamic resolver).
+func splitsMGet(ctx context.Context, cc *redis.ClusterClient, keys []string) bool {
+	r := cc.GetResolver()
+	if r == nil {
+		return false
+	}
+	p := r.GetCommandPolicy(ctx, redis.NewSliceCmd(ctx, "mget", keys[0], keys[1]))
+	return p != nil && !p.CanBeUsedInPipeline()
 }
 
 // Scan calls fn with every key that matches match (SCAN ... MATCH match COUNT count), on every master

@@ -110,6 +110,33 @@ func TestRedisCluster(t *testing.T) {
 		}
 	})
 
+	// With go-redis's dynamic resolver, COMMAND's request_policy:multi_shard for MGET makes go-redis
+	// split MGET itself and refuse it in a pipeline; MGet must still answer, in key order.
+	t.Run("MGetDynamicResolver", func(t *testing.T) {
+		dc := rc.Client(t)
+		dc.SetCommandInfoResolver(dc.NewDynamicResolver())
+		ask := append(slices.Clone(keys), "missing")
+		_, err := dc.Pipelined(ctx, func(p redis.Pipeliner) error { p.MGet(ctx, keys[0], keys[1]); return nil })
+		if err == nil || !strings.Contains(err.Error(), "cannot pipeline") {
+			t.Fatalf("pipelined MGET under the dynamic resolver: %v; want go-redis's refusal (else the fallback is not needed)", err)
+		}
+		vals, err := MGet(ctx, dc, ask...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vals) != len(ask) {
+			t.Fatalf("MGet returned %d values; want %d", len(vals), len(ask))
+		}
+		for i, k := range keys {
+			if vals[i] != fmt.Sprint(i) {
+				t.Errorf("MGet %s = %v; want %d", k, vals[i], i)
+			}
+		}
+		if vals[len(keys)] != nil {
+			t.Errorf("MGet missing = %v; want nil", vals[len(keys)])
+		}
+	})
+
 	t.Run("Scan", func(t *testing.T) {
 		one, _, err := cc.Scan(ctx, 0, "k:*", 1000).Result()
 		if err != nil {

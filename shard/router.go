@@ -44,13 +44,15 @@ func (p *Partition) HostForKey(key string) int { return index(key, p.n, p.mode) 
 // ConsistentHash is a ketama ring, the algorithm of rb's ConsistentHashingRouter (rb/ketama.py): each
 // node gets floor(40 * nodes * weight / totalWeight) md5 digests of "<name>-<i>-salt", each digest
 // giving four points on a 32-bit ring; a key goes to the first point after md5(key)'s first four
-// bytes (little-endian), wrapping around. With the same node names it routes as rb does (rb's own
-// test vectors pass). Adding or removing a node moves only about 1/n of the keys,
+// bytes (little-endian), wrapping around. It routes as rb does only when the node names are the ones
+// rb hashes: rb hashes the repr of each node's HostInfo, so to share keys with an rb cluster pass those names
+// in Node.Name (rb's own test vectors pass that way); the default names "0", "1", ... do not
+// reproduce an rb cluster's placement. Adding or removing a node moves only about 1/n of the keys,
 // and a node of weight 2 receives about twice the keys of a node of weight 1.
 type ConsistentHash struct {
 	points []uint32 // sorted
 	owner  map[uint32]int
-	hosts  int
+	ids    []int // the nodes' distinct host ids, sorted; a Cluster checks them against its hosts
 }
 
 // Node is one host of a ConsistentHash: its id, the name hashed onto the ring, and its weight.
@@ -81,7 +83,7 @@ func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 	nodes = slices.Clone(nodes)
 	seen := map[string]bool{}
 	total := 0
-	maxHost := 0
+	var ids []int
 	for i := range nodes {
 		n := &nodes[i]
 		if n.Host < 0 {
@@ -101,9 +103,10 @@ func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 		}
 		seen[n.Name] = true
 		total += n.Weight
-		maxHost = max(maxHost, n.Host)
+		ids = append(ids, n.Host)
 	}
-	r := &ConsistentHash{owner: map[uint32]int{}, hosts: maxHost + 1}
+	slices.Sort(ids)
+	r := &ConsistentHash{owner: map[uint32]int{}, ids: slices.Compact(ids)}
 	// rb iterates a Python set, so when two nodes' points collide the winner depends on set order;
 	// sorting by name makes ours deterministic (a collision is a 1-in-2^32 event per point pair).
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })

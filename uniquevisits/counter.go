@@ -79,7 +79,8 @@ type Counter struct {
 
 // New returns a counter whose sets live on the registry's components "<Component>:<n>" and whose
 // counts live on "<Component>", as in the book's chapter 10. Any component may be a Redis Cluster
-// config: every command the counter sends names one key.
+// config: every command the counter sends names one key. With a nil reg every call fails with
+// ErrNoClient (New keeps its one result so that callers need no error check for a constant setup).
 func New(reg *conn.Registry, opt *Options) *Counter {
 	c := &Counter{reg: reg, cache: map[string]int64{}}
 	if opt != nil {
@@ -92,7 +93,8 @@ func New(reg *conn.Registry, opt *Options) *Counter {
 // NewOnClient returns a counter that keeps everything on client, as in the book's chapter 9 (Shards
 // and Component are not used). The client may be a *redis.ClusterClient. Give it a client that does
 // not retry (redis.Options{MaxRetries: -1}, as conn's clients are): go-redis retries three times by
-// default, and a retried INCR double counts (see the package doc).
+// default, and a retried INCR double counts (see the package doc). A nil client makes every call fail
+// with ErrNoClient.
 func NewOnClient(client redis.Cmdable, opt *Options) *Counter {
 	c := New(nil, opt)
 	c.client = client
@@ -106,6 +108,9 @@ func (c *Counter) Options() Options { return c.opt }
 func (c *Counter) counts(ctx context.Context) (redis.Cmdable, func(), error) {
 	if c.client != nil {
 		return c.client, func() {}, nil
+	}
+	if c.reg == nil {
+		return nil, nil, ErrNoClient
 	}
 	return c.reg.Acquire(ctx, c.opt.Component)
 }

@@ -339,3 +339,32 @@ func abs(f float64) float64 {
 	}
 	return f
 }
+
+// TestCounterWithoutClient: a Counter made with a nil registry or client fails every call with
+// ErrNoClient instead of panicking.
+func TestCounterWithoutClient(t *testing.T) {
+	ctx := ctxT(t, 10*time.Second)
+	const sid = "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2"
+	for name, c := range map[string]*Counter{
+		"New(nil)":         New(nil, &Options{Now: fixedClock(day)}),
+		"NewOnClient(nil)": NewOnClient(nil, nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			calls := map[string]error{}
+			_, calls["CountVisit"] = c.CountVisit(ctx, sid)
+			_, calls["Expected"] = c.Expected(ctx, day)
+			_, calls["Count"] = c.Count(ctx, day)
+			_, calls["Recount"] = c.Recount(ctx, day)
+			_, calls["CountVisitHLL"] = c.CountVisitHLL(ctx, sid)
+			_, calls["UniqueHLL"] = c.UniqueHLL(ctx, day)
+			for call, err := range calls {
+				if !errors.Is(err, ErrNoClient) {
+					t.Errorf("%s: %v; want ErrNoClient", call, err)
+				}
+			}
+			if len(c.CachedDays()) != 0 {
+				t.Errorf("cached %v after failures", c.CachedDays())
+			}
+		})
+	}
+}

@@ -14,4 +14,7 @@ var (
 	// failed, say the unsharded server went away). The visit is recorded; calling CountVisit again
 	// will not count it, because the id is no longer new. Recount gives the exact figure from the sets.
 	ErrUncounted = errors.New("uniquevisits: visit recorded but the daily count was not incremented")
+
+	// ErrNoClient: the Counter was made with a nil registry (New) or a nil client (NewOnClient).
+	ErrNoClient = errors.New("uniquevisits: counter has no registry or client")
 )

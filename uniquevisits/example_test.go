@@ -2,6 +2,7 @@ package uniquevisits_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,4 +84,30 @@ func ExampleCounter_CountVisit() {
 	// unique:0 unique:2024-03-01:4525 true <nil>
 	// unique:0 unique:2024-03-01:2742 true <nil>
 	// 3 3
+}
+
+func ExampleCountVisitHLL() {
+	ctx := context.Background()
+	m := miniredis.NewMiniRedis()
+	m.Start()
+	defer m.Close()
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer c.Close()
+	today := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, sid := range []string{
+		"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2",
+		"00000000-0000-0000-0000-000000000001",
+		"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2", // again: the estimate does not change
+	} {
+		changed, _ := uniquevisits.CountVisitHLL(ctx, c, sid, today)
+		fmt.Println(changed)
+	}
+	_, err := uniquevisits.CountVisitHLL(ctx, c, "not-a-session", today)
+	n, _ := uniquevisits.UniqueHLL(ctx, c, today) // an estimate: exact at this size
+	fmt.Println(n, errors.Is(err, uniquevisits.ErrBadSessionID))
+	// Output:
+	// true
+	// true
+	// false
+	// 2 true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +136,50 @@ func TestExpected(t *testing.T) {
 	}
 }
 
+// setBeforeSetNX is a competing process: it stores its expected size just before our SETNX, after
+// our GET found none.
+type setBeforeSetNX struct {
+	m         *miniredis.Miniredis
+	key, val  string
+	setnxSeen *atomic.Int32
+}
+
+func (h setBeforeSetNX) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h setBeforeSetNX) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "setnx" || (cmd.Name() == "set" && len(cmd.Args()) > 3) {
+			h.setnxSeen.Add(1)
+			h.m.Set(h.key, h.val)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h setBeforeSetNX) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestExpectedLosesSetNX: when another process stores the day's expected size between our GET and
+// our SETNX, Expected returns the stored value, not the one computed here, so processes agree.
+func TestExpectedLosesSetNX(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	m, c := mini(t)
+	m.Set("unique:2024-02-29", "100") // computed here: 256
+	var seen atomic.Int32
+	c.AddHook(setBeforeSetNX{m: m, key: "unique:2024-03-01:expected", val: "4096", setnxSeen: &seen})
+	got, err := Expected(ctx, c, day, 0)
+	if err != nil || got != 4096 {
+		t.Fatalf("Expected = %d, %v; want 4096, the competing process's value", got, err)
+	}
+	if seen.Load() != 1 {
+		t.Fatalf("SETNX sent %d times; want 1 (else the race was not staged)", seen.Load())
+	}
+	if s, _ := m.Get("unique:2024-03-01:expected"); s != "4096" {
+		t.Errorf("stored %q; want 4096 kept", s)
+	}
+}
+
+// TestExpectedProcessesAgree runs get_expected from many clients at once (race detector, one stored
+// value); TestExpectedLosesSetNX checks that a loser returns the winner's value.
 func TestExpectedProcessesAgree(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
 	m, _ := mini(t)
