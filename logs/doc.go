@@ -52,8 +52,9 @@
 // discarded and the saved progress is that of the last commit, except ErrCommandFailed: a command
 // the callback queued failed inside EXEC, and Redis committed the rest, progress included. Files are
 // read through a 64 KiB buffer and lines are bounded by Options.MaxLineBytes (default 1 MiB), so
-// memory stays bounded whatever the size of a file; the pipeline holds at most BatchLines lines'
-// commands.
+// memory stays bounded whatever the size of a file. A batch is committed after BatchLines lines or
+// once its lines reach Options.MaxBatchBytes (default 8 MiB), whichever comes first, so the pipeline
+// holds the commands of at most about MaxBatchBytes + MaxLineBytes of lines.
 //
 // # Errata fixed
 //

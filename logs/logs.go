@@ -26,8 +26,14 @@ type Options struct {
 	// default: 1000 (the book's)
 	BatchLines int
 
+	// MaxBatchBytes: a batch is committed early once the lines read into it (newlines included)
+	// reach this many bytes, so a batch of long lines holds at most about MaxBatchBytes +
+	// MaxLineBytes of text, not BatchLines × MaxLineBytes (1 GiB with the defaults).
+	// default: 8 MiB
+	MaxBatchBytes int
+
 	// MaxLineBytes bounds a line's length (without its newline). A longer line stops the run with
-	// ErrLineTooLong; memory use is bounded by about BatchLines × MaxLineBytes whatever the file size.
+	// ErrLineTooLong.
 	// default: 1 MiB
 	MaxLineBytes int
 
@@ -50,10 +56,11 @@ type Options struct {
 }
 
 const (
-	defaultPrefix       = "progress:"
-	defaultBatchLines   = 1000
-	defaultMaxLineBytes = 1 << 20
-	readBufferSize      = 64 << 10
+	defaultPrefix        = "progress:"
+	defaultBatchLines    = 1000
+	defaultMaxLineBytes  = 1 << 20
+	defaultMaxBatchBytes = 8 << 20
+	readBufferSize       = 64 << 10
 )
 
 func (o *Options) init() {
@@ -65,6 +72,9 @@ func (o *Options) init() {
 	}
 	if o.MaxLineBytes == 0 {
 		o.MaxLineBytes = defaultMaxLineBytes
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = defaultMaxBatchBytes
 	}
 }
 
@@ -139,7 +149,7 @@ func parseProgress(vals []any) (Progress, error) {
 
 // ProcessLogs passes every line of the files in dir, in sorted name order, to callback, and commits
 // the callback's writes together with the progress (file name and byte position) in one MULTI/EXEC
-// every BatchLines lines and at the end of each file. It resumes from the saved progress, so a run
+// every BatchLines lines (sooner once a batch reaches MaxBatchBytes) and at the end of each file. It resumes from the saved progress, so a run
 // stopped at any moment (crash, SIGKILL, ctx) and started again sees each line committed exactly once.
 //
 // It returns when every file has been read to its end, or with the first error; the saved progress
@@ -162,6 +172,8 @@ func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callb
 		return Result{}, fmt.Errorf("%w: BatchLines %d is negative", ErrBadInput, o.BatchLines)
 	case o.MaxLineBytes < 0:
 		return Result{}, fmt.Errorf("%w: MaxLineBytes %d is negative", ErrBadInput, o.MaxLineBytes)
+	case o.MaxBatchBytes < 0:
+		return Result{}, fmt.Errorf("%w: MaxBatchBytes %d is negative", ErrBadInput, o.MaxBatchBytes)
 	}
 	o.init()
 
@@ -273,8 +285,8 @@ func (p *processor) processFile(ctx context.Context, path, name string, off int6
 	}
 }
 
-// batch reads up to BatchLines lines, queues the callback's writes and commits them with the
-// progress. It reports eof when the file has no more lines to give.
+// batch reads up to BatchLines lines (fewer once MaxBatchBytes is reached), queues the callback's
+// writes and commits them with the progress. It reports eof when the file has no more lines to give.
 func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off *int64, holdPartial bool) (eof bool, err error) {
 	err = p.c.Watch(ctx, func(tx *redis.Tx) error {
 		vals, err := tx.MGet(ctx, p.fk, p.pk).Result()
@@ -291,7 +303,8 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 
 		pipe := tx.TxPipeline()
 		pos, n := *off, 0
-		for n < p.o.BatchLines {
+		// The callback's commands hold about the lines' text until EXEC: bound both count and bytes.
+		for n < p.o.BatchLines && pos-*off < int64(p.o.MaxBatchBytes) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -608,6 +608,7 @@ func TestBadInput(t *testing.T) {
 		{"empty dir", c, "", record, nil},
 		{"negative batch", c, dir, record, &Options{BatchLines: -1}},
 		{"negative max line", c, dir, record, &Options{MaxLineBytes: -5}},
+		{"negative max batch bytes", c, dir, record, &Options{MaxBatchBytes: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := ProcessLogs(ctx, tc.c, tc.dir, tc.cb, tc.opt); !errors.Is(err, ErrBadInput) {
@@ -646,5 +647,59 @@ func TestLineReaderBoundedMemory(t *testing.T) {
 	}
 	if read := int64(20<<20+7) - int64(huge.Len()); read > max+2*readBufferSize {
 		t.Fatalf("read %d bytes before giving up; cap %d", read, max)
+	}
+}
+
+// TestBatchBytesBound: long lines commit early, so a batch's text (what the callback's queued
+// commands hold until EXEC) stays under MaxBatchBytes plus one line, not BatchLines lines.
+func TestBatchBytesBound(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		opt                     Options
+		lines, lineBytes        int
+		maxBatch, maxLine       int
+		wantCommits, firstLines int
+	}{
+		// 10 lines of 1001 bytes reach 10000: commit; 100 lines make 10 batches.
+		{"option", Options{MaxBatchBytes: 10000}, 100, 1000, 10000, defaultMaxLineBytes, 10, 10},
+		// The defaults: 16 KiB lines, 8 MiB per batch is reached at line 512, before BatchLines 1000.
+		{"default", Options{}, 1000, 16 << 10, 8 << 20, defaultMaxLineBytes, 2, 512},
+		// A batch limit below the line length still commits one line per batch.
+		{"tiny", Options{MaxBatchBytes: 1}, 5, 100, 1, defaultMaxLineBytes, 5, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := newMini(t)
+			dir := t.TempDir()
+			line := strings.Repeat("x", tc.lineBytes) + "\n"
+			writeFiles(t, dir, map[string]string{"big.log": strings.Repeat(line, tc.lines)})
+			var queued, lines int // since the last commit
+			var batches []int
+			opt := tc.opt
+			opt.OnCommit = func(Result) {
+				if queued >= tc.maxBatch+tc.maxLine+1 {
+					t.Errorf("batch %d held %d bytes of lines; bound %d + one line", len(batches), queued, tc.maxBatch)
+				}
+				batches = append(batches, lines)
+				queued, lines = 0, 0
+			}
+			count := func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
+				queued += len(l.Text) + 1
+				lines++
+				pipe.IncrBy(ctx, "bytes", int64(len(l.Text)+1))
+				return nil
+			}
+			res, err := ProcessLogs(context.Background(), c, dir, count, &opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := int64(tc.lines * (tc.lineBytes + 1))
+			if res.Commits != tc.wantCommits || len(batches) != tc.wantCommits || batches[0] != tc.firstLines ||
+				res.Lines != int64(tc.lines) || res.Bytes != total {
+				t.Fatalf("result %+v, lines per batch %v; want %d commits, %d lines in the first", res, batches, tc.wantCommits, tc.firstLines)
+			}
+			if n, _ := c.Get(context.Background(), "bytes").Int64(); n != total {
+				t.Fatalf("callback counted %d bytes; want %d, each line once", n, total)
+			}
+		})
 	}
 }

@@ -45,10 +45,11 @@
 //
 // # Clients
 //
-// Use a client that does not retry after network errors (the conn registry's clients do not):
-// go-redis retries a lost EVALSHA reply by default, which runs the purchase script again; it finds
-// the item sold and reports ErrNotListed for a purchase that happened. (A lost EXEC reply is never
-// retried by go-redis.) Both variants run on a single server, or a Sentinel-managed master.
+// Any client works, retrying or not: go-redis resends a command after a network error by default
+// (MaxRetries 3), but never a lost EXEC reply, and Script marks its EVALSHA not to be resent
+// (go-redis's per-command NoRetry), so a lost reply is ErrUnknownOutcome rather than a second run
+// that finds the item sold and reports ErrNotListed for a purchase that happened. Both variants
+// run on a single server, or a Sentinel-managed master.
 //
 // On Redis Cluster the keys must share a hash slot, for MULTI/EXEC as for a script, and the book's
 // keys do not; with a *redis.ClusterClient or *redis.Ring the functions return ErrCrossSlot before

@@ -44,7 +44,7 @@ const (
 // KEYS[1] inventory:<seller> (SET), KEYS[2] market: (ZSET)
 // ARGV[1] item id, ARGV[2] "<item>.<seller>", ARGV[3] price
 // Returns {0}; {1} not in inventory; {2, price} already listed.
-var listScript = redis.NewScript(`
+var listScript = newLuaScript(`
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {1} end
 local listed = redis.call('ZSCORE', KEYS[2], ARGV[2])
 if listed then return {2, listed} end
@@ -59,7 +59,7 @@ return {0}
 // ARGV[1] "<item>.<seller>", ARGV[2] price, ARGV[3] item id
 // Returns {0}; {3} not listed; {4, price} listed at another price; {5, funds} insufficient funds;
 // {6} buyer owns the item id; {7, key, funds} funds not an integer, or the seller's would overflow.
-var purchaseScript = redis.NewScript(luaInt64 + `
+var purchaseScript = newLuaScript(luaInt64 + `
 local listed = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not listed then return {3} end
 if tonumber(listed) ~= tonumber(ARGV[2]) then return {4, listed} end
@@ -147,13 +147,43 @@ func (r scriptReply) unexpected(op string) error {
 	return fmt.Errorf("market: %s: unexpected script reply %d %v", op, r.code, r.args)
 }
 
-// runScript runs s once (EVALSHA, then EVAL if the server lacks it). A Redis error means the
-// script wrote nothing (see Script); a lost reply is ErrUnknownOutcome.
-func runScript(ctx context.Context, c redis.Scripter, op string, s *redis.Script, keys []string, args ...any) (scriptReply, error) {
+// luaScript is a script's source and SHA1; runScript sends it itself rather than through
+// redis.Script, to mark the call as not to be resent.
+type luaScript struct{ src, hash string }
+
+func newLuaScript(src string) luaScript {
+	return luaScript{src: src, hash: redis.NewScript(src).Hash()}
+}
+
+// noRetryCmd is a script call that go-redis must not resend after a network error: with
+// MaxRetries (default 3) it would resend a call whose reply was lost, run the script a second
+// time, and report ErrNotListed for the purchase the first run made. NoRetry is honoured by
+// go-redis v9.23 (it still resends a call that never reached the network).
+type noRetryCmd struct{ *redis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
+
+// runScript runs s once (EVALSHA, then EVAL if the server lacks it), never resent by the client. A
+// Redis error means the script wrote nothing (see Script); a lost reply is ErrUnknownOutcome.
+func runScript(ctx context.Context, c redis.UniversalClient, op string, s luaScript, keys []string, args ...any) (scriptReply, error) {
 	if err := ctx.Err(); err != nil {
 		return scriptReply{}, fmt.Errorf("market: %s: %w", op, err)
 	}
-	v, err := s.Run(ctx, c, keys, args...).Slice()
+	call := func(name, body string) *redis.Cmd {
+		a := make([]any, 0, 3+len(keys)+len(args))
+		a = append(a, name, body, len(keys))
+		for _, k := range keys {
+			a = append(a, k)
+		}
+		cmd := redis.NewCmd(ctx, append(a, args...)...)
+		_ = c.Process(ctx, noRetryCmd{cmd}) // the error is cmd's
+		return cmd
+	}
+	cmd := call("evalsha", s.hash)
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // the script did not run: EVAL is its first run
+		cmd = call("eval", s.src)
+	}
+	v, err := cmd.Slice()
 	switch {
 	case err == nil:
 	case isRedisError(err):

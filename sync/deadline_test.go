@@ -29,14 +29,22 @@ func TestReturnsByDeadline(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > d+slack {
 		t.Errorf("WaitForSync with the replica paused returned after %v; deadline %v", elapsed, d)
 	}
-	if !errors.Is(err, ErrNotSynced) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrCleanup) {
-		t.Errorf("err %v; want ErrNotSynced at the deadline, token removed", err)
+	if !errors.Is(err, ErrNotSynced) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err %v; want ErrNotSynced at the deadline", err)
 	}
-	if got := tokens(t, m); len(got) != 0 {
-		t.Errorf("token left: %v", got)
+	// The removal has a reserve of its own (250 ms here) but a very loaded machine can still miss
+	// it. Then the error must say so (ErrCleanup) and a later call must sweep the token; without
+	// ErrCleanup the token must be gone.
+	left := tokens(t, m)
+	if !errors.Is(err, ErrCleanup) && len(left) != 0 {
+		t.Errorf("token left without ErrCleanup: %v", left)
 	}
 	if err := r.Replica.Resume(); err != nil {
 		t.Fatal(err)
+	}
+	if errors.Is(err, ErrCleanup) {
+		t.Logf("cleanup missed its reserve (%v); checking that a later call sweeps the token", err)
+		sweep(t, m, rc)
 	}
 
 	// The master does not answer: the calls fail by the deadline, on ctx or on Options.Timeout.
@@ -68,5 +76,27 @@ func TestReturnsByDeadline(t *testing.T) {
 					tc.name, own, err, elapsed, d)
 			}
 		}
+	}
+}
+
+// TestReserve: the cleanup keeps a quarter of the time left, within [50 ms, 250 ms], never more
+// than the time left.
+func TestReserve(t *testing.T) {
+	for _, tc := range []struct{ left, lo, hi time.Duration }{
+		{10 * time.Second, 250 * time.Millisecond, 250 * time.Millisecond},
+		{time.Second, 240 * time.Millisecond, 250 * time.Millisecond},
+		{400 * time.Millisecond, 90 * time.Millisecond, 100 * time.Millisecond},
+		{100 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond},
+		{20 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), tc.left)
+		wctx, r, wcancel := reserve(ctx)
+		dl, _ := ctx.Deadline()
+		wdl, ok := wctx.Deadline()
+		if r < tc.lo || r > tc.hi || !ok || dl.Sub(wdl) != r {
+			t.Errorf("%v left: reserve %v (waiting ends %v before the deadline); want %v to %v", tc.left, r, dl.Sub(wdl), tc.lo, tc.hi)
+		}
+		wcancel()
+		cancel()
 	}
 }

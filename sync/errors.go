@@ -13,8 +13,9 @@ var (
 	// or before it followed the new master. It wraps the context's error.
 	ErrNotSynced = errors.New("sync: replica did not sync before the deadline")
 
-	// ErrNotDurable: the replica had the token but its AOF did not confirm it on disk before the
-	// deadline. It wraps the context's error.
+	// ErrNotDurable: the replica had the token but did not confirm it on disk: its AOF had not
+	// before the deadline (it wraps the context's error), or its persistence state could not be
+	// read (it wraps that error).
 	ErrNotDurable = errors.New("sync: replica did not confirm the write on disk before the deadline")
 
 	// ErrTooFewReplicas: WAIT returned fewer acknowledgements than asked for.

@@ -164,19 +164,24 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-// maxReserve bounds the time a call keeps for its cleanup.
-const maxReserve = 200 * time.Millisecond
+// The time a call keeps for its cleanup: a quarter of the time left, at least minReserve (a tenth,
+// 100 ms of a 1 s call, was too short for one ZREM on a loaded machine), at most maxReserve.
+const (
+	minReserve = 50 * time.Millisecond
+	maxReserve = 250 * time.Millisecond
+)
 
-// reserve returns a context for a call's waiting that ends a tenth of the time left before ctx's
-// deadline (at most maxReserve), and that time: the call's cleanup runs in it, so a call whose
-// server does not answer still returns by its deadline.
+// reserve returns a context for a call's waiting that ends the reserve (see minReserve) before
+// ctx's deadline, and the reserve: the call's cleanup runs in it, so a call whose server does not
+// answer still returns by its deadline.
 func reserve(ctx context.Context) (context.Context, time.Duration, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
 	if !ok { // callers apply Options.Timeout first; keep the reserve off an unbounded call
 		wctx, cancel := context.WithCancel(ctx)
 		return wctx, maxReserve, cancel
 	}
-	r := min(maxReserve, time.Until(dl)/10)
+	left := time.Until(dl)
+	r := min(maxReserve, max(minReserve, left/4), max(left, 0))
 	wctx, cancel := context.WithDeadline(ctx, dl.Add(-r))
 	return wctx, r, cancel
 }

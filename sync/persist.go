@@ -20,8 +20,11 @@ type Snapshot struct {
 
 // BGSave starts a background save (section 4.1.1) and waits until it has finished, so the snapshot
 // holds everything written before the call. A save or AOF rewrite already running is waited for
-// first (its fork may predate the caller's writes), then BGSAVE is issued again. It returns
-// ErrSaveFailed when the save fails (rdb_last_bgsave_status:err) or the deadline passes.
+// first (its fork may predate the caller's writes), then BGSAVE is issued again. It waits on INFO's
+// rdb_bgsave_in_progress rather than polling LASTSAVE for a change: LASTSAVE has one-second
+// resolution, so a save that ends in the same second as an earlier one would look unfinished. The
+// result holds LASTSAVE read after the save. It returns ErrSaveFailed when the save fails
+// (rdb_last_bgsave_status:err) or the deadline passes.
 func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (Snapshot, error) {
 	start := time.Now()
 	if c == nil {

@@ -152,9 +152,17 @@ func TestWaitForSyncReplicaDown(t *testing.T) {
 				r.Replica.Pause()
 				defer r.Replica.Resume()
 			}
-			res, err := WaitForSync(context.Background(), m, rc, &Options{Timeout: 1500 * time.Millisecond})
+			const timeout = 1500 * time.Millisecond
+			start := time.Now()
+			res, err := WaitForSync(context.Background(), m, rc, &Options{Timeout: timeout})
+			elapsed := time.Since(start)
 			if !errors.Is(err, ErrNotSynced) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err %v; want ErrNotSynced wrapping DeadlineExceeded", err)
+			}
+			// The "an error within the deadline": a correctness bound, with half the
+			// timeout as slack for a loaded machine (the bug this guards against overran by seconds).
+			if elapsed > timeout*3/2 {
+				t.Fatalf("returned after %v; Timeout %v", elapsed, timeout)
 			}
 			if res.Durable {
 				t.Fatalf("result %+v claims durability", res)
@@ -284,12 +292,17 @@ func TestBGSave(t *testing.T) {
 	s := redistest.RunT(t, nil)
 	c := s.Client(t)
 	writeKeys(t, c, "s", 500)
+	before := time.Now().Unix() // LASTSAVE is in whole seconds
 	snap, err := BGSave(ctx, c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Saves != 1 || snap.Path != filepath.Join(s.Dir(), "dump.rdb") || snap.LastSave.IsZero() {
+	if snap.Saves != 1 || snap.Path != filepath.Join(s.Dir(), "dump.rdb") {
 		t.Fatalf("snapshot %+v", snap)
+	}
+	// The save is ours: LASTSAVE is no earlier than the call's second, and is what the server says.
+	if last, err := c.LastSave(ctx).Result(); err != nil || snap.LastSave.Unix() < before || snap.LastSave.Unix() != last {
+		t.Fatalf("snapshot LastSave %v (server LASTSAVE %d, %v); want >= %d", snap.LastSave.Unix(), last, err, before)
 	}
 	if _, err := os.Stat(snap.Path); err != nil {
 		t.Fatal(err)
@@ -309,6 +322,9 @@ func TestBGSave(t *testing.T) {
 	}
 	if snap.Saves != 3 {
 		t.Fatalf("rdb_saves %d; want 3 (the running save, then ours)", snap.Saves)
+	}
+	if snap.LastSave.Unix() < before {
+		t.Fatalf("LastSave %d before the first call's second %d", snap.LastSave.Unix(), before)
 	}
 	// Restarted from the snapshot alone (no AOF, no save on exit: SIGKILL), the data is there.
 	if err := s.Restart(ctx); err != nil {

@@ -29,9 +29,11 @@ type Result struct {
 // off the result says the write is in the replica's memory only (Durable false, no error). With AOF
 // on, it waits until the AOF is fsynced past the token (see Options.FsyncWait) and reports Durable.
 // It removes its token and tokens older than MaxAge. When Timeout or ctx's deadline passes first it
-// returns ErrNotSynced or ErrNotDurable, wrapping the context's error: never a silent success. The
-// waiting stops a tenth of the time (at most 200 ms) before that deadline, which is kept for the
-// removal, so the call returns by its deadline even when a server does not answer.
+// returns ErrNotSynced or ErrNotDurable, wrapping the context's error: never a silent success. Once
+// the token has arrived, any failure to confirm the disk (INFO persistence refused, say) is
+// ErrNotDurable, wrapping the cause. The waiting stops a quarter of the time left (50 ms to 250 ms)
+// before that deadline, which is kept for the removal, so the call returns by its deadline even
+// when a server does not answer.
 //
 // master and replica are clients of the two servers (plain clients, or a registry's through
 // conn.WrapPair).
@@ -94,9 +96,15 @@ func waitForSync(ctx context.Context, replica redis.Cmdable, o *Options, res *Re
 	seen := time.Now()
 
 	// 3. On disk? aof_pending_bio_fsync exists only when AOF is on (the book read it regardless).
-	pers, err := info(ctx, replica, "persistence")
+	// The write has arrived; failing to read where it is stored is a failure to confirm it on disk.
+	var pers map[string]string
+	err = poll(ctx, o.Poll, func() (bool, error) {
+		var err error
+		pers, err = info(ctx, replica, "persistence")
+		return err == nil, err
+	})
 	if err != nil {
-		return fmt.Errorf("sync: reading the replica's persistence state: %w", err)
+		return fmt.Errorf("%w: reading the replica's persistence state: %w", ErrNotDurable, err)
 	}
 	if res.AOF = pers["aof_enabled"] == "1"; !res.AOF {
 		res.Note = "replica has appendonly off: the write is in its memory only, not on its disk"
