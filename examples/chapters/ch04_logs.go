@@ -34,10 +34,11 @@ func logsRun(ctx context.Context, env *Env) error {
 	}
 	// The book's @redis_connection: ProcessLogs bound to the "logs" component.
 	process := conn.Wrap3(reg, "logs", logs.ProcessLogs)
-	c, err := reg.Client(ctx, "logs")
+	c, release, err := reg.Acquire(ctx, "logs") // held for the chapter: a config change cannot close it
 	if err != nil {
 		return err
 	}
+	defer release()
 	dir, err := os.MkdirTemp("", "ria-ch04-logs-")
 	if err != nil {
 		return err

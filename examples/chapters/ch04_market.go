@@ -32,10 +32,12 @@ func marketRun(ctx context.Context, env *Env) error {
 	// The domain functions, each bound to the "market" component (the book's @redis_connection).
 	list := conn.Wrap3(reg, "market", market.ListItem)
 	purchase := conn.Wrap4(reg, "market", market.PurchaseItem)
-	c, err := reg.Client(ctx, "market")
+	// Held for the whole story (Acquire, not Client): a config change meanwhile cannot close it.
+	c, release, err := reg.Acquire(ctx, "market")
 	if err != nil {
 		return err
 	}
+	defer release()
 
 	env.Section("4.4.1 users (HASH users:<id>) and their inventories (SET inventory:<id>)")
 	if err := marketUser(ctx, c, "17", "Frank", 43, "ItemL", "ItemM", "ItemN"); err != nil {
@@ -99,7 +101,7 @@ func marketRun(ctx context.Context, env *Env) error {
 	}
 	env.Printf("data unchanged by the refusals: %v\n", after == before)
 
-	env.Section("contention: 8 buyers race for the same 40 listings")
+	env.Section(fmt.Sprintf("contention: %d buyers race for the same %d listings", marketBuyers, marketItems))
 	env.Printf("WATCH loses the lock whenever market: changes under it and starts over; the script cannot lose.\n")
 	for _, v := range []struct {
 		name string
@@ -115,57 +117,70 @@ func marketRun(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// marketRace lists 40 items from one seller, then 8 buyers each buy the cheapest listing until none is
-// left, and checks that money and items are conserved.
+// The race: one seller lists marketItems items priced marketFirstPrice, marketFirstPrice+1, ...; each
+// of marketBuyers buyers has the funds to buy them all, so no purchase can fail for want of money.
+const (
+	marketBuyers     = 8
+	marketItems      = 40
+	marketFirstPrice = 10
+	marketFunds      = marketItems * (2*marketFirstPrice + marketItems - 1) / 2 // every price, summed
+)
+
+// marketRace lists the items, then each buyer buys the cheapest listing until none is left, and
+// checks that money and items are conserved.
 func marketRace(ctx context.Context, env *Env, reg *conn.Registry, name string, m market.Market) error {
-	const buyers, items, funds = 8, 40, 1000
 	list := conn.Wrap3(reg, "market", m.ListItem)
 	purchase := conn.Wrap4(reg, "market", m.PurchaseItem)
-	c, err := reg.Client(ctx, "market")
+	c, release, err := reg.Acquire(ctx, "market")
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := c.FlushDB(ctx).Err(); err != nil {
 		return err
 	}
 	var all []string
-	for i := range items {
+	for i := range marketItems {
 		all = append(all, fmt.Sprintf("Sword%02d", i))
 	}
 	if err := marketUser(ctx, c, "smith", "Smith", 0, all...); err != nil {
 		return err
 	}
 	for i, it := range all {
-		if _, err := list(ctx, it, "smith", int64(10+i)); err != nil {
+		if _, err := list(ctx, it, "smith", int64(marketFirstPrice+i)); err != nil {
 			return err
 		}
 	}
-	for b := range buyers {
-		if err := marketUser(ctx, c, fmt.Sprint("b", b), fmt.Sprint("buyer", b), funds); err != nil {
+	for b := range marketBuyers {
+		if err := marketUser(ctx, c, fmt.Sprint("b", b), fmt.Sprint("buyer", b), marketFunds); err != nil {
 			return err
 		}
 	}
 
 	var mu sync.Mutex
-	var bought, retries, sold int
-	var firstErr error
+	var bought, retries, sold, gaveUp int
+	var errs error
 	var wg sync.WaitGroup
 	start := time.Now()
-	for b := range buyers {
+	for b := range marketBuyers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buyer := fmt.Sprint("b", b)
 			for {
 				cheapest, err := c.ZRangeWithScores(ctx, "market:", 0, 0).Result()
-				if err != nil || len(cheapest) == 0 {
+				if err != nil {
 					mu.Lock()
-					firstErr = errors.Join(firstErr, err)
+					errs = errors.Join(errs, fmt.Errorf("%s: buyer %s reading market:: %w", name, buyer, err))
 					mu.Unlock()
 					return
 				}
+				if len(cheapest) == 0 {
+					return
+				}
 				item, seller, _ := strings.Cut(cheapest[0].Member.(string), ".")
-				p, err := purchase(ctx, buyer, item, seller, int64(cheapest[0].Score))
+				price := int64(cheapest[0].Score)
+				p, err := purchase(ctx, buyer, item, seller, price)
 				mu.Lock()
 				retries += p.Retries
 				switch {
@@ -173,11 +188,14 @@ func marketRace(ctx context.Context, env *Env, reg *conn.Registry, name string, 
 					bought++
 				case errors.Is(err, market.ErrNotListed): // another buyer got there first
 					sold++
+				case errors.Is(err, market.ErrContention): // WATCH lost every attempt until its deadline
+					gaveUp++
 				default:
-					firstErr = errors.Join(firstErr, err)
+					errs = errors.Join(errs, fmt.Errorf("%s: buyer %s buying %s from %s at %d, after %d retries: %w",
+						name, buyer, item, seller, price, p.Retries, err))
 				}
 				mu.Unlock()
-				if err != nil && !errors.Is(err, market.ErrNotListed) {
+				if err != nil && !errors.Is(err, market.ErrNotListed) && !errors.Is(err, market.ErrContention) {
 					return
 				}
 			}
@@ -185,13 +203,13 @@ func marketRace(ctx context.Context, env *Env, reg *conn.Registry, name string, 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if firstErr != nil {
-		return firstErr
+	if errs != nil {
+		return errs
 	}
 
 	// Conservation: the seller's takings are the buyers' spending, every item is somewhere once.
 	var total, owned int64
-	for b := range buyers {
+	for b := range marketBuyers {
 		f, err := c.HGet(ctx, fmt.Sprint("users:b", b), "funds").Int64()
 		if err != nil {
 			return err
@@ -208,11 +226,13 @@ func marketRace(ctx context.Context, env *Env, reg *conn.Registry, name string, 
 		return err
 	}
 	total += takings
-	if total != buyers*funds || owned != items || bought != items {
-		return fmt.Errorf("%s: funds %d (want %d), items owned %d, bought %d (want %d)", name, total, buyers*funds, owned, bought, items)
+	if total != marketBuyers*marketFunds || owned != marketItems || bought != marketItems || takings != marketFunds {
+		return fmt.Errorf("%s: funds %d (want %d), seller's takings %d (want %d), items owned %d, bought %d (want %d)",
+			name, total, marketBuyers*marketFunds, takings, marketFunds, owned, bought, marketItems)
 	}
-	env.Printf("%-17s %d bought in %v: %d retries (%.1f per purchase), %d found the item sold; funds conserved (%d), %d items owned\n",
-		name+":", bought, elapsed.Round(time.Millisecond), retries, float64(retries)/float64(bought), sold, total, owned)
+	env.Printf("%-17s %d bought in %v: %d retries (%.1f per purchase), %d found the item sold, %d gave up under contention\n",
+		name+":", bought, elapsed.Round(time.Millisecond), retries, float64(retries)/float64(bought), sold, gaveUp)
+	env.Printf("%-17s funds conserved (%d), seller took %d, %d items owned\n", "", total, takings, owned)
 	return nil
 }
 

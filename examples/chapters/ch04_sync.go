@@ -24,10 +24,9 @@ func init() {
 // replica B with AOF, waits for sync through the registry, then replaces A as listing 4.4 does, and
 // shows the alternative (promote the replica).
 func syncRun(ctx context.Context, env *Env) error {
-	if !env.CanStartServers() {
-		env.Printf("this part needs redis-server (miniredis has no replication or persistence);\n")
-		env.Printf("install it (`make deps`, or apt-get install redis-server) to see replication, wait_for_sync and failover\n")
-		return nil
+	// miniredis has no replication or persistence.
+	if missing, err := env.missingServers("replication, wait_for_sync and failover"); missing {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -29,10 +29,11 @@ func tokensRun(ctx context.Context, env *Env) error {
 	}
 	update := conn.Wrap3(reg, "tokens", tokens.UpdateToken)
 	updatePipeline := conn.Wrap3(reg, "tokens", tokens.UpdateTokenPipeline)
-	c, err := reg.Client(ctx, "tokens")
+	c, release, err := reg.Acquire(ctx, "tokens") // held for the chapter: a config change cannot close it
 	if err != nil {
 		return err
 	}
+	defer release()
 
 	env.Section("listing 4.7 update_token: one round trip per command")
 	up, err := update(ctx, "d2f1b6", "bill", "")

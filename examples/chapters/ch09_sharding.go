@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
 	"github.com/ria-go/ria/uniquevisits"
 )
@@ -20,9 +21,10 @@ func init() {
 	Register(Chapter{Name: "ch09", Order: 9, Title: "9.2 Sharded structures: sharded hashes and sets, and memory per element", Run: runShardedStructures})
 }
 
-// Redis 7's defaults for the compact encodings (the book's Redis 2.6 allowed 512 hash entries).
+// Sized for the compact encodings under redis.conf's hash-max-listpack-entries 128 (Redis 7's built-in
+// default and the book's Redis 2.6 allow 512).
 const (
-	ch09HashShardSize = 128 // hash-max-listpack-entries: a shard holds about half, room to double
+	ch09HashShardSize = 128 // a shard holds about half, room to double
 	ch09Users         = 10_000
 	ch09Visits        = 6_000
 )
@@ -80,10 +82,11 @@ func runShardedStructures(ctx context.Context, env *Env) error {
 	env.Section("9.2.2 count_visit on one server: visitor ids in sharded SETs of 512 (intsets)")
 	now := time.Now()
 	yesterday := now.AddDate(0, 0, -1)
-	c, err := reg.Client(ctx, "ch09")
+	c, release, err := reg.Acquire(ctx, "ch09") // held for the rest: a config change cannot close it
 	if err != nil {
 		return err
 	}
+	defer release()
 	// Size today's sets from yesterday's count, as get_expected does.
 	if err := c.Set(ctx, "unique:"+uniquevisits.Day(yesterday), ch09Visits*2/3, 0).Err(); err != nil {
 		return err
@@ -146,16 +149,44 @@ func (rr randReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ch09Memory measures the sharded structures with MEMORY USAGE on a real server, against the same
-// elements in one big structure. miniredis has no MEMORY USAGE, so there the shard layout is shown.
+// ch09Group is one kind of sharded structure, and the server setting under which a shard keeps the
+// compact encoding.
+type ch09Group struct {
+	what, pattern string
+	hash          bool
+	setting       string
+	limit         int64 // the setting's value: redis.conf's unless read from the measuring server
+}
+
+// ch09Memory shows the shards' sizes against their limits, and measures them with MEMORY USAGE against
+// the same elements in one big key. miniredis has no MEMORY USAGE: there the shards are copied to a
+// redis-server started with redistest and measured on it.
 func ch09Memory(ctx context.Context, env *Env, c redis.UniversalClient, day string) error {
-	groups := []struct {
-		what, pattern, limit string
-		elements             int
-	}{
-		{"names (HASH)", "names:*", "hash-max-listpack-entries 128", ch09Users},
-		{"visitors (SET)", "unique:" + day + ":*", "set-max-intset-entries 512", 0},
+	groups := []ch09Group{
+		{"names (HASH)", "names:*", true, "hash-max-listpack-entries", 128},
+		{"visitors (SET)", "unique:" + day + ":*", false, "set-max-intset-entries", 512},
 	}
+	m := c // the server measured; nil: none
+	if !env.Real() {
+		missing, err := env.missingServers("measuring memory per element: miniredis has no MEMORY USAGE")
+		if err != nil {
+			return err
+		}
+		if missing {
+			m = nil
+		} else {
+			s, err := redistest.Run(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rc := s.NewClient()
+			defer rc.Close()
+			m = rc
+			env.Printf("miniredis has no MEMORY USAGE: the shards are copied to a redis-server started for this (redistest, %s)\n", s.Addr())
+		}
+	}
+	compact := true
 	for _, g := range groups {
 		var keys []string
 		if err := shard.Scan(ctx, c, g.pattern, 1000, func(k string) error {
@@ -166,51 +197,101 @@ func ch09Memory(ctx context.Context, env *Env, c redis.UniversalClient, day stri
 		}); err != nil {
 			return err
 		}
-		sizes := make([]int64, len(keys))
 		var total, lo, hi int64
 		for i, k := range keys {
+			var n int64
 			var err error
-			if strings.HasPrefix(g.pattern, "names") {
-				sizes[i], err = c.HLen(ctx, k).Result()
+			if g.hash {
+				n, err = c.HLen(ctx, k).Result()
 			} else {
-				sizes[i], err = c.SCard(ctx, k).Result()
+				n, err = c.SCard(ctx, k).Result()
 			}
 			if err != nil {
 				return err
 			}
-			total += sizes[i]
-			if i == 0 || sizes[i] < lo {
-				lo = sizes[i]
+			total += n
+			if i == 0 || n < lo {
+				lo = n
 			}
-			hi = max(hi, sizes[i])
+			hi = max(hi, n)
 		}
-		env.Printf("%s: %d elements in %d shards, %d to %d per shard (limit: %s)\n", g.what, total, len(keys), lo, hi, g.limit)
-		if !env.Real() {
+		if m != nil { // the measuring server's own limit, when it tells
+			if v, err := m.ConfigGet(ctx, g.setting).Result(); err == nil {
+				if n, err := strconv.ParseInt(v[g.setting], 10, 64); err == nil {
+					g.limit = n
+				}
+			}
+		}
+		env.Printf("%s: %d elements in %d shards, %d to %d per shard (limit: %s %d)\n", g.what, total, len(keys), lo, hi, g.setting, g.limit)
+		if hi > g.limit {
+			compact = false
+			env.Printf("  the largest shard holds %d, over the limit %d: it is stored in the full encoding\n", hi, g.limit)
+		}
+		if m == nil {
 			continue
+		}
+		if m != c {
+			if err := ch09Copy(ctx, c, m, keys, g.hash); err != nil {
+				return err
+			}
 		}
 		var bytes int64
 		encodings := map[string]int{}
 		for _, k := range keys {
-			n, err := c.MemoryUsage(ctx, k).Result()
+			n, err := m.MemoryUsage(ctx, k).Result()
 			if err != nil {
 				return err
 			}
 			bytes += n
-			enc, _ := c.ObjectEncoding(ctx, k).Result()
+			enc, err := m.ObjectEncoding(ctx, k).Result()
+			if err != nil {
+				return err
+			}
 			encodings[enc]++
+			if enc != "listpack" && enc != "ziplist" && enc != "intset" {
+				compact = false
+			}
 		}
-		whole, err := ch09Whole(ctx, c, keys, strings.HasPrefix(g.pattern, "names"))
+		whole, err := ch09Whole(ctx, m, keys, g.hash)
 		if err != nil {
 			return err
 		}
 		env.Printf("  sharded: %d bytes, %.1f per element, encodings %v\n", bytes, float64(bytes)/float64(total), encodings)
 		env.Printf("  one key: %d bytes, %.1f per element\n", whole, float64(whole)/float64(total))
 	}
-	if !env.Real() {
-		env.Printf("MEMORY USAGE is not available on miniredis: run with -addr to measure bytes per element.\n" +
-			"Every shard above stays under its limit, so Redis keeps it in the compact encoding.\n")
+	if compact {
+		env.Printf("every shard stays under its limit, so Redis keeps it in the compact encoding\n")
 	}
 	return nil
+}
+
+// ch09Copy copies hashes or sets from one server to another, one pipeline each way.
+func ch09Copy(ctx context.Context, from, to redis.UniversalClient, keys []string, hash bool) error {
+	hashes := make([]*redis.MapStringStringCmd, len(keys))
+	sets := make([]*redis.StringSliceCmd, len(keys))
+	if _, err := from.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			if hash {
+				hashes[i] = p.HGetAll(ctx, k)
+			} else {
+				sets[i] = p.SMembers(ctx, k)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, err := to.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			if hash {
+				p.HSet(ctx, k, hashes[i].Val())
+			} else {
+				p.SAdd(ctx, k, sets[i].Val())
+			}
+		}
+		return nil
+	})
+	return err
 }
 
 // ch09Whole copies the elements of keys into one key, measures it, and deletes it.

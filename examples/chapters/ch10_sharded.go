@@ -55,11 +55,10 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 
 	// Today's sets are sized from yesterday's count, read on the unsharded server.
 	now := time.Now()
-	counts, err := reg.Client(ctx, uniquevisits.Component)
+	err := reg.Do(ctx, uniquevisits.Component, func(counts redis.UniversalClient) error {
+		return counts.Set(ctx, "unique:"+uniquevisits.Day(now.AddDate(0, 0, -1)), 2_500, 0).Err()
+	})
 	if err != nil {
-		return err
-	}
-	if err := counts.Set(ctx, "unique:"+uniquevisits.Day(now.AddDate(0, 0, -1)), 2_500, 0).Err(); err != nil {
 		return err
 	}
 	counter := uniquevisits.New(reg, &uniquevisits.Options{Now: func() time.Time { return now }})
@@ -109,6 +108,9 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 		return err
 	}
 	env.Printf("unique visitors: %d (INCRed count), %d (SCARD of every shard on every server); %v\n", count, exact, elapsed.Round(time.Millisecond))
+	if count != exact { // INCR only when SADD added: the two must agree
+		return fmt.Errorf("the INCRed count %d differs from the recount %d", count, exact)
+	}
 	env.Printf("yesterday 2500 -> expected %d -> %d set shards per server\n", expected, shard.Shards(int(expected), uniquevisits.ShardSize))
 	if _, err := counter.CountVisit(ctx, "0xBAD"); errors.Is(err, uniquevisits.ErrBadSessionID) {
 		env.Printf("a malformed session id: %v\n", err)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"sort"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/redistest"
 )
 
 // Chapter is one part of a chapter's example. A chapter may register several parts (say, one per
@@ -71,6 +71,7 @@ type Env struct {
 
 	addrs  []string // real servers; empty: embedded miniredis
 	flush  bool
+	strict bool // parts that start real servers fail, instead of printing a notice, without redis-server
 	mu     sync.Mutex
 	nextDB int
 	minis  []*miniredis.Miniredis
@@ -79,11 +80,24 @@ type Env struct {
 // Real reports whether the env talks to real Redis servers (-addr / RIA_REDIS_ADDR).
 func (e *Env) Real() bool { return len(e.addrs) > 0 }
 
-// CanStartServers reports whether redis-server is installed, so a chapter can start real servers with
-// redistest for what miniredis cannot do (replication, persistence).
-func (e *Env) CanStartServers() bool {
-	_, err := exec.LookPath("redis-server")
-	return err == nil
+// CanStartServers reports whether redistest finds redis-server ($RIA_REDIS_SERVER, else PATH), so a
+// chapter can start real servers for what miniredis cannot do (replication, persistence, MEMORY USAGE).
+func (e *Env) CanStartServers() bool { return redistest.Installed() == nil }
+
+// missingServers is how a part that starts real servers checks for redis-server. Without it, the part
+// is left out (true) after printing a notice naming what it would show and how to install it; in a
+// strict run (the tests, which never skip) the missing binary is an error instead.
+func (e *Env) missingServers(what string) (bool, error) {
+	err := redistest.Installed()
+	if err == nil {
+		return false, nil
+	}
+	if e.strict {
+		return true, fmt.Errorf("%s: %w", what, err)
+	}
+	e.Printf("this part (%s) needs redis-server, which is not installed:\n", what)
+	e.Printf("install it (`make deps`, or apt-get install redis-server), or set RIA_REDIS_SERVER to the binary\n")
+	return true, nil
 }
 
 // Printf writes to the tour's output.
@@ -168,44 +182,71 @@ func Main(names ...string) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := run(ctx, os.Stdout, *addr, *only, *flush); err != nil {
+	if err := run(ctx, os.Stdout, runOptions{addr: *addr, only: *only, flush: *flush}); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-// Run runs chapters against a fresh env; Main and the tests call it.
-func run(ctx context.Context, out io.Writer, addr, only string, flush bool) error {
-	env := &Env{Out: out, flush: flush}
+// runOptions are Main's flags, and what the tests set.
+type runOptions struct {
+	addr   string // comma-separated real servers; empty: embedded miniredis
+	only   string // comma-separated chapters; empty: all
+	flush  bool   // with addr: empty non-empty databases
+	strict bool   // fail, rather than leave out, the parts that need redis-server when it is missing
+}
+
+// newEnv makes the config client (database 0 of the first real server, or an embedded miniredis) and
+// the registry over it.
+func newEnv(out io.Writer, o runOptions) (*Env, error) {
+	env := &Env{Out: out, flush: o.flush, strict: o.strict}
+	addr := o.addr
 	if addr != "" {
 		env.addrs = strings.Split(addr, ",")
-		cfg, err := conn.ParseConfig([]byte(fmt.Sprintf(`{"addr": %q}`, env.addrs[0])))
-		if err != nil {
-			return fmt.Errorf("-addr: %w", err)
-		}
-		if env.Config, err = cfg.NewClient(); err != nil {
-			return err
-		}
 	} else {
 		m := miniredis.NewMiniRedis()
 		if err := m.Start(); err != nil {
-			return err
+			return nil, err
 		}
 		env.minis = append(env.minis, m)
-		env.Config = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		addr = m.Addr()
+	}
+	// Through conn's config, as every registry client: ContextTimeoutEnabled (go-redis ignores ctx
+	// deadlines on reads without it) and no retries.
+	cfg, err := conn.ParseConfig([]byte(fmt.Sprintf(`{"addr": %q}`, strings.Split(addr, ",")[0])))
+	if err == nil {
+		env.Config, err = cfg.NewClient()
+	}
+	if err != nil {
+		for _, m := range env.minis {
+			m.Close()
+		}
+		if o.addr != "" {
+			err = fmt.Errorf("-addr: %w", err)
+		}
+		return nil, err
 	}
 	env.Registry = conn.New(env.Config, nil)
+	return env, nil
+}
+
+// run runs chapters against a fresh env; Main and the tests call it.
+func run(ctx context.Context, out io.Writer, o runOptions) error {
+	env, err := newEnv(out, o)
+	if err != nil {
+		return err
+	}
 	defer env.close()
 
 	want := map[string]bool{}
-	for _, n := range strings.Split(only, ",") {
+	for _, n := range strings.Split(o.only, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			want[n] = true
 		}
 	}
 	where := "embedded miniredis servers"
 	if env.Real() {
-		where = "real servers " + addr
+		where = "real servers " + o.addr
 	}
 	fmt.Fprintf(out, "ria tour on %s\n", where)
 	ran := 0
@@ -222,7 +263,7 @@ func run(ctx context.Context, out io.Writer, addr, only string, flush bool) erro
 		fmt.Fprintf(out, "(%s done in %v)\n", c.Name, time.Since(start).Round(time.Millisecond))
 	}
 	if ran == 0 {
-		return errors.New("no chapter matched " + only)
+		return errors.New("no chapter matched " + o.only)
 	}
 	return nil
 }
