@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // Machine describes where the figures were measured.
 type Machine struct {
 	CPU, OS, Kernel, Go, RedisServer, RedisBenchmark, GoRedis string
+	Toxiproxy, GonumPlot                                      string // module versions this binary was built with
 	Cores                                                     int
 	LoadAvg                                                   string   // at the start: other work on a shared machine
 	LoadAvgEnd                                                string   // at the end
@@ -25,14 +27,16 @@ type Machine struct {
 
 func detectMachine(ctx context.Context) Machine {
 	m := Machine{
-		CPU:     cpuModel(),
-		Cores:   runtime.NumCPU(),
-		OS:      osName(),
-		Kernel:  firstLine("/proc/sys/kernel/osrelease", runtime.GOOS),
-		Go:      runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
-		GoRedis: redis.Version(),
-		LoadAvg: loadAvg(),
-		Date:    time.Now().UTC(),
+		CPU:       cpuModel(),
+		Cores:     runtime.NumCPU(),
+		OS:        osName(),
+		Kernel:    firstLine("/proc/sys/kernel/osrelease", runtime.GOOS),
+		Go:        runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		GoRedis:   redis.Version(),
+		Toxiproxy: moduleVersion("github.com/Shopify/toxiproxy/v2"),
+		GonumPlot: moduleVersion("gonum.org/v1/plot"),
+		LoadAvg:   loadAvg(),
+		Date:      time.Now().UTC(),
 	}
 	server := os.Getenv("RIA_REDIS_SERVER") // as redistest finds it
 	if server == "" {
@@ -105,4 +109,23 @@ func toolVersion(ctx context.Context, tool, pattern string) string {
 		return m[1]
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// moduleVersion is the version of module path linked into this binary, from its build info; a
+// replaced module reports its replacement.
+func moduleVersion(path string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, m := range bi.Deps {
+		if m.Path != path {
+			continue
+		}
+		if m.Replace != nil {
+			return m.Version + " => " + m.Replace.Path + " " + m.Replace.Version
+		}
+		return m.Version
+	}
+	return "not linked"
 }

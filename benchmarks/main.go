@@ -6,6 +6,9 @@
 //	go run ./benchmarks -only table4.5 -quick
 //	go run ./benchmarks -readme README.md  # also rewrite README's summary (what `make bench` runs)
 //
+// Only a full run of everything writes benchmarks/RESULTS.md by default: -quick, -smoke and -only write
+// to a new temporary directory unless -out is given, so a partial run never replaces the committed report.
+//
 // All figures of a run come from the same run, so ratios between them are meaningful even on a shared,
 // noisy machine; absolute rates are this machine's.
 //
@@ -76,7 +79,8 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "short run: under 2 minutes on 2 cores")
 	smoke := fs.Bool("smoke", false, "tiny run that only proves the program works end to end (figures meaningless)")
-	out := fs.String("out", filepath.Join("benchmarks", "RESULTS.md"), "report path; charts are written to charts/ beside it")
+	out := fs.String("out", defaultOut, "report path; charts are written to charts/ beside it "+
+		"(with -quick, -smoke or -only the default is a new temporary directory)")
 	only := fs.String("only", "", "comma-separated measurements to run ("+strings.Join(names(), ", ")+"); default all")
 	readme := fs.String("readme", "", "also rewrite this README's summary between "+readmeStart+" and "+readmeEnd+
 		" (make bench passes README.md); not with -smoke or -only")
@@ -95,8 +99,8 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 	case *quick:
 		cfg.mode = Quick
 	}
-	if cfg.readme != "" && (*smoke || *only != "") {
-		return errors.New("-readme takes a whole run: not with -smoke or -only")
+	if cfg.readme != "" && (*smoke || *quick || *only != "") {
+		return errors.New("-readme takes a full run of everything: not with -smoke, -quick or -only")
 	}
 	if cfg.readme != "" {
 		if err := checkReadme(cfg.readme); err != nil { // before minutes of measuring
@@ -112,8 +116,21 @@ func cli(ctx context.Context, args []string, stderr io.Writer) error {
 			cfg.only = append(cfg.only, n)
 		}
 	}
+	outSet := false
+	fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+	if !outSet && (cfg.mode != Full || len(cfg.only) > 0) {
+		dir, err := os.MkdirTemp("", "ria-bench-")
+		if err != nil {
+			return err
+		}
+		cfg.out = filepath.Join(dir, "RESULTS.md")
+		fmt.Fprintf(stderr, "partial run: writing to %s, not %s (give -out to choose)\n", cfg.out, defaultOut)
+	}
 	return run(ctx, cfg, stderr)
 }
+
+// defaultOut is the committed report, written by a full run.
+var defaultOut = filepath.Join("benchmarks", "RESULTS.md")
 
 func names() []string {
 	var ns []string

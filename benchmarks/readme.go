@@ -90,8 +90,8 @@ func writeReadme(path, reportPath string, r Report) error {
 		fmt.Fprintf(&sec, "![%s](%s)\n\n", chart.Title, rel(chart.Path))
 	}
 	sec.WriteString("Reproduce: `make bench` (the full run, under 10 minutes on 2 cores; it rewrites " + report +
-		", its charts and this section) or `go run ./benchmarks -quick` (under 2 minutes; the report and charts " +
-		"only).\n\n")
+		", its charts and this section) or `go run ./benchmarks -quick` (under 2 minutes; it writes its report and charts to a temporary " +
+		"directory, or to -out).\n\n")
 	out := append(append(append([]byte{}, head...), sec.Bytes()...), tail...)
 	return os.WriteFile(path, out, 0o644)
 }

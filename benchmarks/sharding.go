@@ -294,14 +294,17 @@ func parseCommandStats(info string) (map[string]int64, error) {
 
 // fanout times one PING to every host against one PING to one host, call by call.
 func (shardingBench) fanout(ctx context.Context, env *Env, cl *shard.Cluster, hosts []redis.UniversalClient) ([]latResult, error) {
-	ping := func(_ int, p redis.Pipeliner) error { return p.Ping(ctx).Err() }
+	// The PINGs are queued with the call's context, not Run's: a call's deadline covers its commands.
+	ping := func(ctx context.Context) func(int, redis.Pipeliner) error {
+		return func(_ int, p redis.Pipeliner) error { return p.Ping(ctx).Err() }
+	}
 	vs := []struct {
 		name string
 		call func(ctx context.Context) error
 	}{
 		{"one host: PING on its own client", func(ctx context.Context) error { return hosts[0].Ping(ctx).Err() }},
 		{"one host through the cluster: `Fanout(ctx, []int{0}, ...)`", func(ctx context.Context) error {
-			return cl.Fanout(ctx, []int{0}, ping)
+			return cl.Fanout(ctx, []int{0}, ping(ctx))
 		}},
 		{fmt.Sprintf("all %d hosts, one after another (a PING each)", shardHosts), func(ctx context.Context) error {
 			for _, h := range hosts {
@@ -312,7 +315,7 @@ func (shardingBench) fanout(ctx context.Context, env *Env, cl *shard.Cluster, ho
 			return nil
 		}},
 		{fmt.Sprintf("all %d hosts in parallel: `All` (a PING each)", shardHosts), func(ctx context.Context) error {
-			return cl.All(ctx, ping)
+			return cl.All(ctx, ping(ctx))
 		}},
 	}
 	calls := Pick(env, 3000, 600, 40)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"io/fs"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -103,10 +105,14 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 	// Rounds alternate redis-benchmark and the Go clients command by command: redis-benchmark runs
 	// before and after the Go clients, and each Go rate is compared with the mean of the two, so that a
 	// change in the machine's load (it is shared) falls on both sides of a ratio; the report gives
-	// medians over the rounds.
+	// medians over the rounds. Between the two, the Go variants take turns in chunks, the first of each
+	// chunk rotating, so that none always runs first or last: the registry's cost over the raw client
+	// (a few atomic operations against a round trip) is a ratio of rates measured side by side.
 	rounds := Pick(env, 10, 4, 1)
+	chunks := Pick(env, 10, 5, 2)
+	budget := Pick(env, time.Minute, 20*time.Second, 2*time.Second) / time.Duration(chunks)
 	m := measured45{rb: make([][]float64, len(ops45)), rates: make([][][]Rate, len(variants)),
-		shares: make([][][]float64, len(variants))}
+		shares: make([][][]float64, len(variants)), timeWait: -1}
 	for i := range variants {
 		m.rates[i] = make([][]Rate, len(ops45))
 		m.shares[i] = make([][]float64, len(ops45))
@@ -123,18 +129,32 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 			if err != nil {
 				return Section{}, err
 			}
-			var got []Rate
+			got := make([]Rate, len(variants))
 			for _, v := range variants {
-				env.Progress("round %d/%d: %s: %s", round+1, rounds, shortName45(v.name), op.name)
 				if err := v.call(ctx, op.fn); err != nil { // warm-up: dial, load the config
 					return Section{}, fmt.Errorf("%s %s: %w", v.name, op.name, err)
 				}
-				r, err := env.Loop(ctx, Pick(env, time.Minute, 20*time.Second, 2*time.Second), v.n,
-					func(ctx context.Context) error { return v.call(ctx, op.fn) })
-				if err != nil {
-					return Section{}, fmt.Errorf("%s %s: %w", v.name, op.name, err)
+			}
+			for k := range chunks {
+				first := round*len(ops45) + j + k
+				env.Progress("round %d/%d: %s, chunk %d/%d of the Go variants, %s first", round+1, rounds, op.name,
+					k+1, chunks, shortName45(variants[first%len(variants)].name))
+				for x := range variants {
+					i := (first + x) % len(variants)
+					v := variants[i]
+					r, err := env.Loop(ctx, budget, max(v.n/chunks, 1),
+						func(ctx context.Context) error { return v.call(ctx, op.fn) })
+					if err != nil {
+						return Section{}, fmt.Errorf("%s %s: %w", v.name, op.name, err)
+					}
+					got[i].Calls += r.Calls
+					got[i].Elapsed += r.Elapsed
 				}
-				got = append(got, r)
+			}
+			// Sockets the connection-per-command variant left behind, while they are still there
+			// (Linux keeps one in TIME_WAIT for 60 s).
+			if tw, err := timeWait(srv.Port()); err == nil {
+				m.timeWait = max(m.timeWait, tw)
 			}
 			after, err := bench()
 			if err != nil {
@@ -146,15 +166,28 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 			}
 		}
 	}
-	return t.section(env, n, rounds, variants, m)
+	return t.section(env, n, rounds, chunks, variants, m)
 }
 
 // measured45 holds every round: rb[op] every redis-benchmark rate (two per round), rates[variant][op][round],
-// shares[variant][op][round] of the redis-benchmark runs around it.
+// shares[variant][op][round] of the redis-benchmark runs around it; timeWait is the most sockets to the
+// server's port seen in TIME_WAIT after a command's turn (-1: not counted, no /proc/net/tcp).
 type measured45 struct {
-	rb     [][]float64
-	rates  [][][]Rate
-	shares [][][]float64
+	rb       [][]float64
+	rates    [][][]Rate
+	shares   [][][]float64
+	timeWait int
+}
+
+// vsRaw is variant i's rate over the raw client's (variant 0), per command and round.
+func (m measured45) vsRaw(i int) []float64 {
+	var out []float64
+	for j := range m.rates[i] {
+		for round, r := range m.rates[i][j] {
+			out = append(out, r.PerSec()/m.rates[0][j][round].PerSec())
+		}
+	}
+	return out
 }
 
 // redisBenchmark runs redis-benchmark -c 1 against srv and returns requests per second by command.
@@ -200,7 +233,7 @@ func parseBenchmarkCSV(out []byte) (map[string]float64, error) {
 	return rps, nil
 }
 
-func (table45) section(env *Env, n, rounds int, variants []variant45, m measured45) (Section, error) {
+func (table45) section(env *Env, n, rounds, chunks int, variants []variant45, m measured45) (Section, error) {
 	s := Section{
 		Title: "Table 4.5: a client against redis-benchmark",
 		Text: []string{
@@ -208,25 +241,37 @@ func (table45) section(env *Env, n, rounds int, variants []variant45, m measured
 				"3-byte value) and each Go variant (the same commands, one at a time, from one goroutine) take "+
 				"turns against the same redis-server, command by command, for %d round(s): redis-benchmark runs "+
 				"before and after the Go clients, a share is a Go rate over the mean of those two, and the table "+
-				"gives the medians over the rounds. The book "+
-				"measured its Python client at 50–60%% of redis-benchmark, and 25–30%% when connecting for every "+
-				"command.", n, rounds),
+				"gives the medians over the rounds. Between the two runs of redis-benchmark the Go variants "+
+				"take turns in %d chunks, the first of each chunk rotating, and \"vs raw\" is a variant's rate "+
+				"over the raw client's in the same round and command (median over every command and round; "+
+				"min–max). The book measured its Python client at 50–60%% of redis-benchmark, and 25–30%% when "+
+				"connecting for every command.", n, rounds, chunks),
 		},
 	}
 	header := []string{"client"}
 	for _, op := range ops45 {
 		header = append(header, op.name+" /s", op.name+" %")
 	}
-	tab := Table{Header: append(header, "book")}
+	tab := Table{Header: append(header, "vs raw (median; min–max)", "book")}
 	row := []string{"redis-benchmark -c 1 (median; min–max)"}
 	for j := range ops45 {
 		row = append(row, fmt.Sprintf("%s (%s–%s)", num(median(m.rb[j])), num(slices.Min(m.rb[j])), num(slices.Max(m.rb[j]))), "100%")
 	}
-	tab.Rows = append(tab.Rows, append(row, "100%"))
+	tab.Rows = append(tab.Rows, append(row, "–", "100%"))
 
 	var ss []series
 	colors := []color.Color{blue, green, purple, red}
-	var summary, counts []string
+	var summary, counts, registry []string
+	registryNoise := true                  // every registry row's spread includes parity with the raw client
+	perCall := func(i int) time.Duration { // median time of one call of variant i, over every command and round
+		var ds []float64
+		for _, rs := range m.rates[i] {
+			for _, r := range rs {
+				ds = append(ds, float64(r.Elapsed)/float64(r.Calls))
+			}
+		}
+		return time.Duration(median(ds))
+	}
 	for i, v := range variants {
 		row := []string{v.name}
 		var shares []float64
@@ -244,11 +289,20 @@ func (table45) section(env *Env, n, rounds int, variants []variant45, m measured
 			shares = append(shares, 100*median(share))
 			counts = append(counts, fmt.Sprintf("%s %s %d in %v", shortName45(v.name), op.name, calls, took.Round(time.Millisecond)))
 		}
+		vs := "100% (itself)"
+		if i > 0 {
+			r := m.vsRaw(i)
+			vs = spread(r)
+			if i < len(variants)-1 {
+				registry = append(registry, shortName45(v.name)+" "+vs)
+				registryNoise = registryNoise && slices.Min(r) <= 1 && slices.Max(r) >= 1
+			}
+		}
 		book := v.book
 		if book == "" {
 			book = "–"
 		}
-		tab.Rows = append(tab.Rows, append(row, book))
+		tab.Rows = append(tab.Rows, append(row, vs, book))
 		ss = append(ss, series{Name: shortName45(v.name), Values: shares, Color: colors[i%len(colors)]})
 		if i == 0 || i == len(variants)-1 {
 			lo, hi := pct(slices.Min(shares)/100), pct(slices.Max(shares)/100)
@@ -260,28 +314,40 @@ func (table45) section(env *Env, n, rounds int, variants []variant45, m measured
 		}
 	}
 	s.Tables = append(s.Tables, tab)
-	s.Summary = "share of redis-benchmark -c 1: " + strings.Join(summary, "; ") + " (book: Python 50–60%, per-connection 25–30%)"
-	perCall := func(i int) time.Duration { // median time of one call of variant i, over every command and round
-		var ds []float64
-		for _, rs := range m.rates[i] {
-			for _, r := range rs {
-				ds = append(ds, float64(r.Elapsed)/float64(r.Calls))
-			}
+	s.Summary = "share of redis-benchmark -c 1: " + strings.Join(summary, "; ") +
+		" (book: Python 50–60%, per-connection 25–30%); registry vs raw client: " + strings.Join(registry, ", ")
+
+	// The registry's reading follows from the vs raw figures, so that it cannot contradict them.
+	regCost := "every spread includes 100%: whatever the lookup costs is below this machine's noise"
+	if !registryNoise {
+		var extra []string
+		for i := 1; i < len(variants)-1; i++ {
+			extra = append(extra, fmt.Sprintf("%s %v", shortName45(variants[i].name),
+				(perCall(i)-perCall(0)).Round(100*time.Nanosecond)))
 		}
-		return time.Duration(median(ds))
+		regCost = "not every spread includes 100%: per call, against the raw client's " +
+			perCall(0).Round(100*time.Nanosecond).String() + ", the median difference was " +
+			strings.Join(extra, ", ") + " (the lookup itself is a few atomic operations; " +
+			"the rest is this machine's noise)"
+	}
+	timeWait := ""
+	if m.timeWait >= 0 {
+		timeWait = fmt.Sprintf(" Counted in /proc/net/tcp after each command's turn, up to %s sockets to the "+
+			"server's port were in TIME_WAIT at once (Linux keeps each for 60 s)%s.", count(m.timeWait), portRange())
 	}
 	s.Notes = append(s.Notes,
 		"Reading it: redis-benchmark does not parse replies, go-redis does, and also pays for a goroutine-safe "+
 			"pool and context handling; the book's Python client paid for much more. The registry rows add the "+
-			"lookup of the component's cached client on each call (`conn.Call` also holds and releases it for the "+
-			"call): the gap to the raw client is their whole cost, within this machine's noise when it is a few "+
-			"percent (redis-benchmark's own spread across rounds is in its row).",
+			"lookup of the component's cached client on each call (`reg.Client` acquires and releases it at "+
+			"once, `conn.Call` holds it for the call): "+strings.Join(registry, ", ")+" of the raw client's rate; "+
+			regCost+".",
 		fmt.Sprintf("Connecting per command: here a command on an open connection took %v and one with its own "+
 			"client %v (a TCP dial, go-redis's HELLO handshake and a close, each time). The fixed cost of a "+
 			"connection did not shrink as the command did, so the anti-pattern costs far more, relatively, than "+
 			"the book's 25–30%%; each closed connection also leaves a socket in TIME_WAIT, the source of the "+
-			"book's \"Cannot assign requested address\". This is why `conn` hands out one long-lived client per "+
-			"component.", perCall(0).Round(100*time.Nanosecond), perCall(len(variants)-1).Round(time.Microsecond)),
+			"book's \"Cannot assign requested address\" once they hold every ephemeral port.%s This is why "+
+			"`conn` hands out one long-lived client per component.",
+			perCall(0).Round(100*time.Nanosecond), perCall(len(variants)-1).Round(time.Microsecond), timeWait),
 		"Samples (all rounds): "+strings.Join(counts, "; ")+".")
 
 	p, err := barChart("Table 4.5: share of redis-benchmark -c 1 (same server, same run)", "% of redis-benchmark",
@@ -298,6 +364,81 @@ func (table45) section(env *Env, n, rounds int, variants []variant45, m measured
 	}
 	s.Charts = append(s.Charts, Chart{Title: "Table 4.5 chart", Path: path})
 	return s, nil
+}
+
+// timeWait counts the TCP sockets in TIME_WAIT with port at either end, from /proc/net/tcp and tcp6.
+func timeWait(port int) (int, error) {
+	total := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) && f == "/proc/net/tcp6" { // no IPv6
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		n, err := countTimeWait(string(b), port)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", f, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// countTimeWait reads /proc/net/tcp's format: a header, then "sl local rem st ...", addresses as
+// hex "ADDR:PORT" and st 06 for TIME_WAIT.
+func countTimeWait(table string, port int) (int, error) {
+	n := 0
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) == 0 || !strings.Contains(lines[0], "local_address") {
+		return 0, fmt.Errorf("no header in %q", firstLineOf(table))
+	}
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			return 0, fmt.Errorf("short line %q", line)
+		}
+		if f[3] != "06" {
+			continue
+		}
+		for _, addr := range f[1:3] {
+			_, hex, ok := strings.Cut(addr, ":")
+			p, err := strconv.ParseUint(hex, 16, 16)
+			if !ok || err != nil {
+				return 0, fmt.Errorf("address %q in %q", addr, line)
+			}
+			if int(p) == port {
+				n++
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// portRange describes the ephemeral ports a client's connections come from, and whether the kernel
+// reuses a TIME_WAIT port for a new outgoing connection; "" when /proc does not say.
+func portRange() string {
+	f := strings.Fields(firstLine("/proc/sys/net/ipv4/ip_local_port_range", ""))
+	if len(f) != 2 {
+		return ""
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	out := fmt.Sprintf(", of %s ephemeral ports (ip_local_port_range %d–%d)", count(hi-lo+1), lo, hi)
+	if r, ok := map[string]string{"0": "never", "1": "for every connection", "2": "for loopback connections only"}[firstLine("/proc/sys/net/ipv4/tcp_tw_reuse", "")]; ok {
+		out += "; this kernel reuses a TIME_WAIT port for a new connection " + r + " (tcp_tw_reuse)"
+	}
+	return out
 }
 
 // median of xs (the mean of the middle two for an even count); xs is not modified.

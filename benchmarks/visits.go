@@ -46,6 +46,7 @@ type visitsResult struct {
 	keys        int
 	memoryUsage int64 // sum of MEMORY USAGE key SAMPLES 0
 	usedMemory  int64 // used_memory after the load minus before
+	warmUp      int64 // used_memory the warm-up left behind on the fresh server, its keys deleted
 	encoding    string
 	note        string
 	loadTook    time.Duration
@@ -245,9 +246,13 @@ func (visitsBench) measure(ctx context.Context, env *Env, l visitsLayout) (visit
 	defer srv.Close() // the big sets take memory: free it before the next layout
 	probe := srv.NewClient()
 	defer probe.Close()
-	// A fresh server allocates some things once, on first use (about 100 KB, by the look of
-	// used_memory: an HLL's first dense registers, a client's argument array for a long command...).
-	// Use the same paths once on a scratch key, so that the growth measured is the layout's own.
+	// A fresh server allocates some things once, on first use (an HLL's first dense registers, a
+	// client's argument array for a long command...). Use the same paths once on scratch keys, so that
+	// the growth measured is the layout's own; what the warm-up leaves behind goes in the report.
+	fresh, err := settledMemory(ctx, probe)
+	if err != nil {
+		return r, err
+	}
 	if err := warmUp(ctx, srv.NewClient()); err != nil {
 		return r, err
 	}
@@ -255,6 +260,7 @@ func (visitsBench) measure(ctx context.Context, env *Env, l visitsLayout) (visit
 	if err != nil {
 		return r, err
 	}
+	r.warmUp = before - fresh
 	// The load runs on its own connection, closed before measuring, so that its buffers are gone.
 	loader := srv.NewClient()
 	t0 := time.Now()
@@ -410,6 +416,14 @@ func usedMemory(ctx context.Context, c redis.Cmdable) (int64, error) {
 }
 
 func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr float64) (Section, error) {
+	var left []int64
+	for _, r := range res {
+		left = append(left, r.warmUp)
+	}
+	warmUps := bytesIEC(float64(slices.Min(left)))
+	if lo, hi := bytesIEC(float64(slices.Min(left))), bytesIEC(float64(slices.Max(left))); lo != hi {
+		warmUps = lo + " to " + hi
+	}
 	s := Section{
 		Title: "Unique visitors: memory per visitor",
 		Text: []string{
@@ -421,9 +435,9 @@ func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr
 				"its value and their allocations, every element counted), and the growth of INFO's `used_memory` "+
 				"(everything the allocator handed out, the keyspace's own hash table included) less "+
 				"`mem_clients_normal` (the connections' buffers, which Redis 7 resizes by a few KB at a time, as much "+
-				"as a HyperLogLog), read once it had settled, after a warm-up on scratch keys (a fresh server "+
-				"allocates about 100 KB on first use of these commands) and after the loading connection was "+
-				"closed.", count(n), count(distinct)),
+				"as a HyperLogLog), read once it had settled, after a warm-up on scratch keys (on each fresh server "+
+				"it left %s behind once its keys were deleted: allocations made once, on first use of these "+
+				"commands) and after the loading connection was closed.", count(n), count(distinct), warmUps),
 		},
 	}
 	tab := Table{Header: []string{"layout", "keys", "encoding", "MEMORY USAGE", "bytes per visitor",
