@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Script is the market on Lua scripts: each operation is one EVALSHA that reads, checks and writes
@@ -155,14 +157,6 @@ func newLuaScript(src string) luaScript {
 	return luaScript{src: src, hash: redis.NewScript(src).Hash()}
 }
 
-// noRetryCmd is a script call that go-redis must not resend after a network error: with
-// MaxRetries (default 3) it would resend a call whose reply was lost, run the script a second
-// time, and report ErrNotListed for the purchase the first run made. NoRetry is honoured by
-// go-redis v9.23 (it still resends a call that never reached the network).
-type noRetryCmd struct{ *redis.Cmd }
-
-func (noRetryCmd) NoRetry() bool { return true }
-
 // runScript runs s once (EVALSHA, then EVAL if the server lacks it), never resent by the client. A
 // Redis error means the script wrote nothing (see Script); a lost reply is ErrUnknownOutcome.
 func runScript(ctx context.Context, c redis.UniversalClient, op string, s luaScript, keys []string, args ...any) (scriptReply, error) {
@@ -175,9 +169,10 @@ func runScript(ctx context.Context, c redis.UniversalClient, op string, s luaScr
 		for _, k := range keys {
 			a = append(a, k)
 		}
-		cmd := redis.NewCmd(ctx, append(a, args...)...)
-		_ = c.Process(ctx, noRetryCmd{cmd}) // the error is cmd's
-		return cmd
+		// Never resent: with MaxRetries (default 3) go-redis would resend a call whose reply was
+		// lost, run the script a second time, and report ErrNotListed for the purchase the first
+		// run made. It still resends a call that never reached the network.
+		return noretry.Do(ctx, c, append(a, args...)...)
 	}
 	cmd := call("evalsha", s.hash)
 	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // the script did not run: EVAL is its first run

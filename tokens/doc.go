@@ -20,9 +20,11 @@
 // stops at the first; the pipeline runs them all). A lost reply is ErrUnknownOutcome: any of the
 // commands may have been applied.
 //
-// ZINCRBY is not idempotent, so nothing here retries, and the client must not either: go-redis
-// retries a command or pipeline after a network error by default (MaxRetries 3), which would count a
-// view twice. Clients from the conn registry make no retries; set MaxRetries: -1 on clients you make.
+// ZINCRBY is not idempotent, so nothing here retries, and the client cannot either: go-redis resends
+// a command or pipeline after a network error by default (MaxRetries 3), which would count a view
+// twice, so the ZINCRBY is marked never to be resent (go-redis's per-command NoRetry; it also keeps
+// the pipeline holding it from being resent). Any go-redis client is safe; a lost reply is
+// ErrUnknownOutcome.
 //
 // All keys are written independently, so the functions work on Redis Cluster too (a ClusterClient
 // splits the pipeline per node).

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Options configure an Updater.
@@ -90,7 +92,10 @@ func (u *Updater) commands(token, user, item string, ts float64) []command {
 		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 			return c.ZRemRangeByRank(ctx, viewed, 0, int64(-u.opt.Keep-1))
 		},
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.ZIncrBy(ctx, keyViews, -1, item) },
+		// Never resent by go-redis: a resent ZINCRBY whose reply was lost counts the view twice.
+		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+			return noretry.ZIncrBy(ctx, c, keyViews, -1, item)
+		},
 	)
 }
 

@@ -91,10 +91,9 @@ func New(reg *conn.Registry, opt *Options) *Counter {
 }
 
 // NewOnClient returns a counter that keeps everything on client, as in the book's chapter 9 (Shards
-// and Component are not used). The client may be a *redis.ClusterClient. Give it a client that does
-// not retry (redis.Options{MaxRetries: -1}, as conn's clients are): go-redis retries three times by
-// default, and a retried INCR double counts (see the package doc). A nil client makes every call fail
-// with ErrNoClient.
+// and Component are not used). The client may be a *redis.ClusterClient, retrying or not: the SADD
+// and INCR are never resent (see the package doc). A nil client makes every call fail with
+// ErrNoClient.
 func NewOnClient(client redis.Cmdable, opt *Options) *Counter {
 	c := New(nil, opt)
 	c.client = client

@@ -22,10 +22,11 @@
 // (shard.Key now uses one shard); a malformed session id was counted as whatever int(..., 16) made of
 // it, or raised ValueError (now ErrBadSessionID).
 //
-// CountVisit's SADD-then-INCR is not idempotent: if a client retried an INCR whose reply was lost,
-// a visitor would count twice, and a retried SADD answers 0, so the INCR would be skipped. Clients
-// from conn make no retries, and when the INCR fails CountVisit returns ErrUncounted rather than
-// guessing; Recount recomputes the exact count from the sets.
+// CountVisit's SADD-then-INCR is not idempotent: if a client resent an INCR whose reply was lost,
+// a visitor would count twice, and a resent SADD answers 0, so the INCR would be skipped. Both are
+// marked never to be resent (go-redis's per-command NoRetry), so any go-redis client is safe: when the
+// INCR fails CountVisit returns ErrUncounted rather than guessing, and Recount recomputes the exact
+// count from the sets.
 //
 // For less memory at the price of an estimate, CountVisitHLL and UniqueHLL count with one HyperLogLog
 // per day (PFADD, PFCOUNT): about 12 KB a day however many visitors, with a standard error of 0.81%.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/shard"
 )
 
@@ -153,9 +154,9 @@ func parsePositive(key, s string) (int64, error) {
 // expected elements in shards of shardSize), and when the id is new, INCR the day's count on counts.
 // sets and counts may be the same client (the book's chapter 9) or not (chapter 10).
 //
-// The INCR must happen once per new id: counts must not retry after a network error (conn's clients
-// do not), or an INCR whose reply was lost is applied twice. If the INCR fails, Add returns the visit
-// with an error wrapping ErrUncounted: retrying Add would find the id present and count nothing.
+// The INCR must happen once per new id, so neither command is ever resent by the client (an INCR
+// whose reply was lost would be applied twice). If the INCR fails, Add returns the visit with an error
+// wrapping ErrUncounted: retrying Add would find the id present and count nothing.
 func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (Visit, error) {
 	d := Day(day)
 	if expected < 1 || expected > math.MaxInt/2 {
@@ -167,7 +168,8 @@ func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int6
 		return Visit{}, err
 	}
 	v := Visit{Day: d, ID: id, Set: set}
-	added, err := sets.SAdd(ctx, set, member).Result()
+	// Neither command is ever resent (a resent SADD answers 0, a resent INCR counts twice).
+	added, err := noretry.SAdd(ctx, sets, set, member).Result()
 	if err != nil {
 		return v, err
 	}
@@ -175,7 +177,7 @@ func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int6
 		return v, nil
 	}
 	v.New = true
-	v.Count, err = counts.Incr(ctx, countKey(d)).Result()
+	v.Count, err = noretry.Incr(ctx, counts, countKey(d)).Result()
 	if err != nil {
 		return v, fmt.Errorf("%w: %s: %w", ErrUncounted, countKey(d), err)
 	}
