@@ -151,22 +151,7 @@ var scenarios = []scenario{
 		c := e.user(e.server)
 		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 		counter := uniquevisits.NewOnClient(c, &uniquevisits.Options{Now: func() time.Time { return day }})
-		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
-			if _, err := counter.CountVisit(ctx, id); err != nil {
-				return err
-			}
-			if _, err := counter.CountVisitHLL(ctx, id); err != nil {
-				return err
-			}
-		}
-		if _, err := counter.Count(ctx, day); err != nil {
-			return err
-		}
-		if _, err := counter.Recount(ctx, day); err != nil {
-			return err
-		}
-		_, err := counter.UniqueHLL(ctx, day)
-		return err
+		return countVisits(ctx, counter, day)
 	}},
 	{"uniquevisits (sharded, through the registry)", func(ctx context.Context, e *scenarioEnv) error {
 		// The components' configs log the data clients in as the pattern's user too.
@@ -182,42 +167,12 @@ var scenarios = []scenario{
 		defer reg.Close()
 		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 		counter := uniquevisits.New(reg, &uniquevisits.Options{Shards: 4, Now: func() time.Time { return day }})
-		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
-			if _, err := counter.CountVisit(ctx, id); err != nil {
-				return err
-			}
-			if _, err := counter.CountVisitHLL(ctx, id); err != nil {
-				return err
-			}
-		}
-		if _, err := counter.Count(ctx, day); err != nil {
-			return err
-		}
-		if _, err := counter.Recount(ctx, day); err != nil {
-			return err
-		}
-		_, err := counter.UniqueHLL(ctx, day)
-		return err
+		return countVisits(ctx, counter, day)
 	}},
 	{"uniquevisits on a Redis Cluster", nil, func(ctx context.Context, e *scenarioEnv) error {
 		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 		counter := uniquevisits.NewOnClient(e.clusterUser(), &uniquevisits.Options{Now: func() time.Time { return day }})
-		for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
-			if _, err := counter.CountVisit(ctx, id); err != nil {
-				return err
-			}
-			if _, err := counter.CountVisitHLL(ctx, id); err != nil {
-				return err
-			}
-		}
-		if _, err := counter.Count(ctx, day); err != nil {
-			return err
-		}
-		if _, err := counter.Recount(ctx, day); err != nil {
-			return err
-		}
-		_, err := counter.UniqueHLL(ctx, day)
-		return err
+		return countVisits(ctx, counter, day)
 	}},
 	{"shard (rb-style cluster)", nil, func(ctx context.Context, e *scenarioEnv) error {
 		cl, err := shard.New(&shard.Options{
@@ -276,4 +231,24 @@ var scenarios = []scenario{
 		}
 		return nil
 	}},
+}
+
+// countVisits runs every call of a uniquevisits counter: two visitors, one of them twice.
+func countVisits(ctx context.Context, counter *uniquevisits.Counter, day time.Time) error {
+	for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
+		if _, err := counter.CountVisit(ctx, id); err != nil {
+			return err
+		}
+		if _, err := counter.CountVisitHLL(ctx, id); err != nil {
+			return err
+		}
+	}
+	if _, err := counter.Count(ctx, day); err != nil {
+		return err
+	}
+	if _, err := counter.Recount(ctx, day); err != nil {
+		return err
+	}
+	_, err := counter.UniqueHLL(ctx, day)
+	return err
 }
