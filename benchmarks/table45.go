@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/color"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
@@ -105,8 +106,8 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 	// Rounds alternate redis-benchmark and the Go clients command by command: redis-benchmark runs
 	// before and after the Go clients, and each Go rate is compared with the mean of the two, so that a
 	// change in the machine's load (it is shared) falls on both sides of a ratio; the report gives
-	// medians over the rounds. Between the two, the Go variants take turns in chunks, the first of each
-	// chunk rotating, so that none always runs first or last: the registry's cost over the raw client
+	// medians over the rounds. Between the two, the Go variants take turns in chunks, in a new order each
+	// chunk, so that none always runs first, last or behind the same one: the registry's cost over the raw client
 	// (a few atomic operations against a round trip) is a ratio of rates measured side by side.
 	rounds := Pick(env, 10, 4, 1)
 	chunks := Pick(env, 10, 5, 2)
@@ -136,11 +137,12 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 				}
 			}
 			for k := range chunks {
-				first := round*len(ops45) + j + k
+				// A new order every chunk: a rotation alone would keep each variant behind the same
+				// neighbour (the connection-per-command one leaves sockets closing behind it).
+				order := order45.Perm(len(variants))
 				env.Progress("round %d/%d: %s, chunk %d/%d of the Go variants, %s first", round+1, rounds, op.name,
-					k+1, chunks, shortName45(variants[first%len(variants)].name))
-				for x := range variants {
-					i := (first + x) % len(variants)
+					k+1, chunks, shortName45(variants[order[0]].name))
+				for _, i := range order {
 					v := variants[i]
 					r, err := env.Loop(ctx, budget, max(v.n/chunks, 1),
 						func(ctx context.Context) error { return v.call(ctx, op.fn) })
@@ -168,6 +170,9 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 	}
 	return t.section(env, n, rounds, chunks, variants, m)
 }
+
+// order45 draws the Go variants' order in each chunk; seeded, so runs are comparable.
+var order45 = rand.New(rand.NewPCG(45, 45))
 
 // measured45 holds every round: rb[op] every redis-benchmark rate (two per round), rates[variant][op][round],
 // shares[variant][op][round] of the redis-benchmark runs around it; timeWait is the most sockets to the
@@ -242,7 +247,7 @@ func (table45) section(env *Env, n, rounds, chunks int, variants []variant45, m 
 				"turns against the same redis-server, command by command, for %d round(s): redis-benchmark runs "+
 				"before and after the Go clients, a share is a Go rate over the mean of those two, and the table "+
 				"gives the medians over the rounds. Between the two runs of redis-benchmark the Go variants "+
-				"take turns in %d chunks, the first of each chunk rotating, and \"vs raw\" is a variant's rate "+
+				"take turns in %d chunks, in a new shuffled order each chunk, and \"vs raw\" is a variant's rate "+
 				"over the raw client's in the same round and command (median over every command and round; "+
 				"min–max). The book measured its Python client at 50–60%% of redis-benchmark, and 25–30%% when "+
 				"connecting for every command.", n, rounds, chunks),
