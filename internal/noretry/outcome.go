@@ -1,0 +1,104 @@
+package noretry
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outcome is what an error from go-redis says about the command it belongs to: whether the server
+// saw it. Every package decides "was it sent, is this a reply" here, so they never disagree.
+type Outcome int
+
+const (
+	// Done: no error.
+	Done Outcome = iota
+	// NotSent: the command never reached the network (the dial failed, the pool timed out or
+	// was exhausted, the client was closed). Nothing ran; it is safe to send again.
+	NotSent
+	// Reply: the server answered with an error (redis.Nil included). The server saw the command;
+	// whether a refusal ran anything depends on the command (EXECABORT ran nothing).
+	Reply
+	// Unknown: the command may have reached the server and no reply came back (a read or write
+	// error, a timeout, a cancelled context). It may or may not have run.
+	Unknown
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Done:
+		return "done"
+	case NotSent:
+		return "not sent"
+	case Reply:
+		return "reply"
+	}
+	return "unknown"
+}
+
+// Classify says what err tells about the command that returned it.
+func Classify(err error) Outcome {
+	switch {
+	case err == nil:
+		return Done
+	case IsReply(err):
+		return Reply
+	case NotSentErr(err):
+		return NotSent
+	}
+	return Unknown
+}
+
+// IsReply reports whether err is the server's own answer (an error reply, or redis.Nil), as opposed
+// to a failure to talk to it.
+func IsReply(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, redis.Nil) {
+		return true
+	}
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// IsErrorReply is IsReply without redis.Nil: the server refused the command.
+func IsErrorReply(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) && IsReply(err)
+}
+
+// NotSentErr reports whether err certainly happened before the command reached the network.
+func NotSentErr(err error) bool {
+	if err == nil || IsReply(err) {
+		return false
+	}
+	var op *net.OpError
+	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
+		errors.Is(err, redis.ErrPoolExhausted) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// Transport reports whether err is a failure to talk to the server (not sent, or unknown): the
+// server's reply, redis.Nil included, belongs to the command instead.
+func Transport(err error) bool { return err != nil && !IsReply(err) }
+
+// CtxErr makes err say why ctx ended. go-redis reports a deadline it enforced on the socket as
+// "i/o timeout", or a dial's own error, so the same expired ctx gives a different error each time.
+// When ctx has ended and err does not already wrap ctx.Err(), the result wraps both err and
+// ctx.Err(): errors.Is holds for either, and err's own sentinels still match.
+func CtxErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return &ctxError{err: err, ctx: cerr}
+}
+
+type ctxError struct{ err, ctx error }
+
+func (e *ctxError) Error() string   { return e.err.Error() + " (" + e.ctx.Error() + ")" }
+func (e *ctxError) Unwrap() []error { return []error{e.err, e.ctx} }
