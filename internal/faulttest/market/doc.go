@@ -1,2 +1,2 @@
-// Package market is the marketplace's fault test (issue 5, item 1); its code is all in _test.go files.
+// Package market runs the marketplace (book 4.4) under network faults and audits it against a ledger; its code is all in _test.go files.
 package market

@@ -1,2 +1,2 @@
-// Package writes tests that client retries apply no write twice (issue 5, item 3); its code is all in _test.go files.
+// Package writes tests that go-redis's retries never apply a non-idempotent write twice; its code is all in _test.go files.
 package writes
