@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -88,14 +89,28 @@ func Transport(err error) bool { return err != nil && !IsReply(err) }
 // When ctx has ended and err does not already wrap ctx.Err(), the result wraps both err and
 // ctx.Err(): errors.Is holds for either, and err's own sentinels still match.
 func CtxErr(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
+	if err == nil || !Ended(ctx) {
+		return err
 	}
 	cerr := ctx.Err()
-	if cerr == nil || errors.Is(err, cerr) {
+	if errors.Is(err, cerr) {
 		return err
 	}
 	return &ctxError{err: err, ctx: cerr}
+}
+
+// Ended reports whether ctx has ended. A deadline that has passed counts, even in the instant before
+// ctx's own timer marks it done (go-redis's socket deadline, taken from ctx, can fire first): then
+// Ended waits for that timer, so ctx.Err() is set when it returns true.
+func Ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		<-ctx.Done()
+		return true
+	}
+	return false
 }
 
 type ctxError struct{ err, ctx error }

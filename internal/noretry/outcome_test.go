@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -57,5 +58,18 @@ func TestCtxErr(t *testing.T) {
 	already := fmt.Errorf("x: %w", context.Canceled)
 	if CtxErr(ctx, already) != already {
 		t.Fatal("an error that already wraps ctx.Err() must stay as it is")
+	}
+}
+
+// A deadline that has passed counts as ended even before ctx's timer has fired.
+func TestEndedAtDeadline(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+	defer cancel()
+	read := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	if err := CtxErr(ctx, read); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v; want it to match DeadlineExceeded", err)
+	}
+	if Ended(context.Background()) {
+		t.Fatal("a context without a deadline has not ended")
 	}
 }
