@@ -34,7 +34,9 @@ type Options struct {
 	// default: NewPartition (rb's PartitionRouter)
 	Router func(n int) (Router, error)
 
-	// MaxConcurrency bounds how many hosts one Map, Fanout or All talks to at the same time.
+	// MaxConcurrency bounds how many hosts one Map, Fanout or All talks to at the same time. As in
+	// go-redis's options, 0 means the default and -1 means off: no bound, every host at once. Any
+	// other value below 1 is refused by New and FromRegistry with an *OptionError.
 	// default: 64 (rb's max_concurrency)
 	MaxConcurrency int
 
@@ -59,12 +61,15 @@ type Options struct {
 	NewClient func(host int, cfg *conn.Config) (redis.UniversalClient, error)
 }
 
-func (o *Options) init() {
+func (o *Options) init() error {
+	switch {
+	case o.MaxConcurrency == 0:
+		o.MaxConcurrency = 64
+	case o.MaxConcurrency < -1:
+		return &OptionError{Field: "MaxConcurrency", Value: o.MaxConcurrency, Rule: "want 1 or more, 0 for the default (64), or -1 for no bound"}
+	}
 	if o.Router == nil {
 		o.Router = func(n int) (Router, error) { return NewPartition(n) }
-	}
-	if o.MaxConcurrency <= 0 {
-		o.MaxConcurrency = 64
 	}
 	if o.NewClient == nil {
 		allow := o.AllowInsecureTLS
@@ -75,6 +80,7 @@ func (o *Options) init() {
 			return cfg.NewClient()
 		}
 	}
+	return nil
 }
 
 // Cluster is rb's Cluster on go-redis: a set of independent Redis hosts with integer ids, a router
@@ -111,7 +117,9 @@ func New(opt *Options) (*Cluster, error) {
 	if opt != nil {
 		o = *opt
 	}
-	o.init()
+	if err := o.init(); err != nil {
+		return nil, err
+	}
 	n := len(o.Hosts)
 	if n == 0 {
 		return nil, fmt.Errorf("%w: no hosts", ErrBadHosts)
@@ -182,7 +190,9 @@ func FromRegistry(reg *conn.Registry, name string, n int, opt *Options) (*Cluste
 	if opt != nil {
 		o = *opt
 	}
-	o.init()
+	if err := o.init(); err != nil {
+		return nil, err
+	}
 	if n < 1 {
 		return nil, fmt.Errorf("%w: %d hosts", ErrBadHosts, n)
 	}
@@ -216,7 +226,8 @@ func (c *core) finish() (*Cluster, error) {
 
 // checkRouter rejects a router built for other hosts than the cluster's 0..n-1 (rb's
 // assert_gapless_hosts): a ring with a node id of n or more would send keys to a host that does not
-// exist, and one that leaves an id out would never use that host.
+// exist, and one that leaves an id out, or gives a host no point, would never use that host. A
+// custom Router cannot be checked so: its answers are checked key by key (hostFor).
 func checkRouter(r Router, n int) error {
 	switch r := r.(type) {
 	case nil:
@@ -226,21 +237,48 @@ func checkRouter(r Router, n int) error {
 			return fmt.Errorf("%w: partition router over %d hosts for a cluster of %d", ErrBadHosts, r.n, n)
 		}
 	case *ConsistentHash:
-		// ids are sorted, distinct and not negative: n of them ending at n-1 are exactly 0..n-1.
-		if len(r.ids) != n || r.ids[n-1] != n-1 {
-			return fmt.Errorf("%w: ring nodes are hosts %v; want every id 0..%d", ErrBadHosts, r.ids, n-1)
+		reach := make([]bool, n)
+		for _, id := range r.owner {
+			if id >= n {
+				return fmt.Errorf("%w: ring node host %d; want ids 0..%d", ErrBadHosts, id, n-1)
+			}
+			reach[id] = true
+		}
+		for id, ok := range reach {
+			if !ok {
+				return fmt.Errorf("%w: no key reaches host %d: the ring has no point for it (ring hosts %v)", ErrBadHosts, id, r.ids)
+			}
 		}
 	}
 	return nil
 }
 
-// hostFor is the router's host for key, checked: a custom Router that answers an id outside 0..n-1
-// fails the command instead of indexing past the hosts.
+// route asks the router for key's host, through CheckedHostForKey when the router has it.
+func (c *core) route(key string) (int, error) {
+	if cr, ok := c.router.(CheckedRouter); ok {
+		return cr.CheckedHostForKey(key)
+	}
+	return c.router.HostForKey(key), nil
+}
+
+// hostFor is the router's host for key, checked: a key the router refuses, or a custom Router's
+// answer outside 0..n-1, fails the command instead of indexing past the hosts.
 func (c *core) hostFor(cmd redis.Cmder, key string) (int, error) {
-	id := c.router.HostForKey(key)
+	id, err := c.checkedHost(key)
+	if err != nil {
+		return 0, &UnroutableError{Command: commandLabel(cmd.Args()), Reason: "the router has no host for its key", Err: err}
+	}
+	return id, nil
+}
+
+// checkedHost is route with the answer checked against the hosts.
+func (c *core) checkedHost(key string) (int, error) {
+	id, err := c.route(key)
+	if err != nil {
+		return 0, err
+	}
 	if id < 0 || id >= len(c.hosts) {
-		return 0, fmt.Errorf("%w: router sent key %q to host %d (hosts are 0..%d): %w",
-			ErrNoHost, key, id, len(c.hosts)-1, &UnroutableError{Command: strings.ToLower(cmd.Name()), Reason: "the router answered a host the cluster does not have"})
+		return 0, fmt.Errorf("%w: router sent key %q to host %d (hosts are 0..%d)", ErrNoHost, key, id, len(c.hosts)-1)
 	}
 	return id, nil
 }
@@ -251,9 +289,9 @@ func newRoutingClient(c *core, batch bool) *redis.Client {
 	rc := redis.NewClient(&redis.Options{
 		Addr:       "shard-routing-client",
 		MaxRetries: -1,
-		Dialer: func(context.Context, string, string) (net.Conn, error) {
-			return nil, &UnroutableError{Command: "connection", Reason: "the routing client has no connection of its own " +
-				"(WATCH, pub/sub, Conn need one); use Cluster.HostForKey"}
+		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return nil, ctxErr(ctx, &UnroutableError{Command: "connection", Reason: "the routing client has no connection of its own " +
+				"(WATCH, pub/sub, Conn need one); use the client Cluster.ClientForKey returns"})
 		},
 		ContextTimeoutEnabled: true,
 	})
@@ -304,8 +342,17 @@ func (cl *Cluster) Hosts() []int {
 // Router returns the cluster's router.
 func (cl *Cluster) Router() Router { return cl.core.router }
 
-// HostForKey returns the id of the host that holds key.
-func (cl *Cluster) HostForKey(key string) int { return cl.core.router.HostForKey(key) }
+// HostForKey returns the id of the host that holds key: the router's answer, -1 for a key the
+// router refuses (ClientForKey says why). key is the bytes the server sees: for a key argument that
+// is not a string, the bytes go-redis writes for it (a uuid.UUID's 16 raw bytes, float64(1e21) as
+// "1000000000000000000000"), which is what the routing client hashes.
+func (cl *Cluster) HostForKey(key string) int {
+	id, err := cl.core.route(key)
+	if err != nil {
+		return -1
+	}
+	return id
+}
 
 // Routing returns the routing client (rb's get_routing_client): a go-redis client whose every command
 // goes to the host of its key. It accepts commands with exactly one key (which may repeat, as in
@@ -313,7 +360,9 @@ func (cl *Cluster) HostForKey(key string) int { return cl.core.router.HostForKey
 // their results put back together (not atomic across hosts). Anything else fails with an error
 // wrapping ErrUnroutable: commands without a key (use Fanout), with more than one distinct key (even
 // keys on one host: the router is asked about one key only), and WATCH, MULTI and pub/sub, which
-// need a connection of their own (use HostForKey). Its Pipeline and
+// need a connection of their own (use the client ClientForKey returns). A key is hashed as the
+// bytes go-redis writes for it, whatever its Go type; a command with an argument go-redis cannot
+// write is refused with an *ArgError (ErrBadArg) and not sent. Its Pipeline and
 // Pipelined are Map's: one pipeline per host, hosts in parallel. Do not close it; Close the cluster.
 func (cl *Cluster) Routing() *redis.Client {
 	if cl.autoBatch {
@@ -323,8 +372,13 @@ func (cl *Cluster) Routing() *redis.Client {
 }
 
 // Acquire returns host id's client, held until release is called (a registry may replace it after).
-func (cl *Cluster) Acquire(ctx context.Context, id int) (redis.UniversalClient, func(), error) {
+// Once ctx has ended it fails with an error wrapping ctx.Err().
+func (cl *Cluster) Acquire(ctx context.Context, id int) (_ redis.UniversalClient, _ func(), err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	c := cl.core
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	if c.closed.Load() {
 		return nil, nil, ErrClosed
 	}
@@ -337,7 +391,7 @@ func (cl *Cluster) Acquire(ctx context.Context, id int) (redis.UniversalClient, 
 	}
 	client, release, err := c.reg.Acquire(ctx, h.component)
 	if err != nil {
-		return nil, nil, &HostError{Host: id, Addr: h.name, Err: err}
+		return nil, nil, &HostError{Host: id, Addr: h.name, Err: ctxErr(ctx, err)}
 	}
 	return client, release, nil
 }
@@ -354,9 +408,18 @@ func (cl *Cluster) Host(ctx context.Context, id int) (redis.UniversalClient, err
 }
 
 // ClientForKey returns the client of the host that holds key, and that host's id
-// (rb's get_local_client_for_key).
-func (cl *Cluster) ClientForKey(ctx context.Context, key string) (redis.UniversalClient, int, error) {
-	id := cl.HostForKey(key)
+// (rb's get_local_client_for_key): the one for WATCH/MULTI, scripts and anything else the routing
+// client refuses. A key the router refuses fails (a Python3 Partition: ErrNotLatin1), as does a
+// custom router's id outside the hosts (ErrNoHost).
+func (cl *Cluster) ClientForKey(ctx context.Context, key string) (_ redis.UniversalClient, _ int, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	id, err := cl.core.checkedHost(key)
+	if err != nil {
+		return nil, 0, err
+	}
 	client, err := cl.Host(ctx, id)
 	return client, id, err
 }
@@ -369,7 +432,7 @@ func (cl *Cluster) checkHosts(hosts []int) error {
 		}
 	}
 	if len(slices.Compact(slices.Sorted(slices.Values(hosts)))) != len(hosts) {
-		return fmt.Errorf("%w: a host is listed twice in %v", ErrNoHost, hosts)
+		return fmt.Errorf("%w: a host is listed twice in %v", ErrBadHosts, hosts)
 	}
 	return nil
 }

@@ -380,7 +380,7 @@ func TestFanout(t *testing.T) {
 		}
 	}
 	// Bad host lists.
-	for _, hosts := range [][]int{{4}, {-1}, {0, 0}} {
+	for _, hosts := range [][]int{{4}, {-1}} {
 		if err := cl.Fanout(ctx, hosts, func(int, redis.Pipeliner) error { return nil }); !errors.Is(err, ErrNoHost) {
 			t.Errorf("Fanout(%v): %v; want ErrNoHost", hosts, err)
 		}
@@ -400,7 +400,6 @@ func TestNewBadHosts(t *testing.T) {
 		"unknown key":  {Hosts: map[int]map[string]any{0: {"addr": m.Addr(), "colour": "red"}}},
 		"bad port":     {Hosts: map[int]map[string]any{0: {"port": 0}}},
 		"bad router":   {Hosts: map[int]map[string]any{0: {"addr": m.Addr()}}, Router: func(int) (Router, error) { return nil, errors.New("no") }},
-		"no server":    {Hosts: map[int]map[string]any{0: {"db": 1}}},
 		"bad defaults": {Hosts: map[int]map[string]any{0: {"addr": m.Addr()}}, HostDefaults: map[string]any{"socket_timeout": "soon"}},
 	} {
 		if cl, err := New(opt); !errors.Is(err, ErrBadHosts) {

@@ -31,26 +31,6 @@ type keySpec struct {
 	limit      int // range with last -1: only 1/limit of the remaining arguments
 }
 
-// argString renders an argument as go-redis writes it on the wire.
-func argString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case []byte:
-		return string(v)
-	case int:
-		return strconv.Itoa(v)
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case bool:
-		if v {
-			return "1"
-		}
-		return "0"
-	}
-	return fmt.Sprint(v)
-}
-
 // commandName is the lower-case name, with the subcommand for containers ("object|encoding").
 func commandName(args []any) (string, cmdInfo, bool) {
 	if len(args) == 0 {
@@ -138,7 +118,8 @@ var connectionBound = map[string]bool{
 	"subscribe": true, "psubscribe": true, "ssubscribe": true, "select": true, "monitor": true,
 }
 
-// routeKey returns the single key cmd operates on.
+// routeKey returns the single key cmd operates on, as the bytes go-redis sends (wireArg). The caller
+// has checked cmd's arguments (checkArgs).
 func routeKey(cmd redis.Cmder) (string, error) {
 	args := cmd.Args()
 	name, info, ok := commandName(args)
@@ -146,7 +127,7 @@ func routeKey(cmd redis.Cmder) (string, error) {
 		return "", &UnroutableError{Command: name, Reason: "unknown command"}
 	}
 	if connectionBound[name] {
-		return "", &UnroutableError{Command: name, Reason: "it needs a connection of its own; use a host's client (Cluster.HostForKey)"}
+		return "", &UnroutableError{Command: name, Reason: "it needs a connection of its own; use the client Cluster.ClientForKey returns"}
 	}
 	keys, err := commandKeys(name, info, args)
 	if err != nil {

@@ -19,7 +19,9 @@ import (
 // "<component>:<crc32("x"+key) % shardCount>" (Python3 mode; the modes agree when shardCount is a
 // power of two, as the book's 16 is).
 
-// Component returns the component that holds key: "<component>:<crc32("x"+key) % shardCount>".
+// Component returns the component that holds key: "<component>:<crc32("x"+key) % shardCount>". The
+// crc32 is over the latin-1 bytes of "x"+key, as the book's Python 3 shard_key computes it; a key
+// latin-1 cannot encode fails with an *EncodeError wrapping ErrNotLatin1.
 func Component(component, key string, shardCount int) (string, error) {
 	n, err := Index("x"+key, shardCount, Python3)
 	if err != nil {
@@ -29,19 +31,30 @@ func Component(component, key string, shardCount int) (string, error) {
 }
 
 // Acquire returns the client of the shard of component that holds key, held until release is called:
-// the book's get_sharded_connection.
-func Acquire(ctx context.Context, reg *conn.Registry, component, key string, shardCount int) (redis.UniversalClient, func(), error) {
+// the book's get_sharded_connection. Once ctx has ended it fails with an error wrapping ctx.Err().
+func Acquire(ctx context.Context, reg *conn.Registry, component, key string, shardCount int) (_ redis.UniversalClient, _ func(), err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	comp, err := Component(component, key, shardCount)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	return reg.Acquire(ctx, comp)
 }
 
 // Call resolves the shard of component that holds key and calls fn with its client, held for the call.
-func Call[C, T any](ctx context.Context, reg *conn.Registry, component string, shardCount int, key string, fn func(context.Context, C) (T, error)) (T, error) {
+// Once ctx has ended, an error (fn's or the registry's) wraps ctx.Err(), and fn is not called if it
+// had ended before.
+func Call[C, T any](ctx context.Context, reg *conn.Registry, component string, shardCount int, key string, fn func(context.Context, C) (T, error)) (_ T, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	comp, err := Component(component, key, shardCount)
 	if err != nil {
+		var zero T
+		return zero, err
+	}
+	if err := ctx.Err(); err != nil {
 		var zero T
 		return zero, err
 	}

@@ -168,7 +168,7 @@ func ExampleNewConsistentHash() {
 	fmt.Println(r.HostForKey("user:1"), r.HostForKey("user:2"), r.HostForKey("foo"))
 	// The names are what the ring hashes: give rb's names to route as an rb cluster does.
 	w, _ := shard.NewConsistentHashNodes([]shard.Node{
-		{Host: 0, Name: "192.168.0.1:6000"},
+		{Host: 0, Name: "192.168.0.1:6000", Weight: 1},
 		{Host: 1, Name: "192.168.0.1:6001", Weight: 2},
 	})
 	counts := make([]int, 2)

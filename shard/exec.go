@@ -3,10 +3,14 @@ package shard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // routingHook sends the routing client's commands to the hosts instead of its own (absent) connection.
@@ -27,7 +31,7 @@ func (h routingHook) ProcessHook(redis.ProcessHook) redis.ProcessHook {
 func (h routingHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if len(cmds) > 0 && strings.EqualFold(cmds[0].Name(), "multi") {
-			err := &UnroutableError{Command: "multi", Reason: "a transaction needs one host; use TxPipelined on Cluster.HostForKey's client"}
+			err := &UnroutableError{Command: "multi", Reason: "a transaction needs one host; use TxPipelined on the client Cluster.ClientForKey returns"}
 			for _, cmd := range cmds {
 				cmd.SetErr(err)
 			}
@@ -46,6 +50,7 @@ func (h routingHook) ProcessPipelineHook(redis.ProcessPipelineHook) redis.Proces
 // run routes cmds to their hosts and runs one pipeline per host, hosts in parallel. Every command
 // ends with its own result or error.
 func (c *core) run(ctx context.Context, cmds []redis.Cmder, batch bool) {
+	defer ctxErrs(ctx, cmds)
 	if c.closed.Load() {
 		for _, cmd := range cmds {
 			cmd.SetErr(ErrClosed)
@@ -55,6 +60,10 @@ func (c *core) run(ctx context.Context, cmds []redis.Cmder, batch bool) {
 	perHost := map[int][]redis.Cmder{}
 	var merges []func()
 	for _, cmd := range cmds {
+		if err := checkArgs(cmd.Args()); err != nil {
+			cmd.SetErr(&UnroutableError{Command: commandLabel(cmd.Args()), Reason: "go-redis cannot send an argument", Err: err})
+			continue
+		}
 		if parts, merge, ok := c.split(ctx, cmd); ok {
 			for id, sub := range parts {
 				perHost[id] = append(perHost[id], sub)
@@ -78,7 +87,43 @@ func (c *core) run(ctx context.Context, cmds []redis.Cmder, batch bool) {
 	}
 }
 
-// runHosts runs each host's commands as one pipeline, at most MaxConcurrency hosts at a time.
+// ctxErr is noretry.CtxErr, also when go-redis's socket deadline, which it takes from ctx, fired a
+// moment before ctx's own timer: once the deadline has passed ctx is about to end, so wait for it.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil {
+		ctxEnded(ctx)
+	}
+	return noretry.CtxErr(ctx, err)
+}
+
+// ctxEnded reports whether ctx has ended or its deadline has passed (then it waits for ctx to end).
+func ctxEnded(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		if done := ctx.Done(); done != nil {
+			<-done
+		}
+		return true
+	}
+	return false
+}
+
+// ctxErrs makes every failed command's error say that ctx ended, once it has (noretry.CtxErr).
+func ctxErrs(ctx context.Context, cmds []redis.Cmder) {
+	if !ctxEnded(ctx) {
+		return
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			cmd.SetErr(ctxErr(ctx, err))
+		}
+	}
+}
+
+// runHosts runs each host's commands as one pipeline, at most MaxConcurrency hosts at a time (no
+// bound when it is -1).
 func (c *core) runHosts(ctx context.Context, perHost map[int][]redis.Cmder, batch bool) {
 	if len(perHost) == 1 {
 		for id, cmds := range perHost {
@@ -86,19 +131,26 @@ func (c *core) runHosts(ctx context.Context, perHost map[int][]redis.Cmder, batc
 		}
 		return
 	}
-	sem := make(chan struct{}, c.opt.MaxConcurrency)
+	var sem chan struct{}
+	if c.opt.MaxConcurrency > 0 {
+		sem = make(chan struct{}, c.opt.MaxConcurrency)
+	}
 	var wg sync.WaitGroup
 	for id, cmds := range perHost {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			c.fail(id, cmds, ctx.Err())
-			continue
+		if sem != nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				c.fail(ctx, id, cmds, ctx.Err())
+				continue
+			}
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			if sem != nil {
+				defer func() { <-sem }()
+			}
 			c.runHost(ctx, id, cmds, batch)
 		}()
 	}
@@ -106,8 +158,8 @@ func (c *core) runHosts(ctx context.Context, perHost map[int][]redis.Cmder, batc
 }
 
 // fail gives every command the host's error.
-func (c *core) fail(id int, cmds []redis.Cmder, err error) {
-	he := &HostError{Host: id, Addr: c.hosts[id].name, Err: err}
+func (c *core) fail(ctx context.Context, id int, cmds []redis.Cmder, err error) {
+	he := &HostError{Host: id, Addr: c.hosts[id].name, Err: ctxErr(ctx, err)}
 	for _, cmd := range cmds {
 		cmd.SetErr(he)
 	}
@@ -121,7 +173,7 @@ func (c *core) runHost(ctx context.Context, id int, cmds []redis.Cmder, batch bo
 		var err error
 		client, release, err = c.reg.Acquire(ctx, h.component)
 		if err != nil {
-			c.fail(id, cmds, err)
+			c.fail(ctx, id, cmds, err)
 			return
 		}
 	}
@@ -157,29 +209,18 @@ func (c *core) runHost(ctx context.Context, id int, cmds []redis.Cmder, batch bo
 			return nil
 		})
 	}
+	// A failure to talk to the host is the host's; its reply (redis.Nil, WRONGTYPE) is the command's.
 	for _, cmd := range cmds {
-		if err := cmd.Err(); err != nil && transport(err) {
-			cmd.SetErr(&HostError{Host: id, Addr: h.name, Err: err})
+		if err := cmd.Err(); hostFailure(err) {
+			cmd.SetErr(&HostError{Host: id, Addr: h.name, Err: ctxErr(ctx, err)})
 		}
 	}
 }
 
-// transport reports whether err is a failure to talk to the host, as opposed to the host's reply
-// (redis.Nil, WRONGTYPE, ...), which belongs to the command.
-func transport(err error) bool {
-	var re redis.Error
-	if errors.As(err, &re) {
-		return false
-	}
+// hostFailure reports whether err is a failure to talk to a host not yet wrapped in a *HostError.
+func hostFailure(err error) bool {
 	var he *HostError
-	return !errors.As(err, &he)
-}
-
-// replyError reports whether err is the server's answer to the command itself (not redis.Nil, not a
-// failure to reach the host).
-func replyError(err error) bool {
-	var re redis.Error
-	return err != nil && err != redis.Nil && errors.As(err, &re)
+	return noretry.Transport(err) && !errors.As(err, &he)
 }
 
 // batchable reports whether cmd can join a batch: a plain GET key, or a plain SET key value with no
@@ -230,7 +271,7 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 			plan = append(plan, m)
 			fixups = append(fixups, func() []redis.Cmder {
 				vals, err := m.Result()
-				if replyError(err) {
+				if noretry.IsErrorReply(err) {
 					return group
 				}
 				for k, g := range group {
@@ -241,7 +282,7 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 					case k >= len(vals) || vals[k] == nil:
 						sc.SetErr(redis.Nil)
 					default:
-						sc.SetVal(argString(vals[k]))
+						sc.SetVal(replyString(vals[k]))
 					}
 				}
 				return nil
@@ -256,7 +297,7 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 			plan = append(plan, m)
 			fixups = append(fixups, func() []redis.Cmder {
 				val, err := m.Result()
-				if replyError(err) {
+				if noretry.IsErrorReply(err) {
 					return group
 				}
 				for _, g := range group {
@@ -273,6 +314,14 @@ func autoBatch(ctx context.Context, cmds []redis.Cmder) ([]redis.Cmder, []func()
 		i = j
 	}
 	return plan, fixups
+}
+
+// replyString is an MGET reply value as GET's StringCmd holds it.
+func replyString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }
 
 // split breaks a multi-key MGET, MSET, DEL, UNLINK, EXISTS or TOUCH into one command per host, and
@@ -415,14 +464,20 @@ func (c *core) split(ctx context.Context, cmd redis.Cmder) (map[int]redis.Cmder,
 // Map's error reports what went wrong beyond single commands: each host that failed (a *HostError,
 // once per host), and commands that could not be routed (wrapping ErrUnroutable). A command's own
 // reply errors (redis.Nil for a missing key, WRONGTYPE) are only on the command. The commands of
-// hosts that answered have their results whatever happened to the other hosts.
-func (cl *Cluster) Map(ctx context.Context, fn func(p redis.Pipeliner) error) error {
+// hosts that answered have their results whatever happened to the other hosts. Once ctx has ended,
+// Map's error and every failed command's error wrap ctx.Err().
+func (cl *Cluster) Map(ctx context.Context, fn func(p redis.Pipeliner) error) (err error) {
+	defer func() { err = ctxErr(ctx, err) }()
+	ended := ctx.Err()
 	p := cl.Routing().Pipeline()
 	if err := fn(p); err != nil {
 		return err
 	}
 	cmds, _ := p.Exec(ctx)
-	return collect(cmds)
+	if err := collect(cmds); err != nil {
+		return err
+	}
+	return ended
 }
 
 // collect returns the distinct host and routing errors among cmds.
@@ -444,7 +499,7 @@ func collect(cmds []redis.Cmder) error {
 			}
 		case errors.As(err, &ue):
 			errs = append(errs, err)
-		case transport(err): // e.g. ctx ended before the host was reached
+		case noretry.Transport(err): // e.g. an argument go-redis cannot send
 			errs = append(errs, err)
 		}
 	}
@@ -454,17 +509,22 @@ func collect(cmds []redis.Cmder) error {
 // Fanout sends commands to each host in hosts (rb's fanout): fn is called once per host, in the
 // order given, to queue that host's commands on p; then every host runs its pipeline, in parallel
 // (auto-batching applies). fn can keep each host's Cmd values, keyed by host id. One host's failure
-// does not lose the others' results: the error joins a *HostError per failed host.
+// does not lose the others' results: the error joins a *HostError per failed host, and an *ArgError
+// per command that go-redis cannot write (that command is not sent). A host list with an id the
+// cluster does not have fails with ErrNoHost, one that names a host twice with ErrBadHosts, before
+// fn is called.
 //
 // Use it with care: commands sent to a host that the router would not pick for their keys write keys
 // where the routing client will not find them.
-func (cl *Cluster) Fanout(ctx context.Context, hosts []int, fn func(host int, p redis.Pipeliner) error) error {
+func (cl *Cluster) Fanout(ctx context.Context, hosts []int, fn func(host int, p redis.Pipeliner) error) (err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	if err := cl.checkHosts(hosts); err != nil {
 		return err
 	}
 	if cl.core.closed.Load() {
 		return ErrClosed
 	}
+	ended := ctx.Err()
 	perHost := map[int][]redis.Cmder{}
 	var all []redis.Cmder
 	for _, id := range hosts {
@@ -472,15 +532,21 @@ func (cl *Cluster) Fanout(ctx context.Context, hosts []int, fn func(host int, p 
 		if err := fn(id, p); err != nil {
 			return err
 		}
-		cmds := p.Cmds()
-		if len(cmds) == 0 {
-			continue
+		for _, cmd := range p.Cmds() {
+			all = append(all, cmd)
+			if err := checkArgs(cmd.Args()); err != nil {
+				cmd.SetErr(err)
+				continue
+			}
+			perHost[id] = append(perHost[id], cmd)
 		}
-		perHost[id] = cmds
-		all = append(all, cmds...)
 	}
 	cl.core.runHosts(ctx, perHost, cl.autoBatch)
-	return collect(all)
+	ctxErrs(ctx, all)
+	if err := collect(all); err != nil {
+		return err
+	}
+	return ended
 }
 
 // All is Fanout to every host.

@@ -9,18 +9,25 @@ import (
 	"unicode/utf8"
 )
 
-// HashMode says which reference implementation a crc32 shard choice reproduces. The modes agree
-// whenever the number of shards is a power of two.
+// HashMode says which reference implementation a crc32 shard choice reproduces: which bytes of the
+// key are hashed, and how the crc32 is reduced. For ASCII keys the modes agree whenever the number
+// of shards is a power of two.
 type HashMode int
 
 const (
-	// Python3 is the book's code under Python 3: binascii.crc32 is unsigned, and str.isdigit()
-	// accepts every Unicode decimal digit ("١٢" is 12). It is the default (the zero value).
+	// Python3 is the book's code under Python 3 (python/ch09_listing_source.py in the book's
+	// repository): shard_key encodes a str key as latin-1 before binascii.crc32, which is unsigned.
+	// So each character U+0000..U+00FF is one byte ("é" is 0xE9, not UTF-8's 0xC3 0xA9), and a key
+	// with a character above U+00FF, or a Go string that is not valid UTF-8, fails with
+	// ErrNotLatin1 as Python raises UnicodeEncodeError. str.isdigit() accepts every Unicode decimal
+	// digit ("١٢" is 12); digit keys are never encoded. It is the default (the zero value).
 	Python3 HashMode = iota
 
 	// Python2 is the printed book under Python 2 and rb's PartitionRouter (which signs the crc32
-	// on Python 3 too, to keep Python 2 routing): a signed crc32 with Python's floor modulo, and
-	// byte-string isdigit(), true only for ASCII "0" to "9".
+	// on Python 3 too, to keep Python 2 routing): the key's bytes as they are (UTF-8 for text, as rb
+	// encodes a str and as a Python 2 program reading UTF-8 holds it; any bytes are accepted), a
+	// signed crc32 with Python's floor modulo, and byte-string isdigit(), true only for ASCII "0" to
+	// "9".
 	Python2
 )
 
@@ -37,7 +44,8 @@ func (m HashMode) String() string {
 func (m HashMode) valid() bool { return m == Python3 || m == Python2 }
 
 // Index returns crc32(key) modulo n as the mode computes it: the shard (or host) a key maps to.
-// n must be at least 1.
+// n must be at least 1. In the Python3 mode a key that latin-1 cannot encode fails with an
+// *EncodeError wrapping ErrNotLatin1.
 func Index(key string, n int, mode HashMode) (int, error) {
 	if n < 1 {
 		return 0, fmt.Errorf("%w: %d shards (need at least 1)", ErrBadShards, n)
@@ -45,21 +53,49 @@ func Index(key string, n int, mode HashMode) (int, error) {
 	if !mode.valid() {
 		return 0, fmt.Errorf("%w: %v", ErrBadMode, mode)
 	}
-	return index(key, n, mode), nil
+	return index(key, n, mode)
 }
 
-// index is Index without the checks.
-func index(key string, n int, mode HashMode) int {
-	sum := crc32.ChecksumIEEE([]byte(key))
+// index is Index without the checks on n and mode.
+func index(key string, n int, mode HashMode) (int, error) {
 	if mode == Python2 {
-		s := int64(int32(sum)) // Python 2's binascii.crc32 is a signed 32-bit value
+		s := int64(int32(crc32.ChecksumIEEE([]byte(key)))) // Python 2's binascii.crc32 is signed
 		m := s % int64(n)
 		if m < 0 { // Python's % takes the sign of the divisor
 			m += int64(n)
 		}
-		return int(m)
+		return int(m), nil
 	}
-	return int(uint64(sum) % uint64(n))
+	b, err := latin1(key)
+	if err != nil {
+		return 0, err
+	}
+	return int(uint64(crc32.ChecksumIEEE(b)) % uint64(n)), nil
+}
+
+// latin1 is Python 3's key.encode('latin-1') of the str the Go string spells.
+func latin1(key string) ([]byte, error) {
+	i := 0
+	for i < len(key) && key[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(key) {
+		return []byte(key), nil // ASCII: the same bytes
+	}
+	out := make([]byte, i, len(key))
+	copy(out, key[:i])
+	for i < len(key) {
+		r, size := utf8.DecodeRuneInString(key[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return nil, &EncodeError{Pos: i, Rune: r, Invalid: true}
+		case r > 0xFF:
+			return nil, &EncodeError{Pos: i, Rune: r}
+		}
+		out = append(out, byte(r))
+		i += size
+	}
+	return out, nil
 }
 
 // maxTotal keeps 2*totalElements from overflowing.

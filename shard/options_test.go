@@ -31,7 +31,7 @@ func TestNewRejectsRouterForOtherHosts(t *testing.T) {
 		return func(int) (Router, error) {
 			var nodes []Node
 			for _, id := range ids {
-				nodes = append(nodes, Node{Host: id})
+				nodes = append(nodes, Node{Host: id, Weight: 1})
 			}
 			return NewConsistentHashNodes(nodes)
 		}

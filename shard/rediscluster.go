@@ -53,8 +53,13 @@ func crc16(s string) uint16 {
 // node, nodes in parallel, and follows MOVED/ASK); the values come back in the order of keys, nil for
 // a missing key. It is not atomic across slots. A ClusterClient given cc.NewDynamicResolver() splits
 // MGET itself (COMMAND publishes it as multi_shard) and refuses it in a pipeline, so MGet then calls
-// its MGET. On any other client it is a plain MGET.
-func MGet(ctx context.Context, c redis.Cmdable, keys ...string) ([]any, error) {
+// its MGET. On any other client it is a plain MGET. Once ctx has ended it fails with an error
+// wrapping ctx.Err().
+func MGet(ctx context.Context, c redis.Cmdable, keys ...string) (_ []any, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cc, ok := c.(*redis.ClusterClient)
 	if !ok || len(keys) < 2 || splitsMGet(ctx, cc, keys) {
 		return c.MGet(ctx, keys...).Result()
@@ -72,7 +77,7 @@ func MGet(ctx context.Context, c redis.Cmdable, keys ...string) ([]any, error) {
 		return cc.MGet(ctx, keys...).Result()
 	}
 	cmds := make([]*redis.SliceCmd, len(slots))
-	_, err := cc.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = cc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, s := range slots {
 			ks := make([]string, len(bySlot[s]))
 			for j, pos := range bySlot[s] {
@@ -112,16 +117,21 @@ func splitsMGet(ctx context.Context, cc *redis.ClusterClient, keys []string) boo
 // of a *redis.ClusterClient (whose own Scan covers one node only), else on the one server. Masters are
 // scanned in parallel, but fn is called by one goroutine at a time. SCAN's guarantees hold per node:
 // a key present for the whole scan is returned at least once; fn should tolerate repeats. The first
-// error from fn or a node stops the scan and is returned.
-func Scan(ctx context.Context, c redis.UniversalClient, match string, count int64, fn func(key string) error) error {
+// error from fn or a node stops the scan and is returned; once ctx has ended, the error wraps
+// ctx.Err().
+func Scan(ctx context.Context, c redis.UniversalClient, match string, count int64, fn func(key string) error) (err error) {
+	defer func() { err = ctxErr(ctx, err) }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cc, ok := c.(*redis.ClusterClient)
 	if !ok {
 		return scanNode(ctx, c, match, count, fn)
 	}
 	var mu sync.Mutex
-	ctx, cancel := context.WithCancelCause(ctx)
+	sctx, cancel := context.WithCancelCause(ctx) // the first error stops the other masters' scans
 	defer cancel(nil)
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+	err = cc.ForEachMaster(sctx, func(ctx context.Context, node *redis.Client) error {
 		err := scanNode(ctx, node, match, count, func(key string) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -135,7 +145,7 @@ func Scan(ctx context.Context, c redis.UniversalClient, match string, count int6
 		}
 		return err
 	})
-	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+	if cause := context.Cause(sctx); cause != nil && cause != context.Canceled {
 		return cause
 	}
 	return err

@@ -4,6 +4,8 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
+	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,6 +15,14 @@ import (
 // use; the cluster never asks a router about a host other than the one it returns.
 type Router interface {
 	HostForKey(key string) int
+}
+
+// CheckedRouter is a Router that can refuse a key. A Cluster asks CheckedHostForKey when the router
+// has it and fails that key's commands with its error; Partition in the Python3 mode refuses a key
+// that latin-1 cannot encode (ErrNotLatin1).
+type CheckedRouter interface {
+	Router
+	CheckedHostForKey(key string) (int, error)
 }
 
 // Partition is rb's PartitionRouter: crc32(key) % n with rb's signed crc32 and floor modulo (the
@@ -38,11 +48,24 @@ func NewPartitionMode(n int, mode HashMode) (*Partition, error) {
 	return &Partition{n: n, mode: mode}, nil
 }
 
-// HostForKey returns the key's host.
-func (p *Partition) HostForKey(key string) int { return index(key, p.n, p.mode) }
+// HostForKey returns the key's host, or -1 for a key the mode cannot hash (Python3 mode, a key that
+// latin-1 cannot encode; CheckedHostForKey says why).
+func (p *Partition) HostForKey(key string) int {
+	id, err := index(key, p.n, p.mode)
+	if err != nil {
+		return -1
+	}
+	return id
+}
+
+// CheckedHostForKey returns the key's host, or the *EncodeError of a key the Python3 mode cannot
+// hash.
+func (p *Partition) CheckedHostForKey(key string) (int, error) { return index(key, p.n, p.mode) }
 
 // ConsistentHash is a ketama ring, the algorithm of rb's ConsistentHashingRouter (rb/ketama.py): each
-// node gets floor(40 * nodes * weight / totalWeight) md5 digests of "<name>-<i>-salt", each digest
+// node gets floor(40 * nodes * weight / totalWeight) md5 digests of "<name>-<i>-salt" (at least one:
+// where rb's formula gives a light node none, as with weights 1:1000, rb never routes to it and here
+// it keeps one digest, so every node is reachable), each digest
 // giving four points on a 32-bit ring; a key goes to the first point after md5(key)'s first four
 // bytes (little-endian), wrapping around. It routes as rb does only when the node names are the ones
 // rb hashes: rb hashes the repr of each node's HostInfo, so to share keys with an rb cluster pass those names
@@ -59,7 +82,7 @@ type ConsistentHash struct {
 type Node struct {
 	Host   int    // host id
 	Name   string // default: the host id in decimal
-	Weight int    // default: 1
+	Weight int    // at least 1; 0 or less is refused (ErrBadHosts)
 }
 
 // NewConsistentHash builds a ring over hosts 0..n-1 of weight 1, named by their ids.
@@ -69,13 +92,13 @@ func NewConsistentHash(n int) (*ConsistentHash, error) {
 	}
 	nodes := make([]Node, n)
 	for i := range nodes {
-		nodes[i].Host = i
+		nodes[i] = Node{Host: i, Weight: 1}
 	}
 	return NewConsistentHashNodes(nodes)
 }
 
-// NewConsistentHashNodes builds a weighted ring. Names must be distinct and weights not negative
-// (a weight of 0 takes the default, 1).
+// NewConsistentHashNodes builds a weighted ring. Names must be distinct and weights at least 1: a
+// weight of 0 or less is an error wrapping ErrBadHosts, as is a total weight that overflows an int.
 func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("%w: no nodes", ErrBadHosts)
@@ -92,11 +115,11 @@ func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 		if n.Name == "" {
 			n.Name = strconv.Itoa(n.Host)
 		}
-		if n.Weight < 0 {
-			return nil, fmt.Errorf("%w: node %q has weight %d", ErrBadHosts, n.Name, n.Weight)
+		if n.Weight < 1 {
+			return nil, fmt.Errorf("%w: node %q (host %d) has weight %d; weights must be at least 1", ErrBadHosts, n.Name, n.Host, n.Weight)
 		}
-		if n.Weight == 0 {
-			n.Weight = 1
+		if n.Weight > math.MaxInt-total {
+			return nil, fmt.Errorf("%w: total node weight overflows an int", ErrBadHosts)
 		}
 		if seen[n.Name] {
 			return nil, fmt.Errorf("%w: node name %q twice", ErrBadHosts, n.Name)
@@ -111,7 +134,10 @@ func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 	// sorting by name makes ours deterministic (a collision is a 1-in-2^32 event per point pair).
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 	for _, n := range nodes {
-		ks := 40 * len(nodes) * n.Weight / total
+		// floor(40 * nodes * weight / total) in 128 bits; the quotient is at most 40 * nodes.
+		hi, lo := bits.Mul64(40*uint64(len(nodes)), uint64(n.Weight))
+		q, _ := bits.Div64(hi, lo, uint64(total))
+		ks := max(int(q), 1) // a node with weight gets a point, unlike rb's ring
 		for i := 0; i < ks; i++ {
 			d := md5.Sum([]byte(n.Name + "-" + strconv.Itoa(i) + "-salt"))
 			for l := 0; l < 4; l++ {
@@ -124,8 +150,15 @@ func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 		}
 	}
 	slices.Sort(r.points)
-	if len(r.points) == 0 {
-		return nil, fmt.Errorf("%w: weights leave every node without a point on the ring", ErrBadHosts)
+	// A node's points can all be taken by other nodes' equal points (a 1-in-2^32 event per pair).
+	owned := map[int]bool{}
+	for _, h := range r.owner {
+		owned[h] = true
+	}
+	for _, id := range r.ids {
+		if !owned[id] {
+			return nil, fmt.Errorf("%w: host %d has no point on the ring", ErrBadHosts, id)
+		}
 	}
 	return r, nil
 }
@@ -133,7 +166,11 @@ func NewConsistentHashNodes(nodes []Node) (*ConsistentHash, error) {
 // HostForKey returns the key's host.
 func (r *ConsistentHash) HostForKey(key string) int {
 	d := md5.Sum([]byte(key))
-	h := binary.LittleEndian.Uint32(d[:4])
+	return r.hostForHash(binary.LittleEndian.Uint32(d[:4]))
+}
+
+// hostForHash is the owner of the first point after h.
+func (r *ConsistentHash) hostForHash(h uint32) int {
 	// rb uses bisect (bisect_right): the first point strictly greater than h.
 	i := sort.Search(len(r.points), func(i int) bool { return r.points[i] > h })
 	if i == len(r.points) {

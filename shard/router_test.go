@@ -3,7 +3,11 @@ package shard
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestPartitionRouter(t *testing.T) {
@@ -34,7 +38,7 @@ func ketamaNodes(skip string) []Node {
 	for i, port := range []int{6000, 6001, 6002, 6003, 6004, 6005, 6006, 6008, 6007} {
 		name := fmt.Sprintf("192.168.0.1:%d", port)
 		if name != skip {
-			nodes = append(nodes, Node{Host: i, Name: name})
+			nodes = append(nodes, Node{Host: i, Name: name, Weight: 1})
 		}
 	}
 	return nodes
@@ -84,7 +88,7 @@ func TestConsistentHashMovesFewKeys(t *testing.T) {
 }
 
 func TestConsistentHashWeights(t *testing.T) {
-	r, err := NewConsistentHashNodes([]Node{{Host: 0}, {Host: 1}, {Host: 2, Weight: 2}})
+	r, err := NewConsistentHashNodes([]Node{{Host: 0, Weight: 1}, {Host: 1, Weight: 1}, {Host: 2, Weight: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,16 +104,93 @@ func TestConsistentHashWeights(t *testing.T) {
 
 func TestConsistentHashBadInput(t *testing.T) {
 	for name, nodes := range map[string][]Node{
-		"none":            nil,
-		"negative host":   {{Host: -1}},
-		"negative weight": {{Host: 0, Weight: -2}},
-		"duplicate name":  {{Host: 0, Name: "a"}, {Host: 1, Name: "a"}},
+		"none":             nil,
+		"negative host":    {{Host: -1, Weight: 1}},
+		"negative weight":  {{Host: 0, Weight: -2}},
+		"zero weight":      {{Host: 0, Weight: 1}, {Host: 1}},
+		"min int weight":   {{Host: 0, Weight: math.MinInt}},
+		"weights overflow": {{Host: 0, Weight: math.MaxInt}, {Host: 1, Weight: 1}},
+		"duplicate name":   {{Host: 0, Name: "a", Weight: 1}, {Host: 1, Name: "a", Weight: 1}},
 	} {
 		if _, err := NewConsistentHashNodes(nodes); !errors.Is(err, ErrBadHosts) {
 			t.Errorf("%s: error %v; want ErrBadHosts", name, err)
 		}
 	}
+	if _, err := NewConsistentHashNodes([]Node{{Host: 3, Name: "cache-3", Weight: 0}}); err == nil ||
+		!strings.Contains(err.Error(), "weight 0") || !strings.Contains(err.Error(), "cache-3") {
+		t.Errorf("zero weight error %v; want it to name the node and its weight", err)
+	}
 	if _, err := NewConsistentHash(0); !errors.Is(err, ErrBadShards) {
 		t.Errorf("NewConsistentHash(0) error %v; want ErrBadShards", err)
+	}
+}
+
+// TestConsistentHashLightNode: with weights 1:1000 rb's formula gives host 0 no point; here it keeps
+// one, so a key reaches it, and a cluster over the ring is accepted.
+func TestConsistentHashLightNode(t *testing.T) {
+	r, err := NewConsistentHashNodes([]Node{{Host: 0, Weight: 1}, {Host: 1, Weight: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReachable(t, r, 2)
+	if err := checkRouter(r, 2); err != nil {
+		t.Errorf("checkRouter: %v", err)
+	}
+}
+
+// checkReachable asserts that every host 0..n-1 owns a point p of the ring, and that a key hashing
+// just below p goes to it.
+func checkReachable(t *testing.T, r *ConsistentHash, n int) {
+	t.Helper()
+	for id := 0; id < n; id++ {
+		found := false
+		for _, p := range r.points {
+			if r.owner[p] == id {
+				if got := r.hostForHash(p - 1); got != id {
+					t.Fatalf("a hash just below host %d's point %d goes to host %d", id, p, got)
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("host %d has no point on the ring (%d points)", id, len(r.points))
+		}
+	}
+}
+
+// TestConsistentHashWeightsProperty: for random weight vectors, every node of positive weight is
+// reachable and the cluster check accepts the ring; a vector with a weight of 0 or less is refused.
+func TestConsistentHashWeightsProperty(t *testing.T) {
+	state := uint64(time.Now().UnixNano())
+	t.Logf("rand.NewPCG(%d, ...)", state)
+	rnd := rand.New(rand.NewPCG(state, 11))
+	for i := 0; i < 300; i++ {
+		n := 1 + rnd.IntN(12)
+		nodes := make([]Node, n)
+		for j := range nodes {
+			w := 1 + rnd.IntN(10)
+			switch rnd.IntN(4) {
+			case 0:
+				w = 1 + rnd.IntN(1_000_000)
+			case 1:
+				w = 1 << rnd.IntN(50)
+			}
+			nodes[j] = Node{Host: j, Weight: w}
+		}
+		rnd.Shuffle(n, func(a, b int) { nodes[a], nodes[b] = nodes[b], nodes[a] })
+		r, err := NewConsistentHashNodes(nodes)
+		if err != nil {
+			t.Fatalf("weights %v: %v", nodes, err)
+		}
+		checkReachable(t, r, n)
+		if err := checkRouter(r, n); err != nil {
+			t.Fatalf("weights %v: checkRouter: %v", nodes, err)
+		}
+		k := rnd.IntN(n)
+		nodes[k].Weight = -rnd.IntN(3)
+		if _, err := NewConsistentHashNodes(nodes); !errors.Is(err, ErrBadHosts) || !strings.Contains(err.Error(), "weight") {
+			t.Fatalf("weights %v: %v; want ErrBadHosts for weight %d", nodes, err, nodes[k].Weight)
+		}
 	}
 }

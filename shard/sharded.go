@@ -8,19 +8,29 @@ import (
 
 // HSet is the book's shard_hset: it stores key's value as field key of the HASH shard of base that
 // Key picks (Python3 mode), so that many small values share a few small (listpack-encoded) hashes.
-// It returns the number of fields added: 1 for a new key, 0 for an update.
-func HSet(ctx context.Context, c redis.Cmdable, base, key string, value any, totalElements, shardSize int) (int64, error) {
+// It returns the number of fields added: 1 for a new key, 0 for an update. A key that Key refuses
+// (ErrNotLatin1 for a character above U+00FF) is an error and nothing is written. HSet, HGet and
+// SAdd fail with an error wrapping ctx.Err() once ctx has ended.
+func HSet(ctx context.Context, c redis.Cmdable, base, key string, value any, totalElements, shardSize int) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	k, err := Key(base, key, totalElements, shardSize, Python3)
 	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	return c.HSet(ctx, k, key, value).Result()
 }
 
 // HGet is the book's shard_hget. A missing key is redis.Nil, as from go-redis's HGet.
-func HGet(ctx context.Context, c redis.Cmdable, base, key string, totalElements, shardSize int) (string, error) {
+func HGet(ctx context.Context, c redis.Cmdable, base, key string, totalElements, shardSize int) (_ string, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	k, err := Key(base, key, totalElements, shardSize, Python3)
 	if err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
 		return "", err
 	}
 	return c.HGet(ctx, k, key).Result()
@@ -31,9 +41,13 @@ func HGet(ctx context.Context, c redis.Cmdable, base, key string, totalElements,
 // spread over all shards instead of filling one shard after another. Numeric members keep each shard
 // intset-encoded while it holds at most set-max-intset-entries (512) of them. It returns 1 when
 // member is new, 0 when it was already there.
-func SAdd(ctx context.Context, c redis.Cmdable, base, member string, totalElements, shardSize int) (int64, error) {
+func SAdd(ctx context.Context, c redis.Cmdable, base, member string, totalElements, shardSize int) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	k, err := Key(base, "x"+member, totalElements, shardSize, Python3)
 	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	return c.SAdd(ctx, k, member).Result()
