@@ -42,13 +42,20 @@
 //     Options.SkipMissing, processing continues with the next name after it and the missing rest is
 //     lost. A saved file shorter than the saved position, or whose saved position is not at a line
 //     start, is ErrFileChanged (truncated, rotated in place or rewritten).
-//   - Directories and names starting with "." (temporary files) are skipped. The directory is
-//     listed once per call: files created during a run are left for the next one.
+//   - Directories, symbolic links to directories and names starting with "." (temporary files) are
+//     skipped. A symbolic link to a regular file is read as that file. Any other entry (a FIFO, a
+//     socket, a device, a dangling link) stops the run with a *FileError wrapping ErrUnreadable that
+//     names it and says what it is, when its turn comes in name order: files before it are processed
+//     and committed, and it is never opened, so a FIFO cannot block the run. The directory is
+//     listed once per call: files created during a run are left for the next one. The directory
+//     itself may be a link to one; anything else is ErrUnreadable, without blocking.
 //
 // # Errors and limits
 //
 // Errors about a file are *FileError values naming the file and byte offset, wrapping a sentinel
-// (ErrUnreadable, ErrLineTooLong, ErrCallback, ...). On any error the uncommitted batch is
+// (ErrUnreadable, ErrLineTooLong, ErrCallback, ...). Once ctx has ended, the error also matches
+// ctx.Err() (context.DeadlineExceeded or context.Canceled), even when go-redis reported the deadline
+// it enforced on the socket as an i/o timeout. On any error the uncommitted batch is
 // discarded and the saved progress is that of the last commit, except ErrCommandFailed: a command
 // the callback queued failed inside EXEC, and Redis committed the rest, progress included. Files are
 // read through a 64 KiB buffer and lines are bounded by Options.MaxLineBytes (default 1 MiB), so

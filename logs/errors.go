@@ -9,7 +9,8 @@ var (
 	// ErrBadInput: a nil client or callback, an empty directory name, or a negative option.
 	ErrBadInput = errors.New("logs: bad input")
 
-	// ErrUnreadable: the directory cannot be listed or a file cannot be opened or read.
+	// ErrUnreadable: the directory cannot be listed, or a file cannot be opened or read, or is not a
+	// regular file (a FIFO, socket, device or dangling link: see the package doc).
 	ErrUnreadable = errors.New("logs: cannot read")
 
 	// ErrFileMissing: the saved progress names a file that is no longer in the directory

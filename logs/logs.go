@@ -8,10 +8,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/safefile"
 )
 
 // Options configure ProcessLogs.
@@ -109,7 +114,8 @@ type Progress struct {
 }
 
 // ReadProgress returns the progress saved under prefix ("" means the default "progress:").
-func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (Progress, error) {
+func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progress, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	if c == nil {
 		return Progress{}, fmt.Errorf("%w: nil client", ErrBadInput)
 	}
@@ -156,7 +162,9 @@ func parseProgress(vals []any) (Progress, error) {
 // is then that of the last commit. Each transaction is guarded by WATCH on the progress keys, so it
 // applies only if the progress is still the one this call saved last: a transaction resent by the
 // client, or a second processor with the same prefix, cannot apply a batch twice.
-func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (Result, error) {
+func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (_ Result, err error) {
+	// A deadline go-redis enforced on the socket reads "i/o timeout": make it say ctx's error too.
+	defer func() { err = ctxErr(ctx, err) }()
 	var o Options
 	if opt != nil {
 		o = *opt
@@ -217,17 +225,31 @@ func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callb
 	return p.res, nil
 }
 
-// listFiles returns the names of the files in dir, sorted. Directories and names starting with "."
-// (temporary files of rsync, editors and log shippers) are left out.
+// listFiles returns the names of the files in dir, sorted. Directories, symbolic links to
+// directories and names starting with "." (temporary files of rsync, editors and log shippers) are
+// left out. Every other entry is kept, so one that is not a regular file (a FIFO, a device, a dangling
+// link) stops the run with ErrUnreadable when its turn comes, rather than being lost silently.
 func listFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir) // sorted by name
+	d, err := safefile.OpenDir(dir) // os.ReadDir would block if dir were a FIFO
 	if err != nil {
 		return nil, fmt.Errorf("%w: directory %q: %w", ErrUnreadable, dir, err)
 	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: directory %q: %w", ErrUnreadable, dir, err)
+	}
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
+		}
+		if e.Type()&os.ModeSymlink != 0 {
+			// Decided by what the link points to; stat opens nothing, so a link to a FIFO cannot block.
+			if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && fi.IsDir() {
+				continue
+			}
 		}
 		names = append(names, e.Name())
 	}
@@ -246,7 +268,9 @@ type processor struct {
 // processFile processes name from byte off. last: it is the last file, the only one that may still
 // be written to (HoldPartial applies to it alone).
 func (p *processor) processFile(ctx context.Context, path, name string, off int64, last bool) error {
-	f, err := os.Open(path)
+	// os.Open of a FIFO would block until a writer came: safefile refuses anything but a regular
+	// file before reading it, whatever a link points to.
+	f, err := safefile.Open(path)
 	if err != nil {
 		return fileErr(name, off, ErrUnreadable, err)
 	}
@@ -254,9 +278,6 @@ func (p *processor) processFile(ctx context.Context, path, name string, off int6
 	fi, err := f.Stat()
 	if err != nil {
 		return fileErr(name, off, ErrUnreadable, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fileErr(name, off, ErrUnreadable, fmt.Errorf("not a regular file (%v)", fi.Mode().Type()))
 	}
 	if off > 0 {
 		if off > fi.Size() {
@@ -406,4 +427,18 @@ func trimCR(b []byte) []byte {
 		return b[:n-1]
 	}
 	return b
+}
+
+// ctxErr is noretry.CtxErr once ctx has caught up with its deadline: go-redis sets the socket's
+// deadline to ctx's, so its i/o timeout can arrive a moment before ctx's own timer marks it done.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second): // a Context that does not keep its Deadline
+			}
+		}
+	}
+	return noretry.CtxErr(ctx, err)
 }
