@@ -27,11 +27,15 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 	reg := env.Registry
 
 	env.Section("configs: config:redis:unique:0 to :15 (sets), config:redis:unique (counts)")
-	for i := 0; i <= uniquevisits.Shards; i++ {
-		cfg, err := env.Server(ctx)
-		if err != nil {
-			return err
-		}
+	// 17 servers. With fewer databases than that (one -addr address) some share one: the sets'
+	// unique:<date>:<n> and the counts' unique:<date>, unique:<date>:expected and unique:hll:<date>
+	// cannot collide, a visitor id always goes to the same shard (so a shared set holds each id once),
+	// and Recount reads a shared database once.
+	cfgs, err := env.SharedServers(ctx, uniquevisits.Shards+1)
+	if err != nil {
+		return err
+	}
+	for i, cfg := range cfgs {
 		comp := uniquevisits.Component
 		if i < uniquevisits.Shards {
 			comp = shard.ShardComponent(uniquevisits.Component, i)
@@ -55,7 +59,7 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 
 	// Today's sets are sized from yesterday's count, read on the unsharded server.
 	now := time.Now()
-	err := reg.Do(ctx, uniquevisits.Component, func(counts redis.UniversalClient) error {
+	err = reg.Do(ctx, uniquevisits.Component, func(counts redis.UniversalClient) error {
 		return counts.Set(ctx, "unique:"+uniquevisits.Day(now.AddDate(0, 0, -1)), 2_500, 0).Err()
 	})
 	if err != nil {
@@ -133,8 +137,17 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	var line []string
+	// A server sharing an earlier one's database shows as "=<that server>": its ids are counted there.
+	var line, shared []string
+	first := map[string]int{}
 	for _, id := range cl.Hosts() {
+		where := reg.Config(shard.ShardComponent(uniquevisits.Component, id)).String()
+		if f, ok := first[where]; ok {
+			line = append(line, fmt.Sprintf("=%d", f))
+			shared = append(shared, fmt.Sprintf("%d and %d", f, id))
+			continue
+		}
+		first[where] = id
 		var n int64
 		for _, c := range cards[id] {
 			n += c.Val()
@@ -142,15 +155,8 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 		line = append(line, fmt.Sprint(n))
 	}
 	env.Printf("visitor ids per server: %s\n", strings.Join(line, " "))
-	// With few real servers the tour hands out more components than databases, and some share one.
-	first := map[string]int{}
-	for _, id := range cl.Hosts() {
-		where := reg.Config(shard.ShardComponent(uniquevisits.Component, id)).String()
-		if f, ok := first[where]; ok {
-			env.Printf("(servers %d and %d share one database: the tour has 15 per -addr address)\n", f, id)
-			continue
-		}
-		first[where] = id
+	if len(shared) > 0 {
+		env.Printf("(servers %s share a database: give more -addr addresses for one database each)\n", strings.Join(shared, ", "))
 	}
 
 	env.Section("the HyperLogLog variant: one ~12 KB PFADD counter a day instead of sharded sets")
