@@ -1,19 +1,48 @@
 package conn
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/safefile"
 )
 
-// tlsConfig builds the crypto/tls config, reading the certificate files.
-func (c *Config) tlsConfig(host string) (*tls.Config, error) {
+// Bounds on the TLS files a config names. A certificate or key is a few KiB and a bundle of every
+// public root about 250 KiB; OpenSSL's capath directories (/etc/ssl/certs) hold a few hundred entries.
+const (
+	maxPEMBytes     = 1 << 20
+	maxCADirEntries = 4096
+	maxCADirBytes   = 16 << 20
+)
+
+// readPEM reads a TLS file named by field: a regular file of at most maxPEMBytes. A FIFO, a device
+// (/dev/zero), a socket or a directory is refused before it is read, so reading never blocks.
+func readPEM(ctx context.Context, field, path string) ([]byte, error) {
+	b, err := safefile.ReadFile(ctx, path, maxPEMBytes)
+	if err != nil {
+		return nil, fileFieldErr(ctx, field, err)
+	}
+	return b, nil
+}
+
+// fileFieldErr names the field whose file failed. A file cut short by ctx is not a bad config.
+func fileFieldErr(ctx context.Context, field string, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return fieldErr(field, err)
+	}
+	return fieldErr(field, fmt.Errorf("%w: %w", ErrBadConfig, err))
+}
+
+// tlsConfig builds the crypto/tls config, reading the certificate files; ctx bounds the reads.
+func (c *Config) tlsConfig(ctx context.Context, host string) (*tls.Config, error) {
 	t := c.TLS
 	if t == nil {
 		return nil, nil
@@ -23,9 +52,9 @@ func (c *Config) tlsConfig(host string) (*tls.Config, error) {
 		tc.ServerName = host
 	}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
+		pem, err := readPEM(ctx, "ssl_ca_certs", t.CAFile)
 		if err != nil {
-			return nil, fieldErr("ssl_ca_certs", fmt.Errorf("%w: %v", ErrBadConfig, err))
+			return nil, err
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
@@ -33,29 +62,39 @@ func (c *Config) tlsConfig(host string) (*tls.Config, error) {
 		}
 	}
 	if t.CAPath != "" {
-		// OpenSSL's capath holds hashed links to PEM files; reading every file gives the same roots.
-		ents, err := os.ReadDir(t.CAPath)
-		if err != nil {
-			return nil, fieldErr("ssl_ca_path", fmt.Errorf("%w: %v", ErrBadConfig, err))
-		}
+		// OpenSSL's capath holds hashed links to PEM files; reading every regular file gives the same
+		// roots. Entries that are not files (a FIFO, a device: ssl_ca_path "/dev") are never opened.
 		if tc.RootCAs == nil {
 			tc.RootCAs = x509.NewCertPool()
 		}
 		found := false
-		for _, ent := range ents {
-			pem, err := os.ReadFile(filepath.Join(t.CAPath, ent.Name()))
-			if err == nil && tc.RootCAs.AppendCertsFromPEM(pem) {
-				found = true
-			}
+		err := safefile.ReadDir(ctx, t.CAPath, safefile.DirLimits{
+			MaxEntries: maxCADirEntries, MaxFileBytes: maxPEMBytes, MaxBytes: maxCADirBytes,
+		}, func(_ string, pem []byte) error {
+			found = tc.RootCAs.AppendCertsFromPEM(pem) || found
+			return nil
+		})
+		if err != nil {
+			return nil, fileFieldErr(ctx, "ssl_ca_path", err)
 		}
 		if !found {
 			return nil, fieldErr("ssl_ca_path", fmt.Errorf("%w: %s holds no PEM certificate", ErrBadConfig, t.CAPath))
 		}
 	}
 	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		certPEM, err := readPEM(ctx, "ssl_certfile", t.CertFile)
 		if err != nil {
-			return nil, fieldErr("ssl_certfile", fmt.Errorf("%w: %v", ErrBadConfig, err))
+			return nil, err
+		}
+		keyPEM := certPEM // no ssl_keyfile: the key is in the certificate file, as in Python's ssl
+		if t.KeyFile != "" {
+			if keyPEM, err = readPEM(ctx, "ssl_keyfile", t.KeyFile); err != nil {
+				return nil, err
+			}
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, fieldErr("ssl_certfile", fmt.Errorf("%w: %s and %s: %v", ErrBadConfig, t.CertFile, t.KeyFile, err))
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -83,40 +122,74 @@ func (c *Config) tlsConfig(host string) (*tls.Config, error) {
 
 // NewClient makes the go-redis client the config describes: a *redis.ClusterClient for Cluster, a
 // *redis.Client otherwise (from redis.NewFailoverClient for Sentinel). Every client it makes has
-// ContextTimeoutEnabled, so a context's deadline bounds each call, and makes no retries
-// unless MaxRetries asks for them. A config that turns TLS verification off (Insecure) is refused
-// with a *ConfigError wrapping ErrInsecureTLS: use NewClientAllowInsecure where the application,
-// not the config store, has decided to allow it.
+// ContextTimeoutEnabled, so a context's deadline bounds each call, and an error from a call whose
+// context has ended matches ctx.Err() (go-redis reports a deadline it set on the socket as an i/o
+// timeout). It makes no retries unless MaxRetries asks for them, and dials once per connection unless
+// DialRetries asks for more (go-redis dials up to 5 times, 100 ms apart, so a host that is down cost
+// every call 400 ms). A config that turns TLS verification off (Insecure) is refused with a
+// *ConfigError wrapping ErrInsecureTLS: use NewClientAllowInsecure where the application, not the
+// config store, has decided to allow it.
+//
+// NewClient reads the config's TLS files, if any. Each must be a regular file (a FIFO, a device or a
+// socket is refused before it is read, as a *ConfigError naming the field) of at most 1 MiB, and an
+// ssl_ca_path directory holds at most 4096 entries and 16 MiB of files, so NewClient cannot block.
 func (c *Config) NewClient() (redis.UniversalClient, error) {
-	if c.Insecure() {
-		return nil, &ConfigError{Field: "ssl", Err: ErrInsecureTLS}
-	}
-	return c.newClient()
+	return c.newClient(context.Background(), false)
 }
 
 // NewClientAllowInsecure is NewClient that also makes a client whose config turns TLS verification off.
-func (c *Config) NewClientAllowInsecure() (redis.UniversalClient, error) { return c.newClient() }
+func (c *Config) NewClientAllowInsecure() (redis.UniversalClient, error) {
+	return c.newClient(context.Background(), true)
+}
 
-func (c *Config) newClient() (redis.UniversalClient, error) {
+// newClient is NewClient with ctx bounding the reads of the TLS files.
+func (c *Config) newClient(ctx context.Context, allowInsecure bool) (redis.UniversalClient, error) {
+	if !allowInsecure && c.Insecure() {
+		return nil, &ConfigError{Field: "ssl", Err: ErrInsecureTLS}
+	}
+	client, err := c.build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client.AddHook(ctxErrHook{})
+	return client, nil
+}
+
+// dialerRetries is go-redis's DialerRetries for the config: the number of dials per connection, where
+// 0 means go-redis's default (5).
+func (c *Config) dialerRetries() int {
+	if c.DialRetries < 0 {
+		return 0 // dial_retries -1: go-redis's default
+	}
+	return c.DialRetries + 1
+}
+
+func (c *Config) build(ctx context.Context) (redis.UniversalClient, error) {
 	retries := c.MaxRetries
 	if retries == 0 {
 		retries = -1 // go-redis: -1 disables retries; 0 would mean its default of 3
 	}
 	switch c.Kind {
 	case Cluster:
-		tc, err := c.tlsConfig("")
+		tc, err := c.tlsConfig(ctx, "")
 		if err != nil {
 			return nil, err
 		}
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: c.Addrs, Username: c.Username, Password: c.Password, ClientName: c.ClientName,
-			TLSConfig: tc, DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-			PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns, MaxRetries: retries, Protocol: c.Protocol,
+			TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
+			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+			DialerRetries: c.dialerRetries(), MaxRetries: retries,
+			MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+			PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
+			MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
+			MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
+			PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
+			ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
 			ReadOnly: c.ReadOnly, RouteByLatency: c.RouteByLatency, RouteRandomly: c.RouteRandomly,
-			ContextTimeoutEnabled: true,
 		}), nil
 	case Sentinel:
-		tc, err := c.tlsConfig("")
+		tc, err := c.tlsConfig(ctx, "")
 		if err != nil {
 			return nil, err
 		}
@@ -124,25 +197,98 @@ func (c *Config) newClient() (redis.UniversalClient, error) {
 			MasterName: c.Master, SentinelAddrs: c.Addrs,
 			SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
 			Username: c.Username, Password: c.Password, DB: c.DB, ClientName: c.ClientName,
-			TLSConfig: tc, DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-			PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns, MaxRetries: retries, Protocol: c.Protocol,
-			ContextTimeoutEnabled: true,
+			TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
+			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+			DialerRetries: c.dialerRetries(), MaxRetries: retries,
+			MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+			PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
+			MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
+			MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
+			PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
+			ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
 		}), nil
 	default:
 		host := ""
 		if c.Network != "unix" {
 			host, _, _ = net.SplitHostPort(c.Addr)
 		}
-		tc, err := c.tlsConfig(host)
+		tc, err := c.tlsConfig(ctx, host)
 		if err != nil {
 			return nil, err
 		}
 		return redis.NewClient(&redis.Options{
 			Network: c.Network, Addr: c.Addr, DB: c.DB,
 			Username: c.Username, Password: c.Password, ClientName: c.ClientName,
-			TLSConfig: tc, DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-			PoolSize: c.PoolSize, MinIdleConns: c.MinIdleConns, MaxRetries: retries, Protocol: c.Protocol,
-			ContextTimeoutEnabled: true,
+			TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
+			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+			DialerRetries: c.dialerRetries(), MaxRetries: retries,
+			MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+			PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
+			MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
+			MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
+			PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
+			ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
 		}), nil
 	}
+}
+
+// ctxErrHook makes the error of a command (or pipeline) whose context has ended match ctx.Err().
+// Replies (redis.Nil, error replies) are the server's answer and are left alone.
+type ctxErrHook struct{}
+
+func (ctxErrHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (ctxErrHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if noretry.Transport(err) {
+			if e := ctxErr(ctx, err); e != err {
+				cmd.SetErr(e)
+				return e
+			}
+		}
+		return err
+	}
+}
+
+func (ctxErrHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err == nil {
+			return nil
+		}
+		for _, cmd := range cmds {
+			if ce := cmd.Err(); noretry.Transport(ce) {
+				cmd.SetErr(ctxErr(ctx, ce))
+			}
+		}
+		if noretry.Transport(err) {
+			return ctxErr(ctx, err)
+		}
+		return err
+	}
+}
+
+// ctxErr is noretry.CtxErr once ctx has caught up with its deadline (see ended).
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil {
+		ended(ctx)
+	}
+	return noretry.CtxErr(ctx, err)
+}
+
+// ended reports whether ctx has ended. go-redis sets the socket's deadline to ctx's, so its i/o
+// timeout can arrive a moment before ctx's own timer marks ctx done: past its deadline, ended waits
+// for that.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second): // a Context that does not keep its Deadline
+		}
+	}
+	return ctx.Err() != nil
 }

@@ -10,12 +10,14 @@ import (
 
 // Config is a component's connection settings, parsed from the JSON stored at config:redis:<component>.
 // Build one with ParseConfig. It is normalized (host and port become Addr, a URL is expanded), so two
-// JSON texts that mean the same server compare equal, and it never prints its passwords.
+// JSON texts that mean the same server compare equal, and it never prints its passwords or user names.
+//
+// A zero value means go-redis's default, except where a field says conn's default differs.
 type Config struct {
 	Kind Kind // which client the config makes
 
 	Network string   // "tcp" or "unix" (single server)
-	Addr    string   // host:port or socket path (single server)
+	Addr    string   // host:port or socket path (single server); redis-py's default: localhost:6379
 	Addrs   []string // cluster seeds, or sentinel addresses
 	Master  string   // sentinel master name
 	DB      int
@@ -24,17 +26,36 @@ type Config struct {
 	Password         string
 	SentinelUsername string
 	SentinelPassword string
-	ClientName       string
+	ClientName       string // printable ASCII without spaces, as Redis's CLIENT SETNAME requires
 
 	TLS *TLSConfig // nil: plain TCP
 
 	DialTimeout  time.Duration // 0: go-redis default (5 s)
-	ReadTimeout  time.Duration // 0: go-redis default (3 s)
+	ReadTimeout  time.Duration // 0: go-redis default (5 s); never negative: conn does not turn it off
 	WriteTimeout time.Duration // 0: same as ReadTimeout
 	PoolSize     int           // 0: go-redis default (10 per CPU)
 	MinIdleConns int
-	MaxRetries   int // retries after a network error; 0 (the default) means none, see MaxRetries in the package doc
+	MaxRetries   int // retries after a network error; 0 (conn's default) means none, see the package doc
 	Protocol     int // 2 or 3; 0: go-redis default (3)
+
+	// DialRetries is how many more times a new connection is dialed after a dial fails (go-redis's
+	// DialerRetries, "retry attempts when dialing fails"). 0: dial once (conn's default, so a server
+	// that is down fails fast); n > 0: up to n+1 dials; -1: go-redis's default (5 dials).
+	DialRetries int
+
+	MinRetryBackoff         time.Duration // 0: go-redis default (10 ms)
+	MaxRetryBackoff         time.Duration // 0: go-redis default (1 s)
+	PoolFIFO                bool          // false: go-redis default (LIFO)
+	PoolTimeout             time.Duration // 0: go-redis default (ReadTimeout + 1 s)
+	MaxIdleConns            int           // 0: go-redis default (no limit)
+	MaxActiveConns          int           // 0: go-redis default (no limit)
+	MaxConcurrentDials      int           // 0: go-redis default (PoolSize)
+	ConnMaxIdleTime         time.Duration // 0: go-redis default (30 min)
+	ConnMaxLifetime         time.Duration // 0: go-redis default (no limit)
+	ConnMaxLifetimeJitter   time.Duration // 0: go-redis default (none); at most ConnMaxLifetime
+	PipelinePoolSize        int           // 0: go-redis default (10); -1: no separate pipeline pool
+	PipelineReadBufferSize  int           // 0: go-redis default
+	PipelineWriteBufferSize int           // 0: go-redis default
 
 	ReadOnly       bool // cluster: read from replicas
 	RouteByLatency bool // cluster: read from the closest node
@@ -80,8 +101,9 @@ func (c *Config) Insecure() bool {
 	return c.TLS != nil && (c.TLS.SkipVerify || c.TLS.NoHostnameCheck)
 }
 
-// String describes the config with its passwords masked. String, Format, LogValue and MarshalJSON
-// have value receivers, so a Config printed, logged or encoded by value masks them too.
+// String describes the config with its passwords and user names masked (a URL's user part often
+// holds a token). String, Format, LogValue and MarshalJSON have value receivers, so a Config printed,
+// logged or encoded by value masks them too.
 func (c Config) String() string {
 	m := map[string]any{"kind": c.Kind.String()}
 	set := func(k string, v any, ok bool) {
@@ -89,24 +111,40 @@ func (c Config) String() string {
 			m[k] = v
 		}
 	}
+	dur := func(k string, d time.Duration) { set(k, d.String(), d != 0) }
+	num := func(k string, n int) { set(k, n, n != 0) }
 	set("network", c.Network, c.Network != "")
 	set("addr", c.Addr, c.Addr != "")
 	set("addrs", c.Addrs, len(c.Addrs) > 0)
 	set("master", c.Master, c.Master != "")
-	set("db", c.DB, c.DB != 0)
-	set("username", c.Username, c.Username != "")
+	num("db", c.DB)
+	set("username", "*****", c.Username != "")
 	set("password", "*****", c.Password != "")
-	set("sentinel_username", c.SentinelUsername, c.SentinelUsername != "")
+	set("sentinel_username", "*****", c.SentinelUsername != "")
 	set("sentinel_password", "*****", c.SentinelPassword != "")
 	set("client_name", c.ClientName, c.ClientName != "")
 	set("tls", c.TLS, c.TLS != nil)
-	set("dial_timeout", c.DialTimeout.String(), c.DialTimeout != 0)
-	set("read_timeout", c.ReadTimeout.String(), c.ReadTimeout != 0)
-	set("write_timeout", c.WriteTimeout.String(), c.WriteTimeout != 0)
-	set("pool_size", c.PoolSize, c.PoolSize != 0)
-	set("min_idle_conns", c.MinIdleConns, c.MinIdleConns != 0)
-	set("max_retries", c.MaxRetries, c.MaxRetries != 0)
-	set("protocol", c.Protocol, c.Protocol != 0)
+	dur("dial_timeout", c.DialTimeout)
+	dur("read_timeout", c.ReadTimeout)
+	dur("write_timeout", c.WriteTimeout)
+	num("pool_size", c.PoolSize)
+	num("min_idle_conns", c.MinIdleConns)
+	num("max_retries", c.MaxRetries)
+	num("protocol", c.Protocol)
+	num("dial_retries", c.DialRetries)
+	dur("min_retry_backoff", c.MinRetryBackoff)
+	dur("max_retry_backoff", c.MaxRetryBackoff)
+	set("pool_fifo", true, c.PoolFIFO)
+	dur("pool_timeout", c.PoolTimeout)
+	num("max_idle_conns", c.MaxIdleConns)
+	num("max_active_conns", c.MaxActiveConns)
+	num("max_concurrent_dials", c.MaxConcurrentDials)
+	dur("conn_max_idle_time", c.ConnMaxIdleTime)
+	dur("conn_max_lifetime", c.ConnMaxLifetime)
+	dur("conn_max_lifetime_jitter", c.ConnMaxLifetimeJitter)
+	num("pipeline_pool_size", c.PipelinePoolSize)
+	num("pipeline_read_buffer_size", c.PipelineReadBufferSize)
+	num("pipeline_write_buffer_size", c.PipelineWriteBufferSize)
 	set("read_only", true, c.ReadOnly)
 	set("route_by_latency", true, c.RouteByLatency)
 	set("route_randomly", true, c.RouteRandomly)

@@ -54,8 +54,8 @@ func TestParseConfigValid(t *testing.T) {
 			Config{Kind: Single, Network: "unix", Addr: "/tmp/r.sock"}},
 		{"url", `{"url": "redis://app:pw@h:6380/3"}`,
 			Config{Kind: Single, Network: "tcp", Addr: "h:6380", DB: 3, Username: "app", Password: "pw"}},
-		{"rediss url", `{"url": "rediss://h:6380"}`,
-			Config{Kind: Single, Network: "tcp", Addr: "h:6380", TLS: &TLSConfig{ServerName: "h"}}},
+		{"rediss url", `{"url": "rediss://h:6380"}`, // ServerName empty: the host dialed, as go-redis sets it
+			Config{Kind: Single, Network: "tcp", Addr: "h:6380", TLS: &TLSConfig{}}},
 		{"pool", `{"addr": "h:1", "max_connections": 20, "min_idle_conns": 2, "max_retries": 1, "protocol": 2}`,
 			Config{Kind: Single, Network: "tcp", Addr: "h:1", PoolSize: 20, MinIdleConns: 2, MaxRetries: 1, Protocol: 2}},
 		{"ssl", `{"host": "h", "ssl": true, "ssl_ca_certs": "ca.pem", "ssl_cert_reqs": "required"}`,
@@ -136,7 +136,6 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"not json", `{"host": `, ""},
 		{"not an object", `["h", 1]`, ""},
 		{"null", `null`, ""},
-		{"empty object names no server", `{}`, ""},
 		{"unknown field", `{"host": "h", "hots": "x"}`, "hots"},
 		{"port is a string", `{"host": "h", "port": "6379"}`, "port"},
 		{"port out of range", `{"port": 70000}`, "port"},
@@ -169,7 +168,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"bad duration", `{"host": "h", "read_timeout": "soon"}`, "read_timeout"},
 		{"socket_timeout and read_timeout", `{"host": "h", "socket_timeout": 1, "read_timeout": 1}`, "socket_timeout"},
 		{"pool zero", `{"host": "h", "max_connections": 0}`, "max_connections"},
-		{"pool_size and max_connections", `{"host": "h", "max_connections": 2, "pool_size": 2}`, "pool_size"},
+		{"pool_size and max_connections", `{"host": "h", "max_connections": 2, "pool_size": 2}`, "max_connections"},
 		{"negative retries", `{"host": "h", "max_retries": -2}`, "max_retries"},
 		{"protocol 4", `{"host": "h", "protocol": 4}`, "protocol"},
 		{"ssl option without ssl", `{"host": "h", "ssl_ca_certs": "ca.pem"}`, "ssl_ca_certs"},
@@ -202,7 +201,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"bad write_timeout", `{"host": "h", "write_timeout": "x"}`, "write_timeout"},
 		{"bad dial_timeout", `{"host": "h", "dial_timeout": -1}`, "dial_timeout"},
 		{"bad socket_connect_timeout", `{"host": "h", "socket_connect_timeout": 0}`, "socket_connect_timeout"},
-		{"socket_connect_timeout and dial_timeout", `{"host": "h", "socket_connect_timeout": 1, "dial_timeout": 1}`, "dial_timeout"},
+		{"socket_connect_timeout and dial_timeout", `{"host": "h", "socket_connect_timeout": 1, "dial_timeout": 1}`, "socket_connect_timeout"},
 		{"duration over a day in seconds", `{"host": "h", "socket_timeout": 86401}`, "socket_timeout"},
 		{"duration over a day as a string", `{"host": "h", "read_timeout": "25h"}`, "read_timeout"},
 		{"integer over 2^31", `{"host": "h", "max_retries": 2147483648}`, "max_retries"},
@@ -287,8 +286,8 @@ func shown(t *testing.T, c *Config) []string {
 		}
 		out = append(out, string(b))
 		for _, h := range []func(*bytes.Buffer) slog.Handler{
-			func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
-			func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+			func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, noTime) },
+			func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, noTime) },
 		} {
 			var buf bytes.Buffer
 			slog.New(h(&buf)).Info("config", "cfg", v)
@@ -305,6 +304,8 @@ func TestSecretsNeverShown(t *testing.T) {
 		`{"url": "redis://user:` + secret + `@h:6379/0"}`,
 		`{"sentinel": {"master": "m", "addrs": ["s:1"], "password": "` + secret + `"}, "password": "` + secret + `"}`,
 		`{"host": "h", "ssl": true, "ssl_certfile": "c.pem", "ssl_keyfile": "k.pem", "ssl_password": "` + secret + `"}`,
+		`{"password": "` + secret + `"}`,             // redis-py's localhost:6379
+		`{"url": "redis://` + secret + `@h:6379/0"}`, // a token in the user part
 	}
 	for _, j := range valid {
 		c, err := ParseConfig([]byte(j))
@@ -328,7 +329,6 @@ func TestSecretsNeverShown(t *testing.T) {
 		`{"url": "redis://us%65r:hunter2%2DZq9@h:6379/x"}`,
 		`{"password": "` + secret + `", "port": "x"}`,
 		`{"password": ["` + secret + `"], "host": "h"}`,
-		`{"password": "` + secret + `"}`,
 		`{"password": "` + secret + `", "addr": "` + secret + `"}`,
 		`{"host": "h", "ssl": true, "ssl_password": "` + secret + `"}`,
 		`{"host": "h", "ssl_password": "` + secret + `"}`,
@@ -479,6 +479,7 @@ func TestNewClientRefusesInsecureTLS(t *testing.T) {
 		`{"host": "h", "ssl": true, "ssl_cert_reqs": "none"}`,
 		`{"host": "h", "ssl": true, "ssl_check_hostname": false}`,
 		`{"url": "rediss://h:6380/0?skip_verify=true"}`,
+		`{"host": "h", "ssl": true, "skip_verify": true}`,
 		`{"cluster": ["a:1"], "ssl": true, "ssl_cert_reqs": "none"}`,
 		`{"sentinel": {"master": "m", "addrs": ["s:1"]}, "ssl": true, "ssl_cert_reqs": "CERT_NONE"}`,
 	} {
@@ -561,4 +562,33 @@ func testCAPEM(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+type noper interface{ Nope() }
+
+// As names both types as Go writes them (not **redis.ClusterClient), and assumes no wrapper.
+func TestAsNamesTheTypes(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "localhost:1"})
+	defer c.Close()
+	_, err := As[*redis.ClusterClient](c, "market")
+	want := `conn: client is not of the type asked for: component "market" has a *redis.Client, which is not a *redis.ClusterClient`
+	if !errors.Is(err, ErrClientType) || err.Error() != want {
+		t.Fatalf("As = %v; want %q", err, want)
+	}
+	_, err = As[noper](c, "market")
+	if !errors.Is(err, ErrClientType) || !strings.HasSuffix(err.Error(), "has a *redis.Client, which does not implement conn.noper") {
+		t.Fatalf("As[noper] = %v", err)
+	}
+	_, err = As[redis.Cmdable](nil, "market")
+	if !errors.Is(err, ErrClientType) || !strings.HasSuffix(err.Error(), "has no client, which does not implement redis.Cmdable") {
+		t.Fatalf("As[redis.Cmdable](nil) = %v", err)
+	}
+	for _, bad := range []string{"**", "function", "wrapped"} {
+		if strings.Contains(err.Error(), bad) || strings.Contains(ErrClientType.Error(), bad) {
+			t.Fatalf("error %q says %q", err, bad)
+		}
+	}
+	if got, err := As[redis.Cmdable](c, "market"); err != nil || got != redis.Cmdable(c) {
+		t.Fatalf("As[redis.Cmdable] = %v, %v; want the client", got, err)
+	}
 }

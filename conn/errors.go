@@ -2,7 +2,7 @@ package conn
 
 import (
 	"errors"
-	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,11 +19,13 @@ var (
 	ErrNotLoaded = errors.New("conn: config stored, but not loaded")
 	// ErrClosed: the registry has been closed.
 	ErrClosed = errors.New("conn: registry closed")
-	// ErrClientType: a wrapped function asks for a client interface the component's client lacks.
-	ErrClientType = errors.New("conn: client does not implement the wrapped function's client type")
+	// ErrClientType: the component's client is not of the type asked for (As, Call and the Wrap
+	// functions' C), or does not implement that interface.
+	ErrClientType = errors.New("conn: client is not of the type asked for")
 )
 
-// ConfigError names the config key and field that were wrong. It never holds a password.
+// ConfigError names the config key and field that were wrong. It never holds a value from the config,
+// so it cannot show a password.
 type ConfigError struct {
 	Key   string // "config:redis:<component>"; empty when parsing bytes not tied to a key
 	Field string // the JSON field, empty when the problem is the whole document
@@ -38,46 +40,15 @@ func (e *ConfigError) Error() string {
 		b.WriteString(": ")
 	}
 	if e.Field != "" {
-		b.WriteString("field \"")
-		b.WriteString(e.Field)
-		b.WriteString("\": ")
+		b.WriteString("field ")
+		b.WriteString(strconv.Quote(e.Field)) // an unknown key may hold anything
+		b.WriteString(": ")
 	}
 	b.WriteString(strings.TrimPrefix(e.Err.Error(), "conn: "))
 	return b.String()
 }
 
 func (e *ConfigError) Unwrap() error { return e.Err }
-
-// redacted is an error whose message has secrets masked. It unwraps to what the original wrapped
-// (a sentinel such as ErrBadConfig), never to the original, whose message holds the secret.
-type redacted struct {
-	msg string
-	err error
-}
-
-func (r *redacted) Error() string { return r.msg }
-func (r *redacted) Unwrap() error { return r.err }
-
-// redactErr masks every non-empty secret in err's message.
-func redactErr(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	changed := false
-	secrets = slices.Clone(secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // "user:pw" before "pw"
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "*****")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &redacted{msg: msg, err: errors.Unwrap(err)}
-}
 
 // notLoaded is SetConfig's error when the write succeeded and the switch did not. It keeps the cause's
 // key and field and unwraps to both ErrNotLoaded and the cause.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/netip"
@@ -14,239 +15,353 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
-
-	"github.com/redis/go-redis/v9"
 )
+
+// Errors never quote a value from the config: any string may carry a password (a URL pasted into
+// "addr", a password with a '/' that breaks a URL), and a quoted, escaped or decoded copy defeats
+// masking. They name the field, the URL part or query option, and the rule the value broke.
+
+// input is one setting's value as written: a JSON value of the config's own field, or the text of a
+// query option of its "url". Each field checks its value once, whichever form it came in.
+type input struct {
+	raw   json.RawMessage // the JSON form
+	text  string          // the query option's text
+	query bool
+}
+
+func (in input) str() (string, error) {
+	if in.query {
+		return in.text, nil
+	}
+	var s string
+	if err := json.Unmarshal(in.raw, &s); err != nil {
+		return "", fmt.Errorf("must be a string: %s", jsonMsg(err))
+	}
+	return s, nil
+}
+
+func (in input) nonEmpty() (string, error) {
+	s, err := in.str()
+	if err == nil && s == "" {
+		err = errors.New("must not be empty")
+	}
+	return s, err
+}
+
+// integer reads a JSON number or, as go-redis does, a query option's decimal text.
+func (in input) integer() (int, error) {
+	if in.query {
+		n, err := strconv.Atoi(in.text)
+		if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
+			return 0, errors.New("must be an integer")
+		}
+		return n, nil
+	}
+	var f float64
+	if err := json.Unmarshal(in.raw, &f); err != nil {
+		return 0, fmt.Errorf("must be an integer: %s", jsonMsg(err))
+	}
+	if f != math.Trunc(f) || f > math.MaxInt32 || f < math.MinInt32 {
+		return 0, errors.New("must be an integer (a whole number below 2^31 in size)")
+	}
+	return int(f), nil
+}
+
+// boolean reads JSON true/false or go-redis's query forms: true, false, 1, 0.
+func (in input) boolean() (bool, error) {
+	if in.query {
+		switch in.text {
+		case "true", "1":
+			return true, nil
+		case "false", "0":
+			return false, nil
+		}
+		return false, errors.New("must be true, false, 1 or 0")
+	}
+	var b bool
+	if err := json.Unmarshal(in.raw, &b); err != nil {
+		return false, fmt.Errorf("must be true or false: %s", jsonMsg(err))
+	}
+	return b, nil
+}
+
+const maxDuration = 24 * time.Hour
+
+var errDurationRange = errors.New("must be more than 0 and at most a day (conn does not turn timeouts off, " +
+	"so a call on a dead server cannot hang)")
+
+// duration reads seconds as a JSON number (redis-py's form, 0.5 is 500ms) or text as go-redis reads a
+// URL's: whole seconds ("2") or a Go duration ("500ms"). go-redis's 0 and negative values, which turn a
+// timeout or a limit off, are refused.
+func (in input) duration() (time.Duration, error) {
+	text := in.text
+	if !in.query {
+		var f float64
+		if json.Unmarshal(in.raw, &f) == nil {
+			d := time.Duration(f * float64(time.Second))
+			if f <= 0 || f > maxDuration.Seconds() || d <= 0 {
+				return 0, errDurationRange
+			}
+			return d, nil
+		}
+		if err := json.Unmarshal(in.raw, &text); err != nil {
+			return 0, errors.New(`must be seconds as a number (0.5) or a duration string ("500ms")`)
+		}
+	}
+	if n, err := strconv.Atoi(text); err == nil {
+		if n <= 0 || n > int(maxDuration.Seconds()) {
+			return 0, errDurationRange
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil {
+		return 0, errors.New(`is not a duration ("500ms", "2s", or whole seconds)`)
+	}
+	if d <= 0 || d > maxDuration {
+		return 0, errDurationRange
+	}
+	return d, nil
+}
+
+type applyFunc func(c *Config, p *parseState, in input) error
+
+// ints checks an integer against [lo, hi]; rule says the range in words.
+func ints(lo, hi int, rule string, set func(c *Config, p *parseState, n int)) applyFunc {
+	return func(c *Config, p *parseState, in input) error {
+		n, err := in.integer()
+		if err != nil {
+			return err
+		}
+		if n < lo || n > hi {
+			return errors.New("must be " + rule)
+		}
+		set(c, p, n)
+		return nil
+	}
+}
+
+func durations(set func(c *Config, p *parseState, d time.Duration)) applyFunc {
+	return func(c *Config, p *parseState, in input) error {
+		d, err := in.duration()
+		if err == nil {
+			set(c, p, d)
+		}
+		return err
+	}
+}
+
+func bools(set func(c *Config, p *parseState, b bool)) applyFunc {
+	return func(c *Config, p *parseState, in input) error {
+		b, err := in.boolean()
+		if err == nil {
+			set(c, p, b)
+		}
+		return err
+	}
+}
+
+// strs reads a string; nonEmpty refuses "", check (optional) validates it.
+func strs(nonEmpty bool, check func(string) error, set func(c *Config, p *parseState, s string)) applyFunc {
+	return func(c *Config, p *parseState, in input) error {
+		s, err := in.str()
+		if err != nil {
+			return err
+		}
+		if nonEmpty && s == "" {
+			return errors.New("must not be empty")
+		}
+		if check != nil {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
+		set(c, p, s)
+		return nil
+	}
+}
 
 // field describes one accepted JSON key.
 type field struct {
 	name  string
-	apply func(c *Config, p *parseState, raw json.RawMessage) error
+	query bool     // go-redis's ParseURL also reads it from a URL's query (options.go, setupConnParams)
+	slots []string // the settings it fills, if not just its own name: two fields sharing one conflict
+	apply applyFunc
+}
+
+func (f *field) fills() []string {
+	if f.slots != nil {
+		return f.slots
+	}
+	return []string{f.name}
 }
 
 // parseState holds what is seen while parsing and resolved at the end.
 type parseState struct {
-	seen                map[string]bool
-	host                string
-	port                int
-	socketTimeout       time.Duration
-	certReqs            string
-	checkHostname       *bool
-	ssl                 bool
-	caFile, cert, key   string
-	caPath              string
-	minVersion          uint16
-	clusterAddrs        []string
-	sentinel            *sentinelJSON
-	url                 string
-	readTimeoutExplicit bool
+	seen          map[string]bool // JSON fields given (not null)
+	query         map[string]bool // the url's query options given (not empty)
+	host          string
+	port          int
+	socketTimeout time.Duration
+	certReqs      string
+	checkHostname *bool
+	skipVerify    *bool
+	ssl           bool
+	caFile        string
+	cert, key     string
+	caPath        string
+	minVersion    uint16
+	clusterAddrs  []string
+	sentinel      *sentinelConfig
+	url           string
 }
 
-type sentinelJSON struct {
-	Master   string   `json:"master"`
-	Addrs    []string `json:"addrs"`
-	Username string   `json:"username"`
-	Password string   `json:"password"`
+type sentinelConfig struct {
+	master, username, password string
+	addrs                      []string
 }
 
 // Accepted redis-py keys that mean nothing to a Go client are type-checked, then ignored, so that a
 // config written for the book's Python code parses and a typo in one still fails.
-func ignoreBool(_ *Config, _ *parseState, raw json.RawMessage) error {
-	var b bool
-	return decodeBool(raw, &b)
-}
+var (
+	ignoreBool   = bools(func(*Config, *parseState, bool) {})
+	ignoreString = strs(true, nil, func(*Config, *parseState, string) {})
+)
 
-func ignoreString(_ *Config, _ *parseState, raw json.RawMessage) error {
-	var s string
-	return decodeString(raw, &s, true)
-}
-
-func ignoreSecret(_ *Config, _ *parseState, raw json.RawMessage) error {
-	var s string
-	return decodeSecret(raw, &s)
-}
-
-func ignoreSeconds(_ *Config, _ *parseState, raw json.RawMessage) error {
+func ignoreSeconds(_ *Config, _ *parseState, in input) error {
 	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
+	if err := json.Unmarshal(in.raw, &f); err != nil {
 		return fmt.Errorf("must be seconds as a number: %s", jsonMsg(err))
 	}
-	if f < 0 || f > 24*3600 {
-		return fmt.Errorf("%v seconds is out of range (0 to a day)", f)
+	if f < 0 || f > maxDuration.Seconds() {
+		return errors.New("must be 0 to a day, in seconds")
 	}
 	return nil
 }
 
+const maxBuffer = 64 << 20 // a pipeline buffer beyond this is a typo, not a tuning
+
 var fields = []field{
 	// redis-py keyword form
-	{"host", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeString(raw, &p.host, true); err != nil {
-			return err
+	{name: "host", apply: strs(true, checkHost, func(c *Config, p *parseState, s string) { p.host = s })},
+	{name: "port", apply: ints(1, 65535, "a port, 1 to 65535", func(c *Config, p *parseState, n int) { p.port = n })},
+	{name: "db", query: true, apply: ints(0, math.MaxInt32, "0 or more", func(c *Config, p *parseState, n int) { c.DB = n })},
+	{name: "username", apply: strs(false, nil, func(c *Config, p *parseState, s string) { c.Username = s })},
+	{name: "password", apply: strs(false, nil, func(c *Config, p *parseState, s string) { c.Password = s })},
+	{name: "unix_socket_path", apply: strs(true, checkSocketPath, func(c *Config, p *parseState, s string) {
+		c.Network, c.Addr = "unix", s
+	})},
+	{name: "ssl", apply: bools(func(c *Config, p *parseState, b bool) { p.ssl = b })},
+	{name: "ssl_ca_certs", apply: strs(true, nil, func(c *Config, p *parseState, s string) { p.caFile = s })},
+	{name: "ssl_certfile", apply: strs(true, nil, func(c *Config, p *parseState, s string) { p.cert = s })},
+	{name: "ssl_keyfile", apply: strs(true, nil, func(c *Config, p *parseState, s string) { p.key = s })},
+	{name: "ssl_cert_reqs", slots: []string{"verify"}, apply: strs(true, func(s string) error {
+		switch strings.TrimPrefix(strings.ToLower(s), "cert_") {
+		case "required", "optional", "none":
+			return nil
 		}
-		return checkHost(p.host)
-	}},
-	{"port", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeInt(raw, &p.port); err != nil {
-			return err
-		}
-		if p.port < 1 || p.port > 65535 {
-			return fmt.Errorf("%d is not a port (1 to 65535)", p.port)
-		}
-		return nil
-	}},
-	{"db", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeInt(raw, &c.DB); err != nil {
-			return err
-		}
-		if c.DB < 0 {
-			return fmt.Errorf("%d is negative", c.DB)
-		}
-		return nil
-	}},
-	{"username", func(c *Config, p *parseState, raw json.RawMessage) error {
-		return decodeString(raw, &c.Username, false)
-	}},
-	{"password", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeSecret(raw, &c.Password) }},
-	{"unix_socket_path", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeString(raw, &c.Addr, true); err != nil {
-			return err
-		}
-		c.Network = "unix"
-		return nil
-	}},
-	{"ssl", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &p.ssl) }},
-	{"ssl_ca_certs", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.caFile, true) }},
-	{"ssl_certfile", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.cert, true) }},
-	{"ssl_keyfile", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.key, true) }},
-	{"ssl_cert_reqs", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeString(raw, &p.certReqs, true); err != nil {
-			return err
-		}
-		switch strings.TrimPrefix(strings.ToLower(p.certReqs), "cert_") {
-		case "required", "optional": // a client verifies in both (Python's ssl module treats them alike)
-			p.certReqs = "required"
-		case "none":
-			p.certReqs = "none"
-		default:
-			return fmt.Errorf("%q is not one of required, optional, none", p.certReqs)
-		}
-		return nil
-	}},
-	{"ssl_check_hostname", func(c *Config, p *parseState, raw json.RawMessage) error {
-		var b bool
-		if err := decodeBool(raw, &b); err != nil {
-			return err
-		}
-		p.checkHostname = &b
-		return nil
-	}},
-	{"socket_timeout", func(c *Config, p *parseState, raw json.RawMessage) error {
-		return decodeDuration(raw, &p.socketTimeout)
-	}},
-	{"socket_connect_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.DialTimeout) }},
-	{"client_name", func(c *Config, p *parseState, raw json.RawMessage) error {
-		return decodeString(raw, &c.ClientName, false)
-	}},
-	{"max_connections", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.PoolSize) }},
-	{"ssl_ca_path", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeString(raw, &p.caPath, true) }},
-	{"ssl_min_version", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeTLSVersion(raw, &p.minVersion) }},
+		return errors.New("must be one of required, optional, none")
+	}, func(c *Config, p *parseState, s string) {
+		// A client verifies in both required and optional (Python's ssl module treats them alike).
+		p.certReqs = strings.TrimPrefix(strings.ToLower(s), "cert_")
+	})},
+	{name: "ssl_check_hostname", apply: bools(func(c *Config, p *parseState, b bool) { p.checkHostname = &b })},
+	{name: "socket_timeout", slots: []string{"read_timeout", "write_timeout"},
+		apply: durations(func(c *Config, p *parseState, d time.Duration) { p.socketTimeout = d })},
+	{name: "socket_connect_timeout", slots: []string{"dial_timeout"},
+		apply: durations(func(c *Config, p *parseState, d time.Duration) { c.DialTimeout = d })},
+	{name: "client_name", query: true, apply: strs(false, checkClientName, func(c *Config, p *parseState, s string) { c.ClientName = s })},
+	{name: "max_connections", slots: []string{"pool_size"},
+		apply: ints(1, math.MaxInt32, "at least 1", func(c *Config, p *parseState, n int) { c.PoolSize = n })},
+	{name: "ssl_ca_path", apply: strs(true, nil, func(c *Config, p *parseState, s string) { p.caPath = s })},
+	{name: "ssl_min_version", apply: func(c *Config, p *parseState, in input) error { return decodeTLSVersion(in.raw, &p.minVersion) }},
 
 	// redis-py keys with no Go meaning: type-checked and ignored.
-	{"decode_responses", ignoreBool},         // go-redis always returns typed replies
-	{"encoding", ignoreString},               // Go strings are bytes; no decoding
-	{"encoding_errors", ignoreString},        // likewise
-	{"health_check_interval", ignoreSeconds}, // go-redis checks idle connections itself
-	{"socket_keepalive", ignoreBool},         // Go's dialer keeps TCP alive by default
-	{"retry_on_timeout", ignoreBool},         // conn makes no retries unless max_retries asks (see the package doc)
-	{"single_connection_client", ignoreBool}, // a go-redis client is a pool, safe for concurrent use
-	{"lib_name", ignoreString},               // go-redis sends its own CLIENT SETINFO
-	{"lib_version", ignoreString},            // likewise
-	{"ssl_password", ignoreSecret},           // crypto/tls reads only unencrypted keys: an encrypted ssl_keyfile fails in NewClient
+	{name: "decode_responses", apply: ignoreBool},         // go-redis always returns typed replies
+	{name: "encoding", apply: ignoreString},               // Go strings are bytes; no decoding
+	{name: "encoding_errors", apply: ignoreString},        // likewise
+	{name: "health_check_interval", apply: ignoreSeconds}, // go-redis checks idle connections itself
+	{name: "socket_keepalive", apply: ignoreBool},         // Go's dialer keeps TCP alive by default
+	{name: "retry_on_timeout", apply: ignoreBool},         // conn makes no retries unless max_retries asks (see the package doc)
+	{name: "single_connection_client", apply: ignoreBool}, // a go-redis client is a pool, safe for concurrent use
+	{name: "lib_name", apply: ignoreString},               // go-redis sends its own CLIENT SETINFO
+	{name: "lib_version", apply: ignoreString},            // likewise
+	// crypto/tls reads only unencrypted keys: an encrypted ssl_keyfile fails in NewClient.
+	{name: "ssl_password", apply: strs(false, nil, func(*Config, *parseState, string) {})},
 
 	// Go forms
-	{"addr", func(c *Config, p *parseState, raw json.RawMessage) error {
-		return decodeString(raw, &c.Addr, true) // checked in resolve, once "network" is known
-	}},
-	{"network", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeString(raw, &c.Network, true); err != nil {
-			return err
-		}
-		if c.Network != "tcp" && c.Network != "unix" {
-			return fmt.Errorf("%q is not tcp or unix", c.Network)
+	{name: "addr", apply: strs(true, nil, func(c *Config, p *parseState, s string) {
+		c.Addr = s // checked in resolve, once "network" is known
+	})},
+	{name: "network", apply: strs(true, func(s string) error {
+		if s != "tcp" && s != "unix" {
+			return errors.New("must be tcp or unix")
 		}
 		return nil
+	}, func(c *Config, p *parseState, s string) { c.Network = s })},
+	{name: "url", apply: strs(true, nil, func(c *Config, p *parseState, s string) { p.url = s })},
+	{name: "cluster", apply: func(c *Config, p *parseState, in input) error {
+		addrs, err := decodeAddrs(in.raw)
+		p.clusterAddrs = addrs
+		return err
 	}},
-	{"url", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeSecret(raw, &p.url) }},
-	{"cluster", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeAddrs(raw, &p.clusterAddrs); err != nil {
-			return err
-		}
+	{name: "sentinel", apply: func(c *Config, p *parseState, in input) error {
+		s, err := decodeSentinel(in.raw)
+		p.sentinel = s
+		return err
+	}},
+	{name: "dial_retries", apply: ints(-1, math.MaxInt32, "-1 (go-redis's default) or more",
+		func(c *Config, p *parseState, n int) { c.DialRetries = n })},
+	{name: "read_only", apply: bools(func(c *Config, p *parseState, b bool) { c.ReadOnly = b })},
+	{name: "route_by_latency", apply: bools(func(c *Config, p *parseState, b bool) { c.RouteByLatency = b })},
+	{name: "route_randomly", apply: bools(func(c *Config, p *parseState, b bool) { c.RouteRandomly = b })},
+
+	// go-redis's options, also read from a URL's query (the same names, as in redis.ParseURL)
+	{name: "protocol", query: true, apply: ints(2, 3, "2 or 3", func(c *Config, p *parseState, n int) { c.Protocol = n })},
+	{name: "max_retries", query: true, apply: ints(-1, math.MaxInt32, "-1 or more (-1 and 0 both mean no retries)",
+		func(c *Config, p *parseState, n int) { c.MaxRetries = max(n, 0) })},
+	{name: "min_retry_backoff", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.MinRetryBackoff = d })},
+	{name: "max_retry_backoff", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.MaxRetryBackoff = d })},
+	{name: "dial_timeout", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.DialTimeout = d })},
+	{name: "read_timeout", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.ReadTimeout = d })},
+	{name: "write_timeout", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.WriteTimeout = d })},
+	{name: "pool_fifo", query: true, apply: bools(func(c *Config, p *parseState, b bool) { c.PoolFIFO = b })},
+	{name: "pool_size", query: true, apply: ints(1, math.MaxInt32, "at least 1", func(c *Config, p *parseState, n int) { c.PoolSize = n })},
+	{name: "pool_timeout", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.PoolTimeout = d })},
+	{name: "min_idle_conns", query: true, apply: ints(0, math.MaxInt32, "0 or more", func(c *Config, p *parseState, n int) { c.MinIdleConns = n })},
+	{name: "max_idle_conns", query: true, apply: ints(0, math.MaxInt32, "0 or more", func(c *Config, p *parseState, n int) { c.MaxIdleConns = n })},
+	{name: "max_active_conns", query: true, apply: ints(0, math.MaxInt32, "0 (no limit) or more",
+		func(c *Config, p *parseState, n int) { c.MaxActiveConns = n })},
+	{name: "max_concurrent_dials", query: true, apply: ints(0, math.MaxInt32, "0 (the pool size) or more",
+		func(c *Config, p *parseState, n int) { c.MaxConcurrentDials = n })},
+	{name: "pipeline_pool_size", query: true, apply: ints(-1, math.MaxInt32, "-1 (no pipeline pool) or more",
+		func(c *Config, p *parseState, n int) { c.PipelinePoolSize = n })},
+	{name: "pipeline_read_buffer_size", query: true, apply: ints(0, maxBuffer, "0 to 64 MiB, in bytes",
+		func(c *Config, p *parseState, n int) { c.PipelineReadBufferSize = n })},
+	{name: "pipeline_write_buffer_size", query: true, apply: ints(0, maxBuffer, "0 to 64 MiB, in bytes",
+		func(c *Config, p *parseState, n int) { c.PipelineWriteBufferSize = n })},
+	{name: "conn_max_idle_time", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.ConnMaxIdleTime = d })},
+	{name: "idle_timeout", query: true, slots: []string{"conn_max_idle_time"}, // go-redis's older name
+		apply: durations(func(c *Config, p *parseState, d time.Duration) { c.ConnMaxIdleTime = d })},
+	{name: "conn_max_lifetime", query: true, apply: durations(func(c *Config, p *parseState, d time.Duration) { c.ConnMaxLifetime = d })},
+	{name: "max_conn_age", query: true, slots: []string{"conn_max_lifetime"}, // go-redis's older name
+		apply: durations(func(c *Config, p *parseState, d time.Duration) { c.ConnMaxLifetime = d })},
+	{name: "conn_max_lifetime_jitter", query: true,
+		apply: durations(func(c *Config, p *parseState, d time.Duration) { c.ConnMaxLifetimeJitter = d })},
+	{name: "skip_verify", query: true, slots: []string{"verify"}, apply: bools(func(c *Config, p *parseState, b bool) { p.skipVerify = &b })},
+}
+
+func lookup(name string) *field {
+	i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
+	if i < 0 {
 		return nil
-	}},
-	{"sentinel", func(c *Config, p *parseState, raw json.RawMessage) error {
-		var s sentinelJSON
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&s); err != nil {
-			return fmt.Errorf("must be an object {\"master\", \"addrs\", \"username\", \"password\"}: %v", jsonMsg(err))
-		}
-		if s.Master == "" {
-			return errors.New(`"master" is missing or empty`)
-		}
-		if len(s.Addrs) == 0 {
-			return errors.New(`"addrs" is missing or empty`)
-		}
-		for _, a := range s.Addrs {
-			if err := checkHostPort(a); err != nil {
-				return fmt.Errorf(`"addrs": %v`, err)
-			}
-		}
-		p.sentinel = &s
-		return nil
-	}},
-	{"read_timeout", func(c *Config, p *parseState, raw json.RawMessage) error {
-		p.readTimeoutExplicit = true
-		return decodeDuration(raw, &c.ReadTimeout)
-	}},
-	{"write_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.WriteTimeout) }},
-	{"dial_timeout", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeDuration(raw, &c.DialTimeout) }},
-	{"pool_size", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeCount(raw, &c.PoolSize) }},
-	{"min_idle_conns", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeInt(raw, &c.MinIdleConns); err != nil {
-			return err
-		}
-		if c.MinIdleConns < 0 {
-			return fmt.Errorf("%d is negative", c.MinIdleConns)
-		}
-		return nil
-	}},
-	{"max_retries", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeInt(raw, &c.MaxRetries); err != nil {
-			return err
-		}
-		if c.MaxRetries < 0 {
-			return fmt.Errorf("%d is negative (0 means no retries)", c.MaxRetries)
-		}
-		return nil
-	}},
-	{"protocol", func(c *Config, p *parseState, raw json.RawMessage) error {
-		if err := decodeInt(raw, &c.Protocol); err != nil {
-			return err
-		}
-		if c.Protocol != 2 && c.Protocol != 3 {
-			return fmt.Errorf("%d is not 2 or 3", c.Protocol)
-		}
-		return nil
-	}},
-	{"read_only", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &c.ReadOnly) }},
-	{"route_by_latency", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &c.RouteByLatency) }},
-	{"route_randomly", func(c *Config, p *parseState, raw json.RawMessage) error { return decodeBool(raw, &c.RouteRandomly) }},
+	}
+	return &fields[i]
 }
 
 // ParseConfig parses and validates a component's JSON config. Errors are *ConfigError values that name
-// the field; they never contain a password.
+// the field; they never quote a value from the config, so they cannot show a password.
 func ParseConfig(data []byte) (*Config, error) {
 	c, err := parseConfig(data)
 	if err != nil {
@@ -256,62 +371,154 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 func parseConfig(data []byte) (*Config, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil, &ConfigError{Err: fmt.Errorf("%w: not a JSON object: %v", ErrBadConfig, jsonMsg(err))}
-	}
-	if obj == nil {
-		return nil, &ConfigError{Err: fmt.Errorf("%w: not a JSON object (null)", ErrBadConfig)}
+	ms, ce := members(data)
+	if ce != nil {
+		ce.Err = fmt.Errorf("%w: %v", ErrBadConfig, ce.Err)
+		return nil, ce
 	}
 	c := &Config{}
-	p := &parseState{seen: map[string]bool{}}
-	secrets := secretsOf(obj) // known before any field is checked, so every error is masked
-	names := make([]string, 0, len(obj))
-	for name := range obj {
-		names = append(names, name)
-	}
-	slices.Sort(names) // report the same first error every time
-	for _, name := range names {
-		raw := obj[name]
-		i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
-		if i < 0 {
-			return nil, fieldErr(name, fmt.Errorf("%w: unknown field", ErrBadConfig))
+	p := &parseState{seen: map[string]bool{}, query: map[string]bool{}}
+	for _, m := range ms { // sorted by name: the same first error every time
+		f := lookup(m.name)
+		if f == nil {
+			return nil, fieldErr(m.name, fmt.Errorf("%w: unknown field", ErrBadConfig))
 		}
-		if string(raw) == "null" { // Python's None: the same as leaving the key out
+		if string(m.raw) == "null" { // Python's None: the same as leaving the key out
 			continue
 		}
-		p.seen[name] = true
-		if err := fields[i].apply(c, p, raw); err != nil {
-			return nil, fieldErr(name, redactErr(fmt.Errorf("%w: %v", ErrBadConfig, err), secrets))
+		p.seen[m.name] = true
+		if err := f.apply(c, p, input{raw: m.raw}); err != nil {
+			return nil, fieldErr(m.name, fmt.Errorf("%w: %v", ErrBadConfig, err))
 		}
 	}
 	if err := p.resolve(c); err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.Err = redactErr(ce.Err, secrets)
-		}
 		return nil, err
 	}
 	return c, nil
 }
 
-// secretsOf collects every password the document holds, whatever its shape, for masking in errors.
-func secretsOf(obj map[string]json.RawMessage) []string {
-	var out []string
-	str := func(raw json.RawMessage) string {
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		return s
+type member struct {
+	name string
+	raw  json.RawMessage
+}
+
+// members reads a JSON object strictly, unlike encoding/json: valid UTF-8 and no lone surrogate
+// escapes (which encoding/json turns into U+FFFD), no key twice, nothing after the object. Its error
+// names the member at fault, or none when the fault is the document's; it does not wrap ErrBadConfig.
+func members(data []byte) ([]member, *ConfigError) {
+	bad := func(format string, a ...any) ([]member, *ConfigError) {
+		return nil, &ConfigError{Err: fmt.Errorf(format, a...)}
 	}
-	out = append(out, str(obj["password"]), str(obj["ssl_password"]))
-	if raw, ok := obj["url"]; ok {
-		out = append(out, urlSecrets(str(raw))...)
+	d := json.NewDecoder(bytes.NewReader(data))
+	tok, err := d.Token()
+	if err != nil {
+		return bad("not a JSON object: %s", jsonMsg(err))
 	}
-	var sent map[string]json.RawMessage
-	if json.Unmarshal(obj["sentinel"], &sent) == nil {
-		out = append(out, str(sent["password"]))
+	if tok != json.Delim('{') {
+		return bad("not a JSON object (%s)", jsonKind(tok))
 	}
-	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
+	type span struct{ start, end int64 }
+	var ms []member
+	var spans []span
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return bad("not valid JSON: %s", jsonMsg(err))
+		}
+		name, _ := tok.(string) // an object's keys are strings
+		start := d.InputOffset()
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			return bad("not valid JSON: %s", jsonMsg(err))
+		}
+		ms = append(ms, member{name, raw})
+		spans = append(spans, span{start, d.InputOffset()})
+	}
+	if _, err := d.Token(); err != nil {
+		return bad("not valid JSON: %s", jsonMsg(err))
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return bad("not valid JSON: something follows the object")
+	}
+	if off := badText(data); off >= 0 {
+		for i, s := range spans {
+			if int64(off) >= s.start && int64(off) < s.end {
+				return nil, &ConfigError{Field: ms[i].name,
+					Err: fmt.Errorf("holds a string that is not valid UTF-8 (at byte %d)", off)}
+			}
+		}
+		return bad("a key is not valid UTF-8 (at byte %d)", off)
+	}
+	slices.SortStableFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].name == ms[i-1].name {
+			return nil, &ConfigError{Field: ms[i].name, Err: errors.New("given twice")}
+		}
+	}
+	return ms, nil
+}
+
+// badText returns the offset of the first byte of JSON text that is not valid UTF-8, or of a \u
+// escape that is a lone surrogate, or -1. The text is valid JSON.
+func badText(b []byte) int {
+	hex := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(b); {
+		if b[i] >= utf8.RuneSelf {
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n <= 1 {
+				return i
+			}
+			i += n
+			continue
+		}
+		switch {
+		case !inString:
+			inString = b[i] == '"'
+		case b[i] == '"':
+			inString = false
+		case b[i] == '\\':
+			r, ok := hex(i)
+			if !ok {
+				i += 2 // a one-letter escape
+				continue
+			}
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return i // a low surrogate with no high one before it
+			case r >= 0xD800 && r <= 0xDBFF:
+				if lo, ok := hex(i + 6); !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return i
+				}
+				i += 12
+				continue
+			}
+			i += 6
+			continue
+		}
+		i++
+	}
+	return -1
+}
+
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case json.Number, float64:
+		return "a number"
+	}
+	return "an array"
 }
 
 // resolve checks combinations and fills the normalized fields.
@@ -348,40 +555,19 @@ func (p *parseState) resolve(c *Config) error {
 			return err
 		}
 	}
-	if p.seen["cluster"] && c.DB != 0 {
-		return fieldErr("db", fmt.Errorf("%w: a Redis Cluster has only database 0", ErrBadConfig))
-	}
-	for _, f := range []string{"read_only", "route_by_latency", "route_randomly"} {
-		if p.seen[f] && !p.seen["cluster"] {
-			return fieldErr(f, fmt.Errorf("%w: applies only with \"cluster\"", ErrBadConfig))
-		}
-	}
-	if p.seen["socket_timeout"] && (p.seen["read_timeout"] || p.seen["write_timeout"]) {
-		return fieldErr("socket_timeout", fmt.Errorf("%w: cannot be combined with read_timeout/write_timeout", ErrBadConfig))
-	}
-	if p.seen["socket_timeout"] {
-		c.ReadTimeout, c.WriteTimeout = p.socketTimeout, p.socketTimeout
-	}
-	if p.seen["socket_connect_timeout"] && p.seen["dial_timeout"] {
-		return fieldErr("dial_timeout", fmt.Errorf("%w: cannot be combined with socket_connect_timeout", ErrBadConfig))
-	}
-	if p.seen["max_connections"] && p.seen["pool_size"] {
-		return fieldErr("pool_size", fmt.Errorf("%w: cannot be combined with max_connections", ErrBadConfig))
+	if err := p.slotConflicts(); err != nil {
+		return err
 	}
 
 	switch {
 	case p.seen["cluster"]:
 		c.Kind, c.Addrs = Cluster, p.clusterAddrs
 	case p.sentinel != nil:
-		c.Kind, c.Master, c.Addrs = Sentinel, p.sentinel.Master, p.sentinel.Addrs
-		c.SentinelUsername, c.SentinelPassword = p.sentinel.Username, p.sentinel.Password
+		c.Kind, c.Master, c.Addrs = Sentinel, p.sentinel.master, p.sentinel.addrs
+		c.SentinelUsername, c.SentinelPassword = p.sentinel.username, p.sentinel.password
 	case p.seen["url"]:
 		if err := p.applyURL(c); err != nil {
-			var ce *ConfigError
-			if errors.As(err, &ce) {
-				return ce
-			}
-			return fieldErr("url", fmt.Errorf("%w: %v", ErrBadConfig, err))
+			return err
 		}
 	case p.seen["unix_socket_path"]:
 		c.Network = "unix"
@@ -389,29 +575,48 @@ func (p *parseState) resolve(c *Config) error {
 		if c.Network == "" {
 			c.Network = "tcp"
 		}
-		if c.Network == "tcp" {
-			if err := checkHostPort(c.Addr); err != nil {
-				return fieldErr("addr", fmt.Errorf("%w: %v", ErrBadConfig, err))
-			}
+		check := checkHostPort
+		if c.Network == "unix" {
+			check = checkSocketPath
 		}
-	case p.seen["host"] || p.seen["port"]:
+		if err := check(c.Addr); err != nil {
+			return fieldErr("addr", fmt.Errorf("%w: %v", ErrBadConfig, err))
+		}
+	default:
+		// redis-py's defaults, as redis.Redis(**config) applies them: a config that names no server
+		// any other way ({}, {"db": 15}, {"port": 6380}) means localhost:6379.
 		host, port := p.host, p.port
 		if host == "" {
-			host = "localhost" // redis-py's defaults
+			host = "localhost"
 		}
 		if port == 0 {
 			port = 6379
 		}
 		c.Network, c.Addr = "tcp", net.JoinHostPort(host, strconv.Itoa(port))
-	default:
-		return &ConfigError{Err: fmt.Errorf("%w: names no server: give host/port, addr, url, unix_socket_path, cluster or sentinel", ErrBadConfig)}
 	}
 	if p.seen["network"] && !p.seen["addr"] {
 		return fieldErr("network", fmt.Errorf("%w: applies only with \"addr\"", ErrBadConfig))
 	}
+	if c.Kind == Cluster && c.DB != 0 {
+		return fieldErr("db", fmt.Errorf("%w: a Redis Cluster has only database 0", ErrBadConfig))
+	}
+	for _, f := range []string{"read_only", "route_by_latency", "route_randomly"} {
+		if p.seen[f] && c.Kind != Cluster {
+			return fieldErr(f, fmt.Errorf("%w: applies only with \"cluster\"", ErrBadConfig))
+		}
+	}
+	if p.seen["socket_timeout"] {
+		c.ReadTimeout, c.WriteTimeout = p.socketTimeout, p.socketTimeout
+	}
+	if c.ConnMaxLifetimeJitter > 0 && c.ConnMaxLifetimeJitter > c.ConnMaxLifetime {
+		return p.settingErr("conn_max_lifetime_jitter", errors.New("needs conn_max_lifetime, and must be at most as long"))
+	}
 
 	tlsFields := has("ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_password", "ssl_cert_reqs",
-		"ssl_check_hostname", "ssl_min_version")
+		"ssl_check_hostname", "ssl_min_version", "skip_verify")
+	if p.query["skip_verify"] && !p.ssl {
+		return p.settingErr("skip_verify", errors.New("applies only with rediss://"))
+	}
 	if len(tlsFields) > 0 && !p.ssl {
 		return fieldErr(tlsFields[0], fmt.Errorf("%w: needs \"ssl\": true", ErrBadConfig))
 	}
@@ -431,7 +636,7 @@ func (p *parseState) resolve(c *Config) error {
 		if p.seen["ssl_password"] && p.cert == "" {
 			return fieldErr("ssl_password", fmt.Errorf("%w: applies only with ssl_keyfile", ErrBadConfig))
 		}
-		c.TLS.SkipVerify = p.certReqs == "none"
+		c.TLS.SkipVerify = p.certReqs == "none" || (p.skipVerify != nil && *p.skipVerify)
 		c.TLS.NoHostnameCheck = p.checkHostname != nil && !*p.checkHostname && !c.TLS.SkipVerify
 	}
 	if c.Kind == Single && c.Network == "unix" && c.TLS != nil && c.TLS.ServerName == "" && !c.TLS.SkipVerify {
@@ -440,209 +645,361 @@ func (p *parseState) resolve(c *Config) error {
 	return nil
 }
 
-// applyURL expands a redis://, rediss:// or unix:// URL with go-redis's parser.
-func (p *parseState) applyURL(c *Config) error {
-	o, err := redis.ParseURL(p.url)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the whole URL, password included
-		}
-		return err
+// settingErr is an error about a setting given either as a JSON field or as a query option of "url".
+func (p *parseState) settingErr(name string, err error) error {
+	if p.query[name] {
+		return fieldErr("url", fmt.Errorf("%w: query option %q: %v", ErrBadConfig, name, err))
 	}
-	// A setting in both the URL's query and its own field is ambiguous: refuse it rather than pick one.
-	for _, q := range []struct {
-		inURL  bool
-		query  string
-		fields []string
-	}{
-		{o.ClientName != "", "client_name", []string{"client_name"}},
-		{o.DialTimeout > 0, "dial_timeout", []string{"dial_timeout", "socket_connect_timeout"}},
-		{o.ReadTimeout > 0, "read_timeout", []string{"read_timeout", "socket_timeout"}},
-		{o.WriteTimeout > 0, "write_timeout", []string{"write_timeout", "socket_timeout"}},
-		{o.PoolSize > 0, "pool_size", []string{"pool_size", "max_connections"}},
-		{o.MinIdleConns > 0, "min_idle_conns", []string{"min_idle_conns"}},
-		{o.MaxRetries > 0, "max_retries", []string{"max_retries"}},
-		{o.Protocol != 0, "protocol", []string{"protocol"}},
-	} {
-		for _, f := range q.fields {
-			if q.inURL && p.seen[f] {
-				return fieldErr(f, fmt.Errorf("%w: cannot be combined with the url's %s", ErrBadConfig, q.query))
+	return fieldErr(name, fmt.Errorf("%w: %v", ErrBadConfig, err))
+}
+
+// slotConflicts refuses two JSON fields that fill the same setting (socket_timeout and read_timeout,
+// max_connections and pool_size): which one wins would be a guess. The error names the alias.
+func (p *parseState) slotConflicts() error {
+	var given []*field
+	for i := range fields {
+		if p.seen[fields[i].name] {
+			given = append(given, &fields[i])
+		}
+	}
+	for i, a := range given {
+		for _, b := range given[i+1:] {
+			for _, s := range a.fills() {
+				if !slices.Contains(b.fills(), s) {
+					continue
+				}
+				// Name the alias (socket_timeout, not read_timeout); of two aliases, the later by name.
+				aliasA, aliasB := !slices.Contains(a.fills(), a.name), !slices.Contains(b.fills(), b.name)
+				named, other := a, b
+				if aliasB && (!aliasA || b.name > a.name) {
+					named, other = b, a
+				}
+				return fieldErr(named.name, fmt.Errorf("%w: cannot be combined with %q", ErrBadConfig, other.name))
 			}
 		}
-	}
-	c.Network, c.Addr, c.DB = o.Network, o.Addr, o.DB
-	c.Username, c.Password = o.Username, o.Password
-	if o.ClientName != "" {
-		c.ClientName = o.ClientName
-	}
-	if o.Protocol != 0 {
-		c.Protocol = o.Protocol
-	}
-	if o.TLSConfig != nil {
-		p.ssl = true
-		c.TLS = &TLSConfig{ServerName: o.TLSConfig.ServerName, SkipVerify: o.TLSConfig.InsecureSkipVerify}
-		if o.TLSConfig.InsecureSkipVerify {
-			p.certReqs = "none"
-		}
-	}
-	durations := []struct {
-		dst *time.Duration
-		src time.Duration
-	}{{&c.DialTimeout, o.DialTimeout}, {&c.ReadTimeout, o.ReadTimeout}, {&c.WriteTimeout, o.WriteTimeout}}
-	for _, d := range durations {
-		if d.src > 0 {
-			*d.dst = d.src
-		}
-	}
-	if o.PoolSize > 0 {
-		c.PoolSize = o.PoolSize
-	}
-	if o.MinIdleConns > 0 {
-		c.MinIdleConns = o.MinIdleConns
-	}
-	if o.MaxRetries > 0 {
-		c.MaxRetries = o.MaxRetries
 	}
 	return nil
 }
 
-func urlSecrets(raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return []string{raw}
+// applyURL expands a redis://, rediss:// or unix:// URL as go-redis's ParseURL reads it, checking each
+// part and query option with the rule of the matching JSON field.
+func (p *parseState) applyURL(c *Config) error {
+	hint := ""
+	if misplacedAt(p.url) {
+		hint = " (an '@' follows a '/', '?' or '#': in a user name or password, write / ? # @ % as %2F %3F %23 %40 %25)"
 	}
-	pw, _ := u.User.Password()
-	return []string{pw, u.User.Username(), u.User.String()} // decoded and as written (escaped)
+	bad := func(format string, a ...any) error {
+		return fieldErr("url", fmt.Errorf("%w: %s%s", ErrBadConfig, fmt.Sprintf(format, a...), hint))
+	}
+	u, err := url.Parse(p.url) // its error repeats the URL: never shown
+	if err != nil {
+		if hint == "" {
+			hint = " (in a user name or password, write / ? # @ % as %2F %3F %23 %40 %25)"
+		}
+		return bad("not a valid URL")
+	}
+	switch {
+	case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+		return bad("the scheme must be redis, rediss or unix")
+	case u.Opaque != "":
+		return bad("no \"//\" after the scheme")
+	case strings.Contains(p.url, "#"):
+		return bad("a fragment ('#') means nothing to Redis")
+	}
+	if u.User != nil {
+		c.Username = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	db := ""
+	if u.Scheme == "unix" {
+		if u.Host != "" {
+			return bad("a unix:// URL names no host: write unix:///path/to/redis.sock")
+		}
+		if strings.TrimSpace(u.Path) == "" {
+			return bad("the socket path is empty")
+		}
+		if err := checkSocketPath(u.Path); err != nil {
+			return bad("the socket path %v", err)
+		}
+		c.Network, c.Addr = "unix", u.Path
+	} else {
+		host := u.Hostname()
+		if host == "" {
+			host = "localhost" // go-redis's and redis-py's default
+		}
+		if err := checkHost(host); err != nil {
+			return bad("the host %v", err)
+		}
+		port := 6379
+		if s := u.Port(); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 65535 {
+				return bad("the port must be 1 to 65535")
+			}
+			port = n
+		}
+		c.Network, c.Addr = "tcp", net.JoinHostPort(host, strconv.Itoa(port))
+		switch f := strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' }); len(f) {
+		case 0:
+		case 1:
+			db = f[0]
+		default:
+			return bad("the path must be empty or /<database number>")
+		}
+		if u.Scheme == "rediss" {
+			p.ssl = true
+			c.TLS = &TLSConfig{} // ServerName empty: the host dialed, as go-redis sets it
+		}
+	}
+	if db != "" {
+		if err := lookup("db").apply(c, p, input{text: db, query: true}); err != nil {
+			return bad("the path's database number %v", err)
+		}
+	}
+
+	q, err := url.ParseQuery(u.RawQuery) // u.Query() would drop what it cannot parse
+	if err != nil {
+		return bad("the query is not valid (write & between options, and %% as %%25)")
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		f := lookup(name)
+		if f == nil || !f.query {
+			return bad("%s", unknownOption(name))
+		}
+		vs := q[name]
+		if len(vs) > 1 {
+			return bad("query option %q is given %d times", name, len(vs))
+		}
+		if vs[0] == "" {
+			continue // go-redis: an empty value means the default
+		}
+		if name == "db" && db != "" {
+			return bad("the database is named twice, in the path and in query option \"db\"")
+		}
+		for _, g := range fields {
+			if p.seen[g.name] && slices.ContainsFunc(g.fills(), func(s string) bool { return slices.Contains(f.fills(), s) }) {
+				return fieldErr(g.name, fmt.Errorf("%w: cannot be combined with the url's query option %q", ErrBadConfig, name))
+			}
+			if p.query[g.name] && slices.ContainsFunc(g.fills(), func(s string) bool { return slices.Contains(f.fills(), s) }) {
+				return bad("query options %q and %q set the same option", g.name, name)
+			}
+		}
+		if err := f.apply(c, p, input{text: vs[0], query: true}); err != nil {
+			return bad("query option %q: %v", name, err)
+		}
+		p.query[name] = true
+	}
+	return nil
+}
+
+// misplacedAt reports whether an '@' comes after the authority's end, the mark of a password holding
+// '/', '?' or '#' unescaped.
+func misplacedAt(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return false
+	}
+	at := strings.LastIndex(rest, "@")
+	end := strings.IndexAny(rest, "/?#")
+	return at >= 0 && end >= 0 && end < at
+}
+
+// unknownOption explains a query option go-redis does not read, naming only known options: the
+// unknown name itself may be a piece of a password.
+func unknownOption(name string) string {
+	if f := lookup(name); f != nil {
+		return fmt.Sprintf("query option %q is not one go-redis reads from a URL", f.name)
+	}
+	best, dist := "", 3
+	for _, f := range fields {
+		if d := editDistance(name, f.name); f.query && d < dist {
+			best, dist = f.name, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("an unknown query option (did you mean %q?)", best)
+	}
+	var known []string
+	for _, f := range fields {
+		if f.query {
+			known = append(known, f.name)
+		}
+	}
+	return "an unknown query option (go-redis reads " + strings.Join(known, ", ") + ")"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func fieldErr(name string, err error) *ConfigError { return &ConfigError{Field: name, Err: err} }
 
+// jsonMsg describes a decoding error without quoting the input.
 func jsonMsg(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return "got a JSON " + te.Value
+		kind, _, _ := strings.Cut(te.Value, " ") // "number 1e400": the kind only
+		return "got a JSON " + kind
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%v (at byte %d)", se, se.Offset)
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	}
-	return err.Error()
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "it ends too soon"
+	}
+	return "not valid JSON"
 }
 
-func decodeString(raw json.RawMessage, dst *string, nonEmpty bool) error {
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return fmt.Errorf("must be a string: %s", jsonMsg(err))
+func decodeAddrs(raw json.RawMessage) ([]string, error) {
+	var addrs []string
+	if err := json.Unmarshal(raw, &addrs); err != nil {
+		return nil, fmt.Errorf(`must be a list of "host:port" strings: %s`, jsonMsg(err))
 	}
-	if nonEmpty && *dst == "" {
-		return errors.New("must not be empty")
+	if len(addrs) == 0 {
+		return nil, errors.New("must list at least one address")
 	}
-	return nil
-}
-
-// decodeSecret is decodeString whose errors never show the value.
-func decodeSecret(raw json.RawMessage, dst *string) error {
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return errors.New("must be a string")
-	}
-	return nil
-}
-
-func decodeBool(raw json.RawMessage, dst *bool) error {
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return fmt.Errorf("must be true or false: %s", jsonMsg(err))
-	}
-	return nil
-}
-
-func decodeInt(raw json.RawMessage, dst *int) error {
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return fmt.Errorf("must be an integer: %s", jsonMsg(err))
-	}
-	if f != math.Trunc(f) || f > math.MaxInt32 || f < math.MinInt32 {
-		return fmt.Errorf("must be an integer, got %v", f)
-	}
-	*dst = int(f)
-	return nil
-}
-
-func decodeCount(raw json.RawMessage, dst *int) error {
-	if err := decodeInt(raw, dst); err != nil {
-		return err
-	}
-	if *dst < 1 {
-		return fmt.Errorf("%d must be at least 1", *dst)
-	}
-	return nil
-}
-
-// decodeDuration accepts seconds as a number (redis-py's form, 0.5 is 500ms) or a Go duration string ("500ms").
-func decodeDuration(raw json.RawMessage, dst *time.Duration) error {
-	var f float64
-	if err := json.Unmarshal(raw, &f); err == nil {
-		if f <= 0 || f > 24*3600 || math.IsNaN(f) {
-			return fmt.Errorf("%v seconds is out of range (more than 0, at most a day)", f)
-		}
-		*dst = time.Duration(f * float64(time.Second))
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return errors.New(`must be seconds as a number (0.5) or a duration string ("500ms")`)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf(`%q is not a duration ("500ms", "2s")`, s)
-	}
-	if d <= 0 || d > 24*time.Hour {
-		return fmt.Errorf("%v is out of range (more than 0, at most a day)", d)
-	}
-	*dst = d
-	return nil
-}
-
-func decodeAddrs(raw json.RawMessage, dst *[]string) error {
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return fmt.Errorf(`must be a list of "host:port" strings: %s`, jsonMsg(err))
-	}
-	if len(*dst) == 0 {
-		return errors.New("must list at least one address")
-	}
-	for _, a := range *dst {
+	for i, a := range addrs {
 		if err := checkHostPort(a); err != nil {
-			return err
+			return nil, fmt.Errorf("entry %d %v", i+1, err)
 		}
 	}
-	return nil
+	return addrs, nil
 }
 
+// decodeSentinel reads {"master", "addrs", "username", "password"}, keys matched exactly.
+func decodeSentinel(raw json.RawMessage) (*sentinelConfig, error) {
+	const shape = `must be an object {"master", "addrs", "username", "password"}`
+	if bytes.TrimLeft(raw, " \t\r\n")[0] != '{' {
+		return nil, errors.New(shape)
+	}
+	ms, ce := members(raw)
+	if ce != nil {
+		if ce.Field != "" {
+			return nil, fmt.Errorf("%q: %v", ce.Field, ce.Err)
+		}
+		return nil, ce.Err
+	}
+	s := &sentinelConfig{}
+	for _, m := range ms {
+		if string(m.raw) == "null" {
+			continue
+		}
+		in := input{raw: m.raw}
+		var err error
+		switch m.name {
+		case "master":
+			s.master, err = in.nonEmpty()
+			if err == nil {
+				err = checkName(s.master)
+			}
+		case "addrs":
+			s.addrs, err = decodeAddrs(m.raw)
+		case "username":
+			s.username, err = in.str()
+		case "password":
+			s.password, err = in.str()
+		default:
+			return nil, fmt.Errorf("unknown key %q (the keys are master, addrs, username and password, in lower case)", m.name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", m.name, err)
+		}
+	}
+	if s.master == "" {
+		return nil, errors.New(`"master" is missing`)
+	}
+	if len(s.addrs) == 0 {
+		return nil, errors.New(`"addrs" is missing`)
+	}
+	return s, nil
+}
+
+// checkHostPort accepts host:port with checkHost's host and a port from 1 to 65535.
 func checkHostPort(a string) error {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {
-		return fmt.Errorf("%q is not host:port", a)
+		return errors.New(`is not "host:port"`)
+	}
+	if err := checkHost(host); err != nil {
+		return errors.New(`is not "host:port": the host ` + err.Error())
 	}
 	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 || checkHost(host) != nil {
-		return fmt.Errorf("%q is not host:port", a)
+	if err != nil || n < 1 || n > 65535 || strings.ContainsAny(port, "+-") {
+		return errors.New(`is not "host:port": the port must be 1 to 65535`)
 	}
 	return nil
 }
 
-// checkHost accepts a host name or an IP address: no port, brackets or spaces, so that joining it
-// with a port cannot make an address that means something else.
+// checkHost accepts an IP address or a host name of ASCII letters, digits, '-', '_' and '.'. Nothing
+// else: no port, brackets or spaces, so joining it with a port cannot make an address that means
+// something else, and no '@' or ':', so a URL's credentials pasted into it are refused, not shown.
 func checkHost(h string) error {
-	if h == "" {
+	if a, err := netip.ParseAddr(h); err == nil && (a.Is4() || a.Is6()) {
+		return nil
+	}
+	ok := h != "" && len(h) <= 253 && h[0] != '.' && h[0] != '-' && !strings.Contains(h, "..")
+	for i := 0; ok && i < len(h); i++ {
+		b := h[i]
+		ok = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.'
+	}
+	if !ok {
+		return errors.New("is not an IP address or a host name of letters, digits, '-', '_' and '.' " +
+			"(a port goes in \"port\", a non-ASCII name in its xn-- form)")
+	}
+	return nil
+}
+
+// checkSocketPath refuses control characters, and anything that looks like a URL or credentials
+// (an '@' past the first byte: a leading one names a Linux abstract socket).
+func checkSocketPath(s string) error {
+	switch {
+	case s == "":
 		return errors.New("must not be empty")
+	case strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0:
+		return errors.New("holds a control character")
+	case strings.Contains(s, "://") || strings.Contains(s[1:], "@"):
+		return errors.New("looks like a URL or holds credentials ('@'): give a URL as \"url\"")
 	}
-	bad := strings.ContainsAny(h, "[]/") || !utf8.ValidString(h) ||
-		strings.IndexFunc(h, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
-	if !bad && strings.Contains(h, ":") {
-		a, err := netip.ParseAddr(h)
-		bad = err != nil || !a.Is6() // a bare IPv6 address is the one host with colons
+	return nil
+}
+
+// checkClientName applies Redis's rule for CLIENT SETNAME: printable ASCII, no spaces. Redis refuses
+// anything else, and go-redis sends the name on every new connection, so every call would fail.
+func checkClientName(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return errors.New("must be printable ASCII without spaces (Redis refuses any other CLIENT SETNAME)")
+		}
 	}
-	if bad {
-		return fmt.Errorf("%q is not a host name or IP address (the port goes in \"port\")", h)
+	return nil
+}
+
+// checkName refuses control characters and spaces in a sentinel master's name.
+func checkName(s string) error {
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == utf8.RuneError }) >= 0 {
+		return errors.New("must hold no spaces or control characters")
 	}
 	return nil
 }
@@ -650,8 +1007,8 @@ func checkHost(h string) error {
 // decodeTLSVersion reads ssl_min_version as redis-py writes it: Python's ssl.TLSVersion, which JSON
 // encodes as its number (771 is TLS 1.2), or its name ("TLSv1_2"). Below TLS 1.2 is refused.
 func decodeTLSVersion(raw json.RawMessage, dst *uint16) error {
-	var n int
-	if err := decodeInt(raw, &n); err != nil {
+	n, err := input{raw: raw}.integer()
+	if err != nil {
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
 			return errors.New(`must be a TLS version: 771, 772, "TLSv1_2" or "TLSv1_3"`)
@@ -662,9 +1019,9 @@ func decodeTLSVersion(raw json.RawMessage, dst *uint16) error {
 		case "TLSV1_3", "1_3", "MAXIMUM_SUPPORTED":
 			n = tls.VersionTLS13
 		case "TLSV1", "TLSV1_0", "1_0", "TLSV1_1", "1_1", "SSLV3":
-			return fmt.Errorf("%q is below TLS 1.2, which conn does not allow", s)
+			return errors.New("is below TLS 1.2, which conn does not allow")
 		default:
-			return fmt.Errorf(`%q is not a TLS version ("TLSv1_2" or "TLSv1_3")`, s)
+			return errors.New(`is not a TLS version ("TLSv1_2" or "TLSv1_3")`)
 		}
 	}
 	switch n {
@@ -673,9 +1030,9 @@ func decodeTLSVersion(raw json.RawMessage, dst *uint16) error {
 	case -1, tls.VersionTLS13: // -1: MAXIMUM_SUPPORTED
 		*dst = tls.VersionTLS13
 	case tls.VersionTLS10, tls.VersionTLS11, 0x0300: // 0x0300: SSL 3.0
-		return fmt.Errorf("%d is below TLS 1.2, which conn does not allow", n)
+		return errors.New("is below TLS 1.2, which conn does not allow")
 	default:
-		return fmt.Errorf("%d is not a TLS version (771 for TLS 1.2, 772 for 1.3)", n)
+		return errors.New("is not a TLS version (771 for TLS 1.2, 772 for 1.3)")
 	}
 	return nil
 }

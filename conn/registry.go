@@ -52,8 +52,9 @@ type Options struct {
 
 	// NewClient makes a client from a parsed config; tests inject one to count or fake clients.
 	// (*Config).NewClient refuses insecure TLS whatever AllowInsecureTLS says: a hook for a registry
-	// that allows it calls NewClientAllowInsecure.
-	// default: (*Config).NewClient, or (*Config).NewClientAllowInsecure with AllowInsecureTLS
+	// that allows it calls NewClientAllowInsecure. The hook gets no context: it must not block.
+	// default: what (*Config).NewClient does (NewClientAllowInsecure with AllowInsecureTLS), its TLS
+	// files read within the context of the load (the caller's for SetConfig and Refresh)
 	NewClient func(component string, cfg *Config) (redis.UniversalClient, error)
 }
 
@@ -70,13 +71,14 @@ func (o *Options) init() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.NewClient == nil {
-		if o.AllowInsecureTLS {
-			o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) { return c.NewClientAllowInsecure() }
-		} else {
-			o.NewClient = func(_ string, c *Config) (redis.UniversalClient, error) { return c.NewClient() }
-		}
+}
+
+// newClient makes component's client, within ctx unless a hook makes it.
+func (r *Registry) newClient(ctx context.Context, component string, cfg *Config) (redis.UniversalClient, error) {
+	if r.opt.NewClient != nil {
+		return r.opt.NewClient(component, cfg)
 	}
+	return cfg.newClient(ctx, r.opt.AllowInsecureTLS)
 }
 
 // Registry hands out one go-redis client per component, made from the component's config in Redis.
@@ -190,7 +192,16 @@ func (r *Registry) Key(component string) string { return r.opt.Prefix + componen
 // Acquire returns component's client and a release function to call when done with it. Until release
 // is called, the client stays open even if the config changes. On the hot path (a cached client whose
 // config was checked within Wait) it makes no round trip and takes no lock.
+// Once ctx has ended, its error matches ctx.Err().
 func (r *Registry) Acquire(ctx context.Context, component string) (redis.UniversalClient, func(), error) {
+	c, release, err := r.acquire(ctx, component)
+	if err != nil {
+		return nil, nil, ctxErr(ctx, err)
+	}
+	return c, release, nil
+}
+
+func (r *Registry) acquire(ctx context.Context, component string) (redis.UniversalClient, func(), error) {
 	if r.closed.Load() {
 		return nil, nil, ErrClosed
 	}
@@ -227,7 +238,7 @@ func (r *Registry) Acquire(ctx context.Context, component string) (redis.Univers
 // Client returns component's client without holding it. The client may be closed after a later config
 // change, so prefer Acquire, Do or the Wrap functions for calls that may overlap a change.
 func (r *Registry) Client(ctx context.Context, component string) (redis.UniversalClient, error) {
-	c, release, err := r.Acquire(ctx, component)
+	c, release, err := r.Acquire(ctx, component) // its error already matches ctx's
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +246,10 @@ func (r *Registry) Client(ctx context.Context, component string) (redis.Universa
 	return c, nil
 }
 
-// Do calls fn with component's client, held for the duration of the call.
-func (r *Registry) Do(ctx context.Context, component string, fn func(redis.UniversalClient) error) error {
+// Do calls fn with component's client, held for the duration of the call. Once ctx has ended, its
+// error (fn's included) matches ctx.Err().
+func (r *Registry) Do(ctx context.Context, component string, fn func(redis.UniversalClient) error) (err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	c, release, err := r.Acquire(ctx, component)
 	if err != nil {
 		return err
@@ -384,7 +397,8 @@ func (r *Registry) refresh(e *entry) {
 
 // Refresh re-reads component's config now and waits for the result, switching clients if it changed.
 // A failure caused by ctx ending is returned but not remembered, so it fails no other caller.
-func (r *Registry) Refresh(ctx context.Context, component string) error {
+func (r *Registry) Refresh(ctx context.Context, component string) (err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	if r.closed.Load() {
 		return ErrClosed
 	}
@@ -402,7 +416,7 @@ func (r *Registry) Refresh(ctx context.Context, component string) error {
 // refreshLocked is Refresh for a caller holding e.sem.
 func (r *Registry) refreshLocked(ctx context.Context, e *entry) error {
 	err := r.load(ctx, e)
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ended(ctx) {
 		return err // the caller's deadline, not the config's fault
 	}
 	e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
@@ -423,8 +437,7 @@ func (r *Registry) load(ctx context.Context, e *entry) error {
 	}
 	cfg, err := r.parse(raw)
 	if err != nil {
-		err.(*ConfigError).Key = e.key
-		return err
+		return withKey(e.key, err)
 	}
 	canon := cfg.canonical()
 	old := e.cur.Load()
@@ -432,14 +445,9 @@ func (r *Registry) load(ctx context.Context, e *entry) error {
 		e.lastErr.Store(nil)
 		return nil // unchanged: keep the same client
 	}
-	client, err := r.opt.NewClient(e.component, cfg)
+	client, err := r.newClient(ctx, e.component, cfg)
 	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.Key = e.key
-			return ce
-		}
-		return &ConfigError{Key: e.key, Err: err}
+		return withKey(e.key, err)
 	}
 	if r.closed.Load() { // Close ran while we read: do not leak the new client
 		client.Close()
@@ -451,6 +459,16 @@ func (r *Registry) load(ctx context.Context, e *entry) error {
 		old.retire()
 	}
 	return nil
+}
+
+// withKey names key in err's *ConfigError, or wraps err in one.
+func withKey(key string, err error) error {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.Key = key
+		return err
+	}
+	return &ConfigError{Key: key, Err: err}
 }
 
 // parse is ParseConfig plus the registry's TLS policy.
@@ -469,10 +487,12 @@ func (r *Registry) parse(raw []byte) (*Config, error) {
 // ([]byte, string or json.RawMessage) or any value that encodes to a JSON object (a map, a struct).
 // The JSON is stored as given (compacted), so a config in redis-py's keyword form stays readable by the
 // book's Python code. If this registry already serves the component, it switches to the new config now;
-// when that fails after the write (the config server went away, a certificate file is missing), the
-// error wraps ErrNotLoaded and the cause: the config is stored, and the old client keeps serving.
-// Any other error means nothing was written.
-func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) error {
+// when that fails after the write (the config server went away, a certificate file is missing or is not
+// a regular file), the error wraps ErrNotLoaded and the cause: the config is stored, and the old client
+// keeps serving. Any other error means nothing was written. ctx bounds the write, the switch and the
+// reading of the new config's TLS files; once it has ended, the error matches ctx.Err().
+func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) (err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	if r.closed.Load() {
 		return ErrClosed
 	}
@@ -496,8 +516,7 @@ func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) err
 		raw = b
 	}
 	if _, err := r.parse(raw); err != nil {
-		err.(*ConfigError).Key = key
-		return err
+		return withKey(key, err)
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil { // cannot fail: parse accepted it

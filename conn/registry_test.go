@@ -838,3 +838,29 @@ func TestAcquireHonoursContext(t *testing.T) {
 		t.Fatalf("err = %v; want context.DeadlineExceeded", err)
 	}
 }
+
+// A NewClient hook's error, a *ConfigError however wrapped or a plain error, comes back naming the
+// component's key (found with errors.As, not a type assertion).
+func TestNewClientHookErrorNamesKey(t *testing.T) {
+	plain := errors.New("hook failed")
+	for _, hookErr := range []error{
+		fmt.Errorf("wrapped: %w", &ConfigError{Field: "ssl_ca_certs", Err: ErrBadConfig}),
+		&ConfigError{Field: "ssl", Err: ErrInsecureTLS},
+		plain,
+	} {
+		m := miniredis.RunT(t)
+		cfg := redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
+		reg := New(cfg, &Options{NewClient: func(string, *Config) (redis.UniversalClient, error) { return nil, hookErr }})
+		ctx := context.Background()
+		if err := reg.SetConfig(ctx, "app", serverConfig(m)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := reg.Client(ctx, "app")
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != DefaultPrefix+"app" || !errors.Is(err, hookErr) {
+			t.Fatalf("hook error %v: got %v; want a *ConfigError with key %s wrapping it", hookErr, err, DefaultPrefix+"app")
+		}
+		reg.Close()
+		cfg.Close()
+	}
+}

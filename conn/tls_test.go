@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,17 @@ func TestTLSRealServer(t *testing.T) {
 	if pem, err := os.ReadFile(fn.CA); err != nil {
 		t.Fatal(err)
 	} else if err := os.WriteFile(filepath.Join(caDir, "ca.pem"), pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// OpenSSL's capath form: a hashed link to the CA, beside entries that are not files (never opened).
+	linkDir := t.TempDir()
+	if err := os.Symlink(fn.CA, filepath.Join(linkDir, "5f6a3b2c.0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(linkDir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(linkDir, "zero")); err != nil {
 		t.Fatal(err)
 	}
 	cfgServer := redistest.RunT(t, nil)
@@ -51,6 +63,8 @@ func TestTLSRealServer(t *testing.T) {
 			mtls.Port(), fm.CA, fn.ClientCert, fn.ClientKey), failWith("unknown certificate authority")},
 		{"CA from ssl_ca_path", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_path": %q}`,
 			named.Port(), caDir), nil},
+		{"CA from a hashed link in ssl_ca_path", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_path": %q}`,
+			named.Port(), linkDir), nil},
 		{"TLS 1.3 minimum", strict, fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "ssl": true, "ssl_ca_certs": %q, "ssl_min_version": "TLSv1_3"}`,
 			named.Port(), fn.CA), nil},
 		{"name not in certificate", strict, fmt.Sprintf(`{"host": "127.0.0.2", "port": %d, "ssl": true, "ssl_ca_certs": %q}`,

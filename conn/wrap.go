@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -31,12 +32,22 @@ func Call[C, T any](ctx context.Context, r *Registry, component string, fn func(
 	return fn(ctx, c)
 }
 
-// As converts a registry client to the client type C a domain function takes.
+// As converts a registry client to the client type C a domain function takes. Its error, wrapping
+// ErrClientType, names both types as they are written in Go ("*redis.Client", "redis.Cmdable").
 func As[C any](client redis.UniversalClient, component string) (C, error) {
 	c, ok := any(client).(C)
 	if !ok {
 		var zero C
-		return zero, fmt.Errorf("%w: component %q has %T, function wants %T", ErrClientType, component, client, &zero)
+		want := reflect.TypeFor[C]()
+		is := "is not a"
+		if want.Kind() == reflect.Interface {
+			is = "does not implement"
+		}
+		has := fmt.Sprintf("a %T", client)
+		if client == nil {
+			has = "no client"
+		}
+		return zero, fmt.Errorf("%w: component %q has %s, which %s %v", ErrClientType, component, has, is, want)
 	}
 	return c, nil
 }
