@@ -48,15 +48,22 @@ func RunSentinel(ctx context.Context, master *Server, opt *SentinelOptions) (*Se
 	if o.FailoverTimeout <= 0 {
 		o.FailoverTimeout = 5 * time.Second
 	}
+	if err := sentinelWord("SentinelOptions.MasterName", o.MasterName); err != nil {
+		return nil, err
+	}
+	if err := sentinelWord("the master's Password", master.opt.Password); err != nil {
+		return nil, err
+	}
 	so := o.Server
 	so.Unix, so.AOF, so.TLS = false, false, false
 	so.sentinel = []string{
-		fmt.Sprintf("sentinel monitor %s %s %d 1", o.MasterName, master.opt.Host, master.Port()),
-		fmt.Sprintf("sentinel down-after-milliseconds %s %d", o.MasterName, o.DownAfter.Milliseconds()),
-		fmt.Sprintf("sentinel failover-timeout %s %d", o.MasterName, o.FailoverTimeout.Milliseconds()),
+		fmt.Sprintf("sentinel monitor %s %s %d 1", quote(o.MasterName), master.opt.Host, master.Port()),
+		fmt.Sprintf("sentinel down-after-milliseconds %s %d", quote(o.MasterName), o.DownAfter.Milliseconds()),
+		fmt.Sprintf("sentinel failover-timeout %s %d", quote(o.MasterName), o.FailoverTimeout.Milliseconds()),
 	}
 	if master.opt.Password != "" {
-		so.sentinel = append(so.sentinel, fmt.Sprintf("sentinel auth-pass %s %s", o.MasterName, quote(master.opt.Password)))
+		so.sentinel = append(so.sentinel, fmt.Sprintf("sentinel auth-pass %s %s", quote(o.MasterName), quote(master.opt.Password)))
+		so.secrets = append(append([]string(nil), so.secrets...), master.opt.Password)
 	}
 	s, err := Run(ctx, &so)
 	if err != nil {
@@ -92,6 +99,18 @@ func RunSentinelT(t testing.TB, master *Server, opt *SentinelOptions) *Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// sentinelWord refuses a master name or password that a Sentinel cannot keep. It stores them as C
+// strings (a NUL byte cuts them short), and when it rewrites its config file, which it does at once
+// and on every change, it writes them unquoted: whitespace or a quote would make the file unreadable
+// at the next start. The message names the byte's position, never the value (it may be a secret).
+func sentinelWord(what, s string) error {
+	if i := strings.IndexAny(s, " \t\n\r\v\f\x00\"'"); i >= 0 {
+		return fmt.Errorf("%w: %s has whitespace, a quote or NUL at byte %d: a Sentinel rewrites its config file unquoted and could not read it back",
+			ErrInvalid, what, i)
+	}
+	return nil
 }
 
 func (s *Server) sentinelConfig() string {

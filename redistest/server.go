@@ -46,12 +46,14 @@ type Options struct {
 	// default: false
 	AOF bool
 
-	// Password sets requirepass (the default user's password).
+	// Password sets requirepass (the default user's password). Any bytes: it is written to
+	// redis.conf in an escaped form the server reads back exactly.
 	// default: none
 	Password string
 
 	// Config holds extra redis.conf lines, appended after the ones redistest writes,
-	// so they win ("save 60 1", "maxmemory 64mb", "cluster-enabled yes", ...).
+	// so they win ("save 60 1", "maxmemory 64mb", "cluster-enabled yes", ...). Each is one line as
+	// redis.conf reads it: a newline or NUL byte in one is ErrInvalid.
 	Config []string
 
 	// Executable is the redis-server binary.
@@ -85,6 +87,9 @@ type Options struct {
 
 	// sentinel holds the monitoring lines of a Sentinel; set by RunSentinel.
 	sentinel []string
+
+	// secrets are other passwords in the config (a Sentinel's master's), masked in logs like Password.
+	secrets []string
 }
 
 func (o *Options) init() {
@@ -120,6 +125,18 @@ func checkHost(host string) error {
 	return nil
 }
 
+// checkConfig refuses Config lines that redis.conf cannot read as one line: the config text is split
+// at newlines, and redis-server reads its standard input as a C string, which ends at a NUL byte.
+func checkConfig(lines []string) error {
+	for i, l := range lines {
+		if j := strings.IndexAny(l, "\n\x00"); j >= 0 {
+			return fmt.Errorf("%w: Config[%d] has byte %#x at %d: a redis.conf line holds no newline or NUL (write them as \\xHH inside double quotes)",
+				ErrInvalid, i, l[j], j)
+		}
+	}
+	return nil
+}
+
 // Server is one redis-server process. Its port, socket and data directory stay the same across restarts.
 type Server struct {
 	opt    Options
@@ -148,6 +165,9 @@ func Run(ctx context.Context, opt *Options) (*Server, error) {
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		return nil, fmt.Errorf("%w: Port %d", ErrInvalid, o.Port)
+	}
+	if err := checkConfig(o.Config); err != nil {
+		return nil, err
 	}
 	bin, err := lookPath(o.Executable) // the lookup Installed does
 	if err != nil {
@@ -413,7 +433,21 @@ func (s *Server) Log() string {
 	if len(lines) > 30 {
 		lines = lines[len(lines)-30:]
 	}
-	return strings.Join(lines, "\n")
+	return s.redact(strings.Join(lines, "\n"))
+}
+
+// redact masks the passwords in text from the server's logs: redis-server quotes a config line it
+// cannot read, and that line may hold a password.
+func (s *Server) redact(text string) string {
+	for _, pw := range append([]string{s.opt.Password}, s.opt.secrets...) {
+		if pw == "" {
+			continue
+		}
+		// Longest form first: the quoted one contains the raw one when nothing needed escaping.
+		text = strings.ReplaceAll(text, quote(pw), `"[redacted]"`)
+		text = strings.ReplaceAll(text, pw, "[redacted]")
+	}
+	return text
 }
 
 // config renders the redis.conf that goes to standard input.
@@ -457,7 +491,26 @@ func (s *Server) config() string {
 	return b.String()
 }
 
-func quote(s string) string { return strconv.Quote(s) }
+// quote writes s as one double-quoted redis.conf argument that redis-server's parser (sdssplitargs)
+// reads back byte for byte. strconv.Quote does not fit: the parser knows no \u, \U or octal escapes
+// and reads "\u00a0" as "u00a0". Printable ASCII stays as it is, " and \ are escaped, and every
+// other byte is \xHH, which the parser reads inside double quotes.
+func quote(s string) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		default:
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+		}
+	}
+	return string(append(b, '"'))
+}
 
 var errAddrInUse = errors.New("address already in use")
 
@@ -513,7 +566,7 @@ func (s *Server) start(ctx context.Context) error {
 			return fmt.Errorf("redistest: %s: %w", s.Addr(), errAddrInUse)
 		}
 		stdout, _ := os.ReadFile(logPath)
-		return fmt.Errorf("redistest: %s did not start: %w\nredis.log:\n%s\nstdout:\n%s", s.Addr(), err, log, stdout)
+		return fmt.Errorf("redistest: %s did not start: %w\nredis.log:\n%s\nstdout:\n%s", s.Addr(), err, s.redact(log), s.redact(string(stdout)))
 	}
 	return nil
 }
@@ -534,7 +587,8 @@ func fileSize(path string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// waitReady polls until PING answers and the dataset has loaded, the process exits, or ctx ends.
+// waitReady polls until PING answers and the dataset has loaded, the process exits, a probe is
+// refused for good (a wrong password: waiting cannot fix it), or ctx ends.
 func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	var last error
 	for {
@@ -547,6 +601,10 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 		}
 		if last = s.probe(ctx); last == nil {
 			return nil
+		}
+		var refused authError
+		if errors.As(last, &refused) {
+			return last
 		}
 		select {
 		case <-exited:
@@ -584,10 +642,18 @@ func (s *Server) probe(ctx context.Context) error {
 	r := bufio.NewReader(c)
 	if s.opt.Password != "" {
 		if _, err := roundTrip(c, r, "AUTH", s.opt.Password); err != nil {
+			var re replyError
+			if errors.As(err, &re) {
+				return authError{err}
+			}
 			return err
 		}
 	}
 	if _, err := roundTrip(c, r, "PING"); err != nil {
+		var re replyError
+		if errors.As(err, &re) && strings.HasPrefix(string(re), "NOAUTH") {
+			return authError{err}
+		}
 		return err
 	}
 	info, err := roundTrip(c, r, "INFO", "persistence")
@@ -599,6 +665,18 @@ func (s *Server) probe(ctx context.Context) error {
 	}
 	return nil
 }
+
+// replyError is the server's error reply to a probe.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+// authError: the server refused the probe's AUTH, or wants one the probe has no password for. It
+// answers the same until its configuration changes, so the start fails at once.
+type authError struct{ err error }
+
+func (e authError) Error() string { return "authentication refused: " + e.err.Error() }
+func (e authError) Unwrap() error { return e.err }
 
 // roundTrip sends one command and reads a simple, error or bulk reply.
 func roundTrip(c net.Conn, r *bufio.Reader, args ...string) ([]byte, error) {
@@ -622,7 +700,7 @@ func roundTrip(c net.Conn, r *bufio.Reader, args ...string) ([]byte, error) {
 	case '+':
 		return line[1:], nil
 	case '-':
-		return nil, errors.New(string(line[1:]))
+		return nil, replyError(line[1:])
 	case '$':
 		n, err := strconv.Atoi(string(line[1:]))
 		if err != nil || n < 0 {

@@ -21,7 +21,10 @@
 //     server at a new master, waiting until it has synced. Replication reads INFO replication.
 //
 // Every function takes ctx first, bounds itself by Options.Timeout (default 10 s) as well, and
-// returns (T, error) so conn.Wrap1 and conn.WrapPair can inject clients by component:
+// returns (T, error) so conn.Wrap1 and conn.WrapPair can inject clients by component. Once ctx or
+// Timeout has ended, the error wraps the context's error (context.DeadlineExceeded or Canceled) and
+// the sentinel the function documents for a deadline, even where go-redis saw only its socket's
+// deadline ("i/o timeout"):
 //
 //	wait := conn.WrapPair(reg, "master", "replica", riasync.WaitForSync)
 //	res, err := wait(ctx, nil)

@@ -9,8 +9,9 @@ var (
 	// ErrNotReplica: the server given as a replica reports role:master.
 	ErrNotReplica = errors.New("sync: server is not a replica")
 
-	// ErrNotSynced: the deadline passed before the replica's link was up, before it had the token,
-	// or before it followed the new master. It wraps the context's error.
+	// ErrNotSynced: the deadline passed (or ctx was cancelled) before the token was written to the
+	// master, the replica's link was up, the replica had the token, or it followed the new master.
+	// It wraps the cause and the context's error.
 	ErrNotSynced = errors.New("sync: replica did not sync before the deadline")
 
 	// ErrNotDurable: the replica had the token but did not confirm it on disk: its AOF had not
@@ -21,12 +22,13 @@ var (
 	// ErrTooFewReplicas: WAIT returned fewer acknowledgements than asked for.
 	ErrTooFewReplicas = errors.New("sync: too few replicas acknowledged")
 
-	// ErrSaveFailed: the background save ended with rdb_last_bgsave_status:err, or did not finish
-	// before the deadline.
+	// ErrSaveFailed: the background save ended with rdb_last_bgsave_status:err, or BGSave did not
+	// finish before the deadline (then it wraps the context's error).
 	ErrSaveFailed = errors.New("sync: background save failed")
 
 	// ErrAOFFailed: the AOF could not be written or rewritten (aof_last_write_status or
-	// aof_last_bgrewrite_status is err), or its rewrite did not finish before the deadline.
+	// aof_last_bgrewrite_status is err), or EnableAOF did not finish before the deadline (then it
+	// wraps the context's error).
 	ErrAOFFailed = errors.New("sync: append-only file failed")
 
 	// ErrCleanup: the call itself succeeded (its result is valid) but removing tokens from

@@ -22,7 +22,8 @@ type ReplicationInfo struct {
 }
 
 // Replication reads c's INFO replication.
-func Replication(ctx context.Context, c redis.Cmdable) (ReplicationInfo, error) {
+func Replication(ctx context.Context, c redis.Cmdable) (_ ReplicationInfo, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	if c == nil {
 		return ReplicationInfo{}, fmt.Errorf("%w: nil client", ErrBadInput)
 	}
@@ -47,8 +48,9 @@ func parseReplication(m map[string]string) ReplicationInfo {
 
 // Promote turns a replica into a master (REPLICAOF NO ONE), keeping its data: the first half of
 // replacing a failed master (section 4.3.2). Writers must then be pointed at it, for instance by
-// changing the component's config in the registry. Promoting a master is a no-op.
-func Promote(ctx context.Context, c redis.Cmdable, opt *Options) (ReplicationInfo, error) {
+// changing the component's config in the registry. Promoting a master is a no-op. Once Timeout or
+// ctx's deadline has passed, or ctx is cancelled, the error wraps the context's error.
+func Promote(ctx context.Context, c redis.Cmdable, opt *Options) (_ ReplicationInfo, err error) {
 	if c == nil {
 		return ReplicationInfo{}, fmt.Errorf("%w: nil client", ErrBadInput)
 	}
@@ -58,6 +60,7 @@ func Promote(ctx context.Context, c redis.Cmdable, opt *Options) (ReplicationInf
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	defer func() { err = ctxErr(ctx, err) }()
 	if err := c.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		return ReplicationInfo{}, fmt.Errorf("sync: REPLICAOF NO ONE: %w", err)
 	}
@@ -73,9 +76,10 @@ func Promote(ctx context.Context, c redis.Cmdable, opt *Options) (ReplicationInf
 
 // ReplicaOf points c at a new master (REPLICAOF host port; the book's SLAVEOF in listing 4.4) and waits
 // until its link is up and the full sync is done. c's data is replaced by the master's. It returns
-// ErrNotSynced when Timeout or ctx's deadline passes first (wrong address, master needing a password
-// c does not have, ...).
-func ReplicaOf(ctx context.Context, c redis.Cmdable, masterAddr string, opt *Options) (ReplicationInfo, error) {
+// ErrNotSynced when Timeout or ctx's deadline passes first, or ctx is cancelled (wrong address, master
+// needing a password c does not have, a server that does not answer, ...), wrapping the cause and the
+// context's error.
+func ReplicaOf(ctx context.Context, c redis.Cmdable, masterAddr string, opt *Options) (_ ReplicationInfo, err error) {
 	if c == nil {
 		return ReplicationInfo{}, fmt.Errorf("%w: nil client", ErrBadInput)
 	}
@@ -90,8 +94,9 @@ func ReplicaOf(ctx context.Context, c redis.Cmdable, masterAddr string, opt *Opt
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	defer func() { err = ctxErr(ctx, err) }()
 	if err := c.ReplicaOf(ctx, host, strconv.Itoa(port)).Err(); err != nil {
-		return ReplicationInfo{}, fmt.Errorf("sync: REPLICAOF %s %d: %w", host, port, err)
+		return ReplicationInfo{}, deadlineErr(ctx, ErrNotSynced, fmt.Sprintf("REPLICAOF %s %d", host, port), err)
 	}
 	var ri ReplicationInfo
 	start := time.Now()
@@ -104,7 +109,7 @@ func ReplicaOf(ctx context.Context, c redis.Cmdable, masterAddr string, opt *Opt
 		return ri.Role == "slave" && ri.MasterHost == host && ri.MasterPort == port && ri.LinkUp && !ri.Syncing, nil
 	})
 	if err != nil {
-		if ctx.Err() == nil {
+		if !ended(ctx) {
 			return ri, fmt.Errorf("sync: REPLICAOF %s %d: %w", host, port, err)
 		}
 		link := "down"

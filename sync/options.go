@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Options configure every function of the package; each uses the fields it needs.
@@ -111,14 +113,13 @@ func (p permanentError) Error() string { return p.err.Error() }
 func (p permanentError) Unwrap() error { return p.err }
 
 // transient reports whether a poll may try again after err: network errors, and the replies of a
-// server busy loading or syncing. Other error replies (NOAUTH, NOPERM, WRONGTYPE...) are final.
+// server busy loading or syncing. Other replies (NOAUTH, NOPERM, WRONGTYPE...) are final.
 func transient(err error) bool {
 	var p permanentError
 	if errors.As(err, &p) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var rerr redis.Error
-	if !errors.As(err, &rerr) {
+	if !noretry.IsReply(err) {
 		return true
 	}
 	for _, prefix := range []string{"LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN"} {
@@ -141,10 +142,7 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 		}
 		if err != nil {
 			if !transient(err) {
-				if ctx.Err() != nil {
-					return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-				}
-				return err
+				return ctxErr(ctx, err)
 			}
 			last = err
 		}
@@ -153,13 +151,52 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 		case <-ctx.Done():
 			t.Stop()
 			if last != nil {
-				return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+				return ctxErr(ctx, last)
 			}
 			return ctx.Err()
 		case <-t.C:
 		}
 		d = min(2*d, maxPoll)
 	}
+}
+
+// ended reports whether ctx has ended. go-redis sets a socket's deadline to ctx's, so its "i/o
+// timeout" can come a moment before ctx's own timer marks ctx done: past the deadline, ended waits
+// for that, so the same expired ctx always gives the same answer.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		t := time.NewTimer(time.Second) // a Context that does not keep its Deadline must not hang the call
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return ctx.Err() != nil
+}
+
+// ctxErr is noretry.CtxErr once ended has settled ctx: when ctx has ended, errors.Is(err, ctx.Err())
+// holds, and err's own sentinels still match.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil {
+		ended(ctx)
+	}
+	return noretry.CtxErr(ctx, err)
+}
+
+// deadlineErr wraps err in sentinel when ctx has ended (the deadline, or the caller's cancel, is
+// why the call failed), as the functions' docs promise; otherwise it prefixes what was being done.
+func deadlineErr(ctx context.Context, sentinel error, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ended(ctx) {
+		return fmt.Errorf("%w: %s: %w", sentinel, what, ctxErr(ctx, err))
+	}
+	return fmt.Errorf("sync: %s: %w", what, err)
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -2,12 +2,15 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Snapshot describes a finished background save.
@@ -24,8 +27,9 @@ type Snapshot struct {
 // rdb_bgsave_in_progress rather than polling LASTSAVE for a change: LASTSAVE has one-second
 // resolution, so a save that ends in the same second as an earlier one would look unfinished. The
 // result holds LASTSAVE read after the save. It returns ErrSaveFailed when the save fails
-// (rdb_last_bgsave_status:err) or the deadline passes.
-func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (Snapshot, error) {
+// (rdb_last_bgsave_status:err), or when the deadline passes (or ctx is cancelled) before the call has
+// finished, wrapping the cause and the context's error; a save already started may still complete.
+func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (_ Snapshot, err error) {
 	start := time.Now()
 	if c == nil {
 		return Snapshot{}, fmt.Errorf("%w: nil client", ErrBadInput)
@@ -36,6 +40,7 @@ func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (Snapshot, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	defer func() { err = ctxErr(ctx, err) }()
 
 	// Start our own save, waiting out any other child process.
 	err = poll(ctx, o.Poll, func() (bool, error) {
@@ -44,8 +49,8 @@ func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (Snapshot, error
 			return true, nil
 		}
 		msg := err.Error()
-		if strings.Contains(msg, "already in progress") || strings.Contains(msg, "child process is active") ||
-			strings.Contains(msg, "rewriting in progress") {
+		if noretry.IsErrorReply(err) && (strings.Contains(msg, "already in progress") ||
+			strings.Contains(msg, "child process is active") || strings.Contains(msg, "rewriting in progress")) {
 			return false, nil
 		}
 		return false, permanentError{err}
@@ -72,13 +77,19 @@ func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (Snapshot, error
 	snap := Snapshot{Saves: infoInt(pers, "rdb_saves")}
 	last, err := c.LastSave(ctx).Result()
 	if err != nil {
-		return snap, fmt.Errorf("sync: LASTSAVE: %w", err)
+		return snap, deadlineErr(ctx, ErrSaveFailed, "LASTSAVE", err)
 	}
 	snap.LastSave = time.Unix(last, 0)
-	if dir, err := c.ConfigGet(ctx, "dir").Result(); err == nil {
-		if name, err := c.ConfigGet(ctx, "dbfilename").Result(); err == nil && dir["dir"] != "" {
+	// CONFIG may not be allowed (a refusal leaves Path empty); a network failure is an error.
+	dir, err := c.ConfigGet(ctx, "dir").Result()
+	if err == nil {
+		var name map[string]string
+		if name, err = c.ConfigGet(ctx, "dbfilename").Result(); err == nil && dir["dir"] != "" {
 			snap.Path = filepath.Join(dir["dir"], name["dbfilename"])
 		}
+	}
+	if err != nil && !noretry.IsReply(err) {
+		return snap, deadlineErr(ctx, ErrSaveFailed, "CONFIG GET dir, dbfilename", err)
 	}
 	snap.Elapsed = time.Since(start)
 	return snap, nil
@@ -95,8 +106,9 @@ type AOFStatus struct {
 // EnableAOF turns the append-only file on (section 4.1.2: CONFIG SET appendonly yes) and waits until
 // the rewrite that creates it has finished, since until then the AOF cannot restore the data. The
 // change is not written to the server's config file (CONFIG REWRITE does that, when there is one).
-// It returns ErrAOFFailed when the rewrite fails or the deadline passes.
-func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (AOFStatus, error) {
+// It returns ErrAOFFailed when the rewrite fails, or when the deadline passes (or ctx is cancelled)
+// before the call has finished, wrapping the cause and the context's error.
+func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (_ AOFStatus, err error) {
 	start := time.Now()
 	if c == nil {
 		return AOFStatus{}, fmt.Errorf("%w: nil client", ErrBadInput)
@@ -107,11 +119,12 @@ func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (AOFStatus, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	defer func() { err = ctxErr(ctx, err) }()
 
 	var st AOFStatus
 	pers, err := info(ctx, c, "persistence")
 	if err != nil {
-		return st, fmt.Errorf("sync: INFO persistence: %w", err)
+		return st, deadlineErr(ctx, ErrAOFFailed, "INFO persistence", err)
 	}
 	rewriting := func(p map[string]string) bool {
 		return p["aof_rewrite_in_progress"] == "1" || p["aof_rewrite_scheduled"] == "1"
@@ -137,15 +150,18 @@ func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (AOFStatus, e
 		return pers["aof_enabled"] == "1", nil
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return st, fmt.Errorf("%w: waiting for the AOF rewrite: %w", ErrAOFFailed, err)
+		if errors.Is(err, ErrAOFFailed) {
+			return st, err
 		}
-		return st, err
+		return st, deadlineErr(ctx, ErrAOFFailed, "waiting for the AOF rewrite", err)
 	}
 	st.Size = infoInt(pers, "aof_current_size")
-	if cfg, err := c.ConfigGet(ctx, "appendfsync").Result(); err == nil {
-		st.Fsync = cfg["appendfsync"]
+	// CONFIG may not be allowed (a refusal leaves Fsync empty); a network failure is an error.
+	cfg, err := c.ConfigGet(ctx, "appendfsync").Result()
+	if err != nil && !noretry.IsReply(err) {
+		return st, deadlineErr(ctx, ErrAOFFailed, "CONFIG GET appendfsync", err)
 	}
+	st.Fsync = cfg["appendfsync"]
 	st.Elapsed = time.Since(start)
 	return st, nil
 }

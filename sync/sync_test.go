@@ -159,7 +159,7 @@ func TestWaitForSyncReplicaDown(t *testing.T) {
 			if !errors.Is(err, ErrNotSynced) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err %v; want ErrNotSynced wrapping DeadlineExceeded", err)
 			}
-			// The "an error within the deadline": a correctness bound, with half the
+			// "An error within the deadline": a correctness bound, with half the
 			// timeout as slack for a loaded machine (the bug this guards against overran by seconds).
 			if elapsed > timeout*3/2 {
 				t.Fatalf("returned after %v; Timeout %v", elapsed, timeout)

@@ -28,8 +28,9 @@ type Result struct {
 // master is up and the replica has the token, then reads the replica's persistence state. With AOF
 // off the result says the write is in the replica's memory only (Durable false, no error). With AOF
 // on, it waits until the AOF is fsynced past the token (see Options.FsyncWait) and reports Durable.
-// It removes its token and tokens older than MaxAge. When Timeout or ctx's deadline passes first it
-// returns ErrNotSynced or ErrNotDurable, wrapping the context's error: never a silent success. Once
+// It removes its token and tokens older than MaxAge. When Timeout or ctx's deadline passes first
+// (or ctx is cancelled), writing the token included, it returns ErrNotSynced or ErrNotDurable,
+// wrapping the cause and the context's error: never a silent success. Once
 // the token has arrived, any failure to confirm the disk (INFO persistence refused, say) is
 // ErrNotDurable, wrapping the cause. The waiting stops a quarter of the time left (50 ms to 250 ms)
 // before that deadline, which is kept for the removal, so the call returns by its deadline even
@@ -37,7 +38,7 @@ type Result struct {
 //
 // master and replica are clients of the two servers (plain clients, or a registry's through
 // conn.WrapPair).
-func WaitForSync(ctx context.Context, master, replica redis.Cmdable, opt *Options) (Result, error) {
+func WaitForSync(ctx context.Context, master, replica redis.Cmdable, opt *Options) (_ Result, err error) {
 	start := time.Now()
 	if master == nil || replica == nil {
 		return Result{}, fmt.Errorf("%w: nil client", ErrBadInput)
@@ -48,13 +49,15 @@ func WaitForSync(ctx context.Context, master, replica redis.Cmdable, opt *Option
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	defer func() { err = ctxErr(ctx, err) }()
 	wctx, r, wcancel := reserve(ctx)
 	defer wcancel()
 
 	res := Result{Token: uuid.NewString()}
 	if err := master.ZAdd(wctx, waitKey, redis.Z{Score: unixSeconds(o.Now()), Member: res.Token}).Err(); err != nil {
 		// Not added, or unknown: clean up in case it was.
-		return res, errors.Join(fmt.Errorf("sync: writing token to the master: %w", err), cleanup(ctx, master, &o, res.Token, r))
+		return res, errors.Join(deadlineErr(wctx, ErrNotSynced, "writing the token to the master", err),
+			cleanup(ctx, master, &o, res.Token, r))
 	}
 	err = waitForSync(wctx, replica, &o, &res)
 	res.Elapsed = time.Since(start)
@@ -85,7 +88,7 @@ func waitForSync(ctx context.Context, replica redis.Cmdable, o *Options, res *Re
 	// 2. The replica has the token: everything the master had before it has been applied.
 	err = poll(ctx, o.Poll, func() (bool, error) {
 		err := replica.ZScore(ctx, waitKey, res.Token).Err()
-		if err == redis.Nil {
+		if errors.Is(err, redis.Nil) {
 			return false, nil
 		}
 		return err == nil, err
@@ -205,9 +208,10 @@ type Acks struct {
 // a token write (to sync:wait) and WAIT on one connection: the token follows the caller's earlier
 // writes in the replication stream, and WAIT for it covers them. Rounds last at most 500 ms, under any sane client read timeout, until Timeout or
 // ctx's deadline (less the time kept for removing the token, as in WaitForSync); then it returns
-// ErrTooFewReplicas. On a Redis Cluster pass the node's own client:
+// ErrTooFewReplicas, wrapping the context's error (so also when ctx is cancelled, or a round's
+// request fails because of the deadline). On a Redis Cluster pass the node's own client:
 // a cluster pipeline may send WAIT to another node.
-func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks, error) {
+func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (_ Acks, err error) {
 	start := time.Now()
 	if master == nil {
 		return Acks{}, fmt.Errorf("%w: nil client", ErrBadInput)
@@ -219,6 +223,7 @@ func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	cctx := ctx // the call's, for the cleanup; the rounds end before it to leave the cleanup its time
+	defer func() { err = ctxErr(cctx, err) }()
 	ctx, r, wcancel := reserve(ctx)
 	defer wcancel()
 	acks := Acks{Token: uuid.NewString(), Wanted: o.Replicas}
@@ -242,15 +247,11 @@ func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (Acks
 				return nil
 			})
 			if err != nil {
-				// The socket's deadline is the context's, and can fire a moment before ctx.Err() is set.
-				if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(dl) {
-					return fmt.Errorf("%w: %d of %d: %w (%v)", ErrTooFewReplicas, acks.Replicas, acks.Wanted, context.DeadlineExceeded, err)
-				}
-				return fmt.Errorf("sync: WAIT %d: %w", o.Replicas, err)
+				return deadlineErr(ctx, ErrTooFewReplicas, fmt.Sprintf("%d of %d: WAIT %d", acks.Replicas, acks.Wanted, o.Replicas), err)
 			}
 			got, err := wait.Int()
 			if err != nil {
-				return fmt.Errorf("sync: WAIT %d: %w", o.Replicas, err)
+				return deadlineErr(ctx, ErrTooFewReplicas, fmt.Sprintf("%d of %d: WAIT %d", acks.Replicas, acks.Wanted, o.Replicas), err)
 			}
 			acks.Replicas = got
 			if acks.Replicas >= o.Replicas {

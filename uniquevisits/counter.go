@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/shard"
 )
 
@@ -116,9 +117,12 @@ func (c *Counter) counts(ctx context.Context) (redis.Cmdable, func(), error) {
 
 // CountVisit counts a visit by the holder of sessionID today (the date of Now()): the book's
 // count_visit. The session id's visitor id is added to the day's set shard on the sharded server
-// chosen from the session id; when it is new, the day's count is incremented on the unsharded server.
-func (c *Counter) CountVisit(ctx context.Context, sessionID string) (Visit, error) {
-	id, err := ParseSessionID(sessionID)
+// chosen from the session id's canonical spelling (see CanonicalSessionID), so every spelling of one
+// UUID is one visitor on one server; when it is new, the day's count is incremented on the unsharded
+// server. Errors are Add's.
+func (c *Counter) CountVisit(ctx context.Context, sessionID string) (_ Visit, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
+	canonical, id, err := session(sessionID)
 	if err != nil {
 		return Visit{}, err
 	}
@@ -135,7 +139,7 @@ func (c *Counter) CountVisit(ctx context.Context, sessionID string) (Visit, erro
 	if c.client != nil {
 		return Add(ctx, c.client, counts, now, id, expected, c.opt.ShardSize)
 	}
-	comp, err := shard.Component(c.opt.Component, sessionID, c.opt.Shards)
+	comp, err := shard.Component(c.opt.Component, canonical, c.opt.Shards)
 	if err != nil {
 		return Visit{}, err
 	}
@@ -150,7 +154,8 @@ func (c *Counter) CountVisit(ctx context.Context, sessionID string) (Visit, erro
 }
 
 // Expected is get_expected with the book's process cache, bounded to the CacheDays most recent days.
-func (c *Counter) Expected(ctx context.Context, day time.Time) (int64, error) {
+func (c *Counter) Expected(ctx context.Context, day time.Time) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	d := Day(day)
 	c.mu.Lock()
 	v, ok := c.cache[d]
@@ -195,7 +200,8 @@ func (c *Counter) CachedDays() []string {
 }
 
 // Count returns day's count of unique visitors (the INCRed counter).
-func (c *Counter) Count(ctx context.Context, day time.Time) (int64, error) {
+func (c *Counter) Count(ctx context.Context, day time.Time) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	counts, release, err := c.counts(ctx)
 	if err != nil {
 		return 0, err
@@ -205,10 +211,15 @@ func (c *Counter) Count(ctx context.Context, day time.Time) (int64, error) {
 }
 
 // Recount returns day's exact number of unique visitors from the sets themselves: SCARD of every set
-// shard on every sharded server, one pipeline per server (servers that several components share are
-// counted once). Use it to audit or repair the count after ErrUncounted. It does not write anything;
-// a day without an expected size has no sets and counts 0.
-func (c *Counter) Recount(ctx context.Context, day time.Time) (int64, error) {
+// shard on every sharded server, one pipeline per server. Servers that several components share are
+// counted once, told apart by what they say rather than by their configs' text (localhost:6379 and
+// 127.0.0.1:6379 are one server): the run_id of INFO server (of every master, for a Redis Cluster)
+// and the database the client selects. A server that refuses INFO (a user without +info) is told
+// apart by its component's config instead, where two spellings of one address count twice. Use it
+// to audit or repair the count after ErrUncounted. It does not write anything; a day without an
+// expected size has no sets and counts 0.
+func (c *Counter) Recount(ctx context.Context, day time.Time) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	d := Day(day)
 	counts, release, err := c.counts(ctx)
 	if err != nil {
@@ -245,8 +256,15 @@ func (c *Counter) Recount(ctx context.Context, day time.Time) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		id := serverIdentity(c.reg.Config(comp))
-		if id != "" && seen[id] {
+		id, err := datasetOf(ctx, client)
+		if noretry.IsErrorReply(err) { // the server will not say: fall back on what its config says
+			id, err = configIdentity(c.reg.Config(comp)), nil
+		}
+		if err != nil {
+			release()
+			return 0, fmt.Errorf("uniquevisits: %s: telling its server apart: %w", comp, err)
+		}
+		if id != "" && seen[id] { // "": nothing known, so counted
 			release()
 			continue
 		}
@@ -261,14 +279,65 @@ func (c *Counter) Recount(ctx context.Context, day time.Time) (int64, error) {
 	return total, nil
 }
 
-// serverIdentity names the dataset a config points at, so two components on one server count once.
-func serverIdentity(cfg *conn.Config) string {
+// datasetOf names the dataset c reaches by what its server says, so two components on one server
+// and database count once however their configs spell the address: the server's run_id (INFO
+// server; every master's for a Redis Cluster, whose only database is 0) and the database number c
+// selects (its options, or CLIENT INFO for a client of another kind).
+func datasetOf(ctx context.Context, c redis.UniversalClient) (string, error) {
+	switch cl := c.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		var ids []string
+		err := cl.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			id, err := runID(ctx, m)
+			mu.Lock()
+			ids = append(ids, id)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		slices.Sort(ids)
+		return "cluster " + strings.Join(ids, ","), nil
+	case *redis.Client:
+		id, err := runID(ctx, cl)
+		return id + " db " + strconv.Itoa(cl.Options().DB), err
+	}
+	id, err := runID(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	ci, err := c.ClientInfo(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	return id + " db " + strconv.Itoa(ci.DB), nil
+}
+
+// configIdentity names the dataset a config points at, for servers that refuse INFO server (no
+// +info for the user) or do not have it: there localhost:6379 and 127.0.0.1:6379 look different.
+func configIdentity(cfg *conn.Config) string {
 	if cfg == nil {
 		return ""
 	}
 	addrs := slices.Clone(cfg.Addrs)
 	slices.Sort(addrs)
-	return fmt.Sprintf("%v|%s|%s|%d|%s|%s", cfg.Kind, cfg.Network, cfg.Addr, cfg.DB, strings.Join(addrs, ","), cfg.Master)
+	return fmt.Sprintf("config %v|%s|%s|%d|%s|%s", cfg.Kind, cfg.Network, cfg.Addr, cfg.DB, strings.Join(addrs, ","), cfg.Master)
+}
+
+// runID is the server's run_id from INFO server: random at each start, so it names one process.
+func runID(ctx context.Context, c redis.Cmdable) (string, error) {
+	s, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok && v != "" {
+			return v, nil
+		}
+	}
+	return "", errors.New("INFO server has no run_id")
 }
 
 // maxRecount bounds the set shards Recount reads per server (a day sized for 2^31 visitors).
@@ -301,7 +370,8 @@ func sumCards(ctx context.Context, c redis.Cmdable, keys []string) (int64, error
 // CountVisitHLL is the HyperLogLog variant of CountVisit: PFADD of the visitor id to the day's
 // HyperLogLog on the unsharded server. It reports whether the estimate changed (usually, but not
 // exactly, whether the visitor is new).
-func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (bool, error) {
+func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (_ bool, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	counts, release, err := c.counts(ctx)
 	if err != nil {
 		return false, err
@@ -311,7 +381,8 @@ func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (bool, er
 }
 
 // UniqueHLL returns the HyperLogLog estimate of day's unique visitors.
-func (c *Counter) UniqueHLL(ctx context.Context, day time.Time) (int64, error) {
+func (c *Counter) UniqueHLL(ctx context.Context, day time.Time) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	counts, release, err := c.counts(ctx)
 	if err != nil {
 		return 0, err

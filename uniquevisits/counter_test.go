@@ -168,7 +168,7 @@ func TestCounterCacheBounded(t *testing.T) {
 	// Midnight in the clock's location decides the day.
 	loc := time.FixedZone("UTC+10", 10*3600)
 	now = time.Date(2024, 3, 1, 23, 0, 0, 0, time.UTC).In(loc) // 09:00 on the 2nd there
-	if v, _ := c.CountVisit(ctx, "123456789abcdef0"); v.Day != "2024-03-02" {
+	if v, _ := c.CountVisit(ctx, "123456789abcdef0123456789abcdef0"); v.Day != "2024-03-02" {
 		t.Errorf("day in UTC+10 = %s; want 2024-03-02", v.Day)
 	}
 }

@@ -1,17 +1,21 @@
 // Package uniquevisits counts unique visitors per day: the book's count_visit and get_expected
 // (Redis in Action 9.2.2, and 10.2.2 over sharded connections).
 //
-// A visitor id is the first 15 hex digits of the session id (a 60-bit integer). CountVisit adds it to
-// one of the day's sharded sets, unique:<date>:<n>, each sized for 512 ids so that it stays a compact
-// intset (set-max-intset-entries), and, when the id is new, increments the day's count unique:<date>.
-// The number of set shards comes from the day's expected size (Expected): yesterday's count times 1.5,
+// A session id is a UUID, as the book's uuid4() strings are; it is read in any of the spellings of
+// CanonicalSessionID and used in its canonical one (lower case, with dashes: the book's), so that
+// every spelling of one UUID is one visitor on one server. A visitor id is the first 15 hex digits
+// of that UUID (a 60-bit integer). CountVisit adds it to one of the day's sharded sets,
+// unique:<date>:<n>, each sized for 512 ids so that it stays a compact intset
+// (set-max-intset-entries), and, when the id is new, increments the day's count unique:<date>. The
+// number of set shards comes from the day's expected size (Expected): yesterday's count times 1.5,
 // rounded up to a power of two, or 1,000,000 when yesterday is unknown, stored once with SETNX at
 // unique:<date>:expected so that every process agrees. With New (chapter 10) the sets are spread over
 // 16 servers, components "unique:0" to "unique:15" of a conn.Registry, the server chosen by
-// crc32("x"+sessionID) % 16, while the counts stay on the unsharded component "unique". NewOnClient
-// (chapter 9) keeps everything on one client. The plain functions (ParseSessionID, Expected, Add,
-// CountVisit, Count) work on any clients the caller holds, a Redis Cluster client included: every
-// command names a single key, so the day's shards may live in different slots.
+// crc32("x"+sessionID) % 16 of the canonical spelling, while the counts stay on the unsharded
+// component "unique". NewOnClient (chapter 9) keeps everything on one client. The plain functions
+// (ParseSessionID, Expected, Add, CountVisit, Count) work on any clients the caller holds, a Redis
+// Cluster client included: every command names a single key, so the day's shards may live in
+// different slots.
 //
 // Key names and hashing are the book's, so the Go code and the book's Python code (under Python 3)
 // can share one dataset: the same session id lands in the same set on the same server.
@@ -20,13 +24,16 @@
 // unknown); its EXPECTED cache grew by one entry a day forever (now bounded to the days in use); a
 // yesterday with fewer than 86 visitors gave an expected size under 256 and shard_key divided by zero
 // (shard.Key now uses one shard); a malformed session id was counted as whatever int(..., 16) made of
-// it, or raised ValueError (now ErrBadSessionID).
+// it, or raised ValueError (now ErrBadSessionID); the server was chosen from the session id as
+// spelled while the set member came from its digits, so one UUID spelled four ways (upper case, no
+// dashes, ...) counted as up to four visitors on four servers.
 //
 // CountVisit's SADD-then-INCR is not idempotent: if a client resent an INCR whose reply was lost,
 // a visitor would count twice, and a resent SADD answers 0, so the INCR would be skipped. Both are
 // marked never to be resent (go-redis's per-command NoRetry), so any go-redis client is safe: when the
-// INCR fails CountVisit returns ErrUncounted rather than guessing, and Recount recomputes the exact
-// count from the sets.
+// INCR fails CountVisit returns ErrUncounted rather than guessing, a lost reply is ErrUnknownOutcome
+// (see Add), and Recount recomputes the exact count from the sets. Once ctx has ended, every error
+// wraps ctx.Err(), even when go-redis saw only its socket's deadline ("i/o timeout").
 //
 // For less memory at the price of an estimate, CountVisitHLL and UniqueHLL count with one HyperLogLog
 // per day (PFADD, PFCOUNT): about 12 KB a day however many visitors, with a standard error of 0.81%.

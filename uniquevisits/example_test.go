@@ -72,10 +72,17 @@ func ExampleCounter_CountVisit() {
 	}
 	now := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
 	counter := uniquevisits.New(reg, &uniquevisits.Options{Shards: 2, Now: func() time.Time { return now }})
-	for _, sid := range []string{"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2", "00000000-0000-0000-0000-000000000001", "123456789abcdef"} {
+	for _, sid := range []string{
+		"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2",
+		"00000000-0000-0000-0000-000000000001",
+		"12345678-9abc-def0-1234-56789abcdef0",
+		"{12345678-9ABC-DEF0-1234-56789ABCDEF0}", // the same session spelled another way: not new
+	} {
 		v, err := counter.CountVisit(ctx, sid)
 		fmt.Println(v.Shard, v.Set, v.New, err)
 	}
+	_, err := counter.CountVisit(ctx, "12345678-9abc-def0-1234-56789abcdef0x")
+	fmt.Println(errors.Is(err, uniquevisits.ErrBadSessionID))
 	n, _ := counter.Count(ctx, now)
 	exact, _ := counter.Recount(ctx, now)
 	fmt.Println(n, exact)
@@ -83,6 +90,8 @@ func ExampleCounter_CountVisit() {
 	// unique:1 unique:2024-03-01:8089 true <nil>
 	// unique:0 unique:2024-03-01:4525 true <nil>
 	// unique:0 unique:2024-03-01:2742 true <nil>
+	// unique:0 unique:2024-03-01:2742 false <nil>
+	// true
 	// 3 3
 }
 

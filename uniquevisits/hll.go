@@ -17,16 +17,24 @@ import (
 
 // CountVisitHLL adds the session's visitor id (the same id CountVisit counts) to the HyperLogLog of
 // now's day, and reports whether the estimate changed.
-func CountVisitHLL(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (bool, error) {
+// A lost PFADD reply is ErrUnknownOutcome: the id may be in the HyperLogLog, and whether it changed
+// the estimate is not known.
+func CountVisitHLL(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (_ bool, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
 		return false, err
 	}
-	n, err := c.PFAdd(ctx, hllKey(Day(now)), strconv.FormatInt(id, 10)).Result()
-	return n == 1, err
+	key := hllKey(Day(now))
+	n, err := c.PFAdd(ctx, key, strconv.FormatInt(id, 10)).Result()
+	if err != nil {
+		return false, writeError("PFADD "+key, err)
+	}
+	return n == 1, nil
 }
 
 // UniqueHLL returns the estimated number of unique visitors on day.
-func UniqueHLL(ctx context.Context, c redis.Cmdable, day time.Time) (int64, error) {
+func UniqueHLL(ctx context.Context, c redis.Cmdable, day time.Time) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	return c.PFCount(ctx, hllKey(Day(day))).Result()
 }

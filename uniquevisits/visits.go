@@ -25,50 +25,16 @@ const (
 	Shards = 16
 	// Component is the book's component name.
 	Component = "unique"
-	// idDigits is how many hex digits of the session id make the visitor id.
-	idDigits = 15
 )
 
 // Visit is what CountVisit did.
 type Visit struct {
 	Day   string // the date counted under, "2024-03-01"
-	ID    int64  // the visitor id: the session id's first 15 hex digits
+	ID    int64  // the visitor id: the first 15 hex digits of the session id's UUID
 	Set   string // the set shard the id went to, unique:<date>:<n>
 	Shard string // the sharded server's component, "unique:<n>" (empty when given clients)
 	New   bool   // the id was not yet in the day's set: it was counted
 	Count int64  // the day's count after this visit's INCR (0 when not New)
-}
-
-// ParseSessionID returns the visitor id of a session id: its first 15 hexadecimal digits once dashes
-// are removed, as an integer (the book's int(session_id.replace("-", "")[:15], 16)). A UUID gives
-// its first 60 bits. Fewer than 15 digits, or a non-hex character among them, is ErrBadSessionID; the
-// book silently counted a shorter id and accepted Python's extras (a sign, "0x", spaces,
-// underscores). Characters after the 15th digit are not checked, as the book ignores them.
-func ParseSessionID(sessionID string) (int64, error) {
-	var id int64
-	n := 0
-	for i := 0; i < len(sessionID) && n < idDigits; i++ {
-		ch := sessionID[i]
-		var d byte
-		switch {
-		case ch == '-':
-			continue
-		case ch >= '0' && ch <= '9':
-			d = ch - '0'
-		case ch >= 'a' && ch <= 'f':
-			d = ch - 'a' + 10
-		case ch >= 'A' && ch <= 'F':
-			d = ch - 'A' + 10
-		default:
-			return 0, fmt.Errorf("%w: byte %d is not a hex digit", ErrBadSessionID, i)
-		}
-		id = id<<4 | int64(d)
-		n++
-	}
-	if n < idDigits {
-		return 0, fmt.Errorf("%w: %d hex digits, need %d (a session id of %d bytes)", ErrBadSessionID, n, idDigits, len(sessionID))
-	}
-	return id, nil
 }
 
 // Expected is the book's get_expected without its process cache (Counter caches): the number of
@@ -79,7 +45,8 @@ func ParseSessionID(sessionID string) (int64, error) {
 //
 // Fixed from the book: a stored count of "0" made log(0) fail; here a day counted as 0 is as good as
 // unknown and gives dailyExpected. The power of two is computed in integers, not with a float log.
-func Expected(ctx context.Context, c redis.Cmdable, day time.Time, dailyExpected int64) (int64, error) {
+func Expected(ctx context.Context, c redis.Cmdable, day time.Time, dailyExpected int64) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	if dailyExpected < 1 {
 		dailyExpected = DailyExpected
 	}
@@ -114,7 +81,7 @@ func Expected(ctx context.Context, c redis.Cmdable, day time.Time, dailyExpected
 	}
 	set, err := c.SetNX(ctx, exkey, expected, 0).Result()
 	if err != nil {
-		return 0, err
+		return 0, writeError("SETNX "+exkey, err)
 	}
 	if set {
 		return expected, nil
@@ -155,9 +122,17 @@ func parsePositive(key, s string) (int64, error) {
 // sets and counts may be the same client (the book's chapter 9) or not (chapter 10).
 //
 // The INCR must happen once per new id, so neither command is ever resent by the client (an INCR
-// whose reply was lost would be applied twice). If the INCR fails, Add returns the visit with an error
-// wrapping ErrUncounted: retrying Add would find the id present and count nothing.
-func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (Visit, error) {
+// whose reply was lost would be applied twice). Errors say what is known:
+//   - the SADD was refused (an error reply) or never sent: a plain error, nothing written;
+//   - the SADD's reply was lost: ErrUnknownOutcome, the id may or may not be in its set;
+//   - the INCR was refused or never sent: ErrUncounted, the id is recorded and the count is not;
+//   - the INCR's reply was lost: ErrUnknownOutcome and ErrUncounted, the id is recorded and the
+//     count may or may not include it.
+//
+// After ErrUncounted retrying Add would find the id present and count nothing: Recount gives the
+// exact figure.
+func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (_ Visit, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	d := Day(day)
 	if expected < 1 || expected > math.MaxInt/2 {
 		return Visit{}, fmt.Errorf("%w: expected size %d out of range", ErrBadCount, expected)
@@ -168,25 +143,64 @@ func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int6
 		return Visit{}, err
 	}
 	v := Visit{Day: d, ID: id, Set: set}
+	if err := ctx.Err(); err != nil { // not sent: nothing is unknown yet
+		return v, fmt.Errorf("uniquevisits: SADD %s: not sent: %w", set, err)
+	}
 	// Neither command is ever resent (a resent SADD answers 0, a resent INCR counts twice).
 	added, err := noretry.SAdd(ctx, sets, set, member).Result()
 	if err != nil {
-		return v, err
+		return v, writeError("SADD "+set, err)
 	}
 	if added == 0 {
 		return v, nil
 	}
 	v.New = true
+	if err := ctx.Err(); err != nil {
+		return v, fmt.Errorf("%w: INCR %s: not sent: %w", ErrUncounted, countKey(d), err)
+	}
 	v.Count, err = noretry.Incr(ctx, counts, countKey(d)).Result()
 	if err != nil {
-		return v, fmt.Errorf("%w: %s: %w", ErrUncounted, countKey(d), err)
+		if noretry.Classify(err) == noretry.Unknown {
+			return v, fmt.Errorf("%w: %w: INCR %s: %w", ErrUnknownOutcome, ErrUncounted, countKey(d), err)
+		}
+		return v, fmt.Errorf("%w: INCR %s: %w", ErrUncounted, countKey(d), err)
 	}
 	return v, nil
 }
 
+// writeError says what an error from write command name tells about it (noretry.Classify): refused
+// or never sent is a plain error (nothing written), a lost reply is ErrUnknownOutcome.
+func writeError(name string, err error) error {
+	switch noretry.Classify(err) {
+	case noretry.Reply:
+		return fmt.Errorf("uniquevisits: %s: %w", name, err)
+	case noretry.NotSent:
+		return fmt.Errorf("uniquevisits: %s: not sent: %w", name, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, name, err)
+}
+
+// ctxErr is noretry.CtxErr, so that errors.Is(err, ctx.Err()) holds once ctx has ended. go-redis sets
+// the socket's deadline to ctx's, and the read can time out ("i/o timeout") a moment before ctx's own
+// timer has set ctx.Err(): past the deadline, wait for that.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			t := time.NewTimer(time.Second) // a Context whose Done never closes must not hang the call
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	return noretry.CtxErr(ctx, err)
+}
+
 // CountVisit is the book's chapter 9 count_visit on one server: both the sets and the count on c, the
 // day from now. It reads the expected size every time (Counter caches it).
-func CountVisit(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (Visit, error) {
+func CountVisit(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (_ Visit, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
 		return Visit{}, err
@@ -199,7 +213,8 @@ func CountVisit(ctx context.Context, c redis.Cmdable, sessionID string, now time
 }
 
 // Count returns day's count of unique visitors from c (0 when none was counted).
-func Count(ctx context.Context, c redis.Cmdable, day time.Time) (int64, error) {
+func Count(ctx context.Context, c redis.Cmdable, day time.Time) (_ int64, err error) {
+	defer func() { err = ctxErr(ctx, err) }()
 	key := countKey(Day(day))
 	s, err := c.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {

@@ -42,9 +42,9 @@ var sessionVectors = []struct {
 }{
 	{"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2", 477927623193933014, "unique:13", "unique:2024-03-01:8089"},
 	{"00000000-0000-0000-0000-000000000001", 0, "unique:2", "unique:2024-03-01:4525"},
-	{"FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", 1152921504606846975, "unique:10", "unique:2024-03-01:6394"},
-	{"123456789abcdef", 81985529216486895, "unique:6", "unique:2024-03-01:2742"},
-	{"0123-4567-89ab-cdef0", 5124095576030430, "unique:5", "unique:2024-03-01:5574"},
+	{"ffffffff-ffff-ffff-ffff-ffffffffffff", 1152921504606846975, "unique:2", "unique:2024-03-01:6394"},
+	{"12345678-9abc-def0-1234-56789abcdef0", 81985529216486895, "unique:12", "unique:2024-03-01:2742"},
+	{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", 284378022498832669, "unique:3", "unique:2024-03-01:7958"},
 }
 
 func TestParseSessionID(t *testing.T) {
@@ -53,8 +53,13 @@ func TestParseSessionID(t *testing.T) {
 			t.Errorf("ParseSessionID(%q) = %d, %v; want %d", v.sid, got, err, v.id)
 		}
 	}
+	const u = "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2"
 	for _, bad := range []string{"", "abc", "12345678901234", "----", "1234-5678-9abc-de", "g23456789abcdef", "0x23456789abcdef",
-		" 123456789abcdef", "+123456789abcdef", "12345678_9abcdef", "１23456789abcdef"} {
+		" 123456789abcdef", "+123456789abcdef", "12345678_9abcdef", "１23456789abcdef",
+		"123456789abcdef", "0123-4567-89ab-cdef0", // the book took any 15 hex digits
+		u + "x", u + "0", u + "\n", "x" + u, " " + u + " ", "(" + u + ")", "{" + u + ")", "{" + u + "}x", "urn:uuid:" + u + "0",
+		"urn:uuix:" + u, "6a1f0a42d0d23-4d6e-9a4c-4ab3e5c6f1d2", "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1dg", "6a1f0a420d234d6e9a4c4ab3e5c6f1d2f",
+		"6a1f0a420d234d6e9a4c4ab3e5c6f1d", "+a1f0a420d234d6e9a4c4ab3e5c6f1d2", "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d２"} {
 		id, err := ParseSessionID(bad)
 		if !errors.Is(err, ErrBadSessionID) {
 			t.Errorf("ParseSessionID(%q) = %d, %v; want ErrBadSessionID", bad, id, err)
@@ -62,6 +67,21 @@ func TestParseSessionID(t *testing.T) {
 		}
 		if len(bad) > 3 && strings.Contains(err.Error(), bad) {
 			t.Errorf("error %q shows the session id", err)
+		}
+		var se *SessionIDError
+		if !errors.As(err, &se) || se.Len != len(bad) || se.Pos < -1 || se.Pos >= len(bad) {
+			t.Errorf("ParseSessionID(%q): %#v; want a *SessionIDError with its length and a position in it", bad, err)
+		}
+	}
+	// Every spelling of one UUID is the canonical one.
+	for _, sp := range []string{u, strings.ToUpper(u), "6A1f0a42-0D23-4d6E-9a4c-4AB3e5c6f1d2", strings.ReplaceAll(u, "-", ""),
+		strings.ToUpper(strings.ReplaceAll(u, "-", "")), "{" + u + "}", "{" + strings.ToUpper(u) + "}", "urn:uuid:" + u, "URN:UUID:" + u, "Urn:Uuid:" + strings.ToUpper(u)} {
+		got, err := CanonicalSessionID(sp)
+		if err != nil || got != u {
+			t.Errorf("CanonicalSessionID(%q) = %q, %v; want %s", sp, got, err, u)
+		}
+		if id, err := ParseSessionID(sp); err != nil || id != sessionVectors[0].id {
+			t.Errorf("ParseSessionID(%q) = %d, %v; want %d", sp, id, err, sessionVectors[0].id)
 		}
 	}
 }
@@ -261,7 +281,7 @@ func TestHLL(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
 	_, c := mini(t)
 	for i := 0; i < 100; i++ {
-		sid := fmt.Sprintf("%015x-rest", i%60)
+		sid := fmt.Sprintf("%08x-0000-4000-8000-%012x", i%60, i) // 60 visitors under 100 session ids
 		if _, err := CountVisitHLL(ctx, c, sid, day); err != nil {
 			t.Fatal(err)
 		}
