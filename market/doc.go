@@ -28,6 +28,12 @@
 // its reply lost, the operation may or may not have happened: ErrUnknownOutcome, never a success
 // and never a silent retry.
 //
+// Once ctx has ended, the error matches ctx.Err() (context.DeadlineExceeded or context.Canceled) as
+// well as the outcome's sentinel, whether go-redis noticed the end itself or as a socket deadline
+// ("i/o timeout"). ErrContention at the option's deadline matches context.DeadlineExceeded. Which
+// errors mean "not sent" and which are the server's reply is decided by one rule for the whole
+// toolkit (internal/noretry).
+//
 // # Fixed from the book
 //
 //   - The book returns None for "not in inventory", "sold", "price changed" and "insufficient funds"

@@ -3,7 +3,8 @@ package market
 import "errors"
 
 // Outcomes other than success. Each is returned wrapped with details (ids, prices); test with errors.Is.
-// Every one of them except ErrUnknownOutcome means nothing was written.
+// Every one of them except ErrUnknownOutcome means nothing was written. Once ctx has ended, every error
+// also matches ctx.Err(), whatever go-redis reported (a deadline it enforced reads "i/o timeout").
 var (
 	// ErrInvalidID: an id is empty or contains "." (it would corrupt the "<item>.<seller>" member).
 	ErrInvalidID = errors.New("market: invalid id")
@@ -37,7 +38,8 @@ var (
 	ErrBadFunds = errors.New("market: stored funds are not a valid integer")
 
 	// ErrContention: the optimistic lock was lost on every attempt until the deadline (WATCH only;
-	// book: returns False). The result's Retries says how many times.
+	// book: returns False). The result's Retries says how many times. It also matches the deadline's
+	// error: context.DeadlineExceeded for the option's, ctx.Err() for ctx's.
 	ErrContention = errors.New("market: gave up under contention")
 
 	// ErrUnknownOutcome: the request that commits (EXEC, or EVALSHA for the script variant) was

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // MaxPrice is the highest price accepted: ZSET scores are doubles, exact for integers up to 2^53.
@@ -45,8 +46,9 @@ type Purchase struct {
 
 // Options configure the WATCH implementation.
 type Options struct {
-	// ListTimeout is how long ListItem keeps starting new attempts after losing the optimistic lock.
-	// An attempt in flight is bounded by ctx only.
+	// ListTimeout is how long ListItem keeps starting new attempts after losing the optimistic lock;
+	// then it returns ErrContention, which also matches context.DeadlineExceeded. An attempt in
+	// flight is bounded by ctx only.
 	// default: 5 seconds (the book's)
 	ListTimeout time.Duration
 
@@ -147,32 +149,31 @@ func parseFunds(s string) (int64, bool) {
 	return n, err == nil
 }
 
-// isRedisError reports whether err is a reply from the server (the command was processed and refused),
-// as opposed to a network, pool or context error.
-func isRedisError(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re)
-}
-
-// notSent reports whether err certainly happened before the request reached the network.
-func notSent(err error) bool {
-	var op *net.OpError
-	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
-		errors.Is(err, redis.ErrPoolExhausted) || (errors.As(err, &op) && op.Op == "dial")
-}
-
 // commitError classifies an error from the request that commits (EXEC or EVALSHA): a refusal before
-// anything ran is a plain error; anything that may have run is ErrUnknownOutcome.
+// anything ran is a plain error; anything that may have run is ErrUnknownOutcome. What was sent and
+// what is a reply is noretry's rule, shared with every package.
 func commitError(op string, err error) error {
-	switch {
-	case redis.IsExecAbortError(err):
+	if redis.IsExecAbortError(err) {
 		return fmt.Errorf("market: %s: the server refused the transaction, nothing written: %w", op, err)
-	case isRedisError(err):
+	}
+	switch noretry.Classify(err) {
+	case noretry.Reply:
 		return fmt.Errorf("%w: %s: the server replied with an error after committing, some writes may be applied: %w",
 			ErrUnknownOutcome, op, err)
-	case notSent(err):
+	case noretry.NotSent:
 		return fmt.Errorf("market: %s: %w", op, err)
-	default:
-		return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, op, err)
 	}
+	return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, op, err)
+}
+
+// ctxErr is noretry.CtxErr, after waiting for ctx's timer when its deadline has passed: go-redis
+// sets the socket deadline to ctx's, and the read it ends often returns before the timer has set
+// ctx.Err(), so the error would read "i/o timeout" alone. The timer is due, so the wait is short.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			<-ctx.Done()
+		}
+	}
+	return noretry.CtxErr(ctx, err)
 }

@@ -374,6 +374,7 @@ func TestWatchContention(t *testing.T) {
 	w := market.NewWatch(&market.Options{Now: clock})
 	p, err := w.PurchaseItem(ctx, c, "27", "ItemM", "17", 97)
 	wantErr(t, err, market.ErrContention)
+	wantErr(t, err, context.DeadlineExceeded) // the option's deadline reads as a deadline
 	if p.Retries < 5 || int64(p.Retries)+1 != sent.Load() {
 		t.Errorf("retries = %d, transactions sent = %d; want about 10 and retries+1", p.Retries, sent.Load())
 	}

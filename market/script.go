@@ -83,7 +83,12 @@ return {0}
 `)
 
 // ListItem is Watch.ListItem as one script: same outcomes, never ErrContention.
-func (Script) ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
+func (s Script) ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
+	l, err := s.listItem(ctx, c, item, seller, price)
+	return l, ctxErr(ctx, err)
+}
+
+func (Script) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l := Listing{Item: item, Seller: seller, Price: price, Member: member(item, seller)}
 	if err := checkList(c, item, seller, price); err != nil {
 		return l, err
@@ -105,7 +110,12 @@ func (Script) ListItem(ctx context.Context, c redis.UniversalClient, item, selle
 }
 
 // PurchaseItem is Watch.PurchaseItem as one script: same outcomes, never ErrContention.
-func (Script) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
+func (s Script) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
+	pu, err := s.purchaseItem(ctx, c, buyer, item, seller, price)
+	return pu, ctxErr(ctx, err)
+}
+
+func (Script) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu := Purchase{Buyer: buyer, Item: item, Seller: seller, Price: price}
 	if err := checkPurchase(c, buyer, item, seller, price); err != nil {
 		return pu, err
@@ -181,8 +191,10 @@ func runScript(ctx context.Context, c redis.UniversalClient, op string, s luaScr
 	v, err := cmd.Slice()
 	switch {
 	case err == nil:
-	case isRedisError(err):
+	case noretry.IsErrorReply(err):
 		return scriptReply{}, fmt.Errorf("market: %s: script refused, nothing written: %w", op, err)
+	case noretry.IsReply(err): // nil: the script ran to its end and answered nothing, which none of them does
+		return scriptReply{}, fmt.Errorf("market: %s: empty script reply: %w", op, err)
 	default:
 		return scriptReply{}, commitError(op, err)
 	}

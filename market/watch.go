@@ -32,6 +32,11 @@ func NewWatch(opt *Options) *Watch {
 // watching inventory:<seller>. Outcomes: ErrInvalidID, ErrInvalidPrice, ErrCrossSlot (before any I/O),
 // ErrNotInInventory, ErrAlreadyListed, ErrContention, ErrUnknownOutcome, or the client's error.
 func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
+	l, err := w.listItem(ctx, c, item, seller, price)
+	return l, ctxErr(ctx, err)
+}
+
+func (w *Watch) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l := Listing{Item: item, Seller: seller, Price: price, Member: member(item, seller)}
 	if err := checkList(c, item, seller, price); err != nil {
 		return l, err
@@ -80,6 +85,11 @@ func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, sel
 // ErrNotListed, ErrPriceChanged, ErrBadFunds, ErrInsufficientFunds, ErrAlreadyOwned, ErrContention,
 // ErrUnknownOutcome, or the client's error.
 func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
+	pu, err := w.purchaseItem(ctx, c, buyer, item, seller, price)
+	return pu, ctxErr(ctx, err)
+}
+
+func (w *Watch) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu := Purchase{Buyer: buyer, Item: item, Seller: seller, Price: price}
 	if err := checkPurchase(c, buyer, item, seller, price); err != nil {
 		return pu, err
@@ -194,8 +204,9 @@ func (w *Watch) retry(ctx context.Context, op string, timeout time.Duration, ret
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("%w: %s: lost the lock %d times: %w", ErrContention, op, *retries+1, cerr)
 		}
-		if !w.opt.Now().Before(deadline) {
-			return fmt.Errorf("%w: %s: lost the lock %d times in %v", ErrContention, op, *retries+1, timeout)
+		if !w.opt.Now().Before(deadline) { // the option's deadline: a deadline error, like ctx's
+			return fmt.Errorf("%w: %s: lost the lock %d times in %v: %w",
+				ErrContention, op, *retries+1, timeout, context.DeadlineExceeded)
 		}
 		*retries++
 	}

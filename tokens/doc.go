@@ -18,7 +18,9 @@
 //
 // An error reply (say WRONGTYPE) does not undo the commands that succeeded before it (UpdateToken
 // stops at the first; the pipeline runs them all). A lost reply is ErrUnknownOutcome: any of the
-// commands may have been applied.
+// commands may have been applied. Once ctx has ended, the error also matches ctx.Err()
+// (context.DeadlineExceeded or context.Canceled), even when go-redis saw the end as a socket
+// deadline ("i/o timeout").
 //
 // ZINCRBY is not idempotent, so nothing here retries, and the client cannot either: go-redis resends
 // a command or pipeline after a network error by default (MaxRetries 3), which would count a view

@@ -2,6 +2,8 @@ package tokens
 
 import "errors"
 
+// Once ctx has ended, every error also matches ctx.Err(), whatever go-redis reported (a deadline it
+// enforced on the socket reads "i/o timeout").
 var (
 	// ErrInvalidToken: the token is empty.
 	ErrInvalidToken = errors.New("tokens: invalid token")

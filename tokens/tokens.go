@@ -2,9 +2,7 @@ package tokens
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -118,6 +116,11 @@ func (u *Updater) start(ctx context.Context, token, user, item string) (Update, 
 // UpdateToken records that token belongs to user and was seen now, and, when item is not empty,
 // that it viewed item: up to 5 commands, each its own round trip. It stops at the first error.
 func (u *Updater) UpdateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
+	up, err := u.updateToken(ctx, c, token, user, item)
+	return up, ctxErr(ctx, err)
+}
+
+func (u *Updater) updateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
 	up, err := u.start(ctx, token, user, item)
 	if err != nil {
 		return up, err
@@ -140,6 +143,11 @@ func (u *Updater) UpdateToken(ctx context.Context, c redis.Cmdable, token, user,
 // UpdateTokenPipeline does what UpdateToken does in one non-transactional pipeline: one round trip.
 // Every command runs even if another fails; the first error is returned.
 func (u *Updater) UpdateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
+	up, err := u.updateTokenPipeline(ctx, c, token, user, item)
+	return up, ctxErr(ctx, err)
+}
+
+func (u *Updater) updateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
 	up, err := u.start(ctx, token, user, item)
 	if err != nil {
 		return up, err
@@ -169,16 +177,25 @@ func (u *Updater) UpdateTokenPipeline(ctx context.Context, c redis.Cmdable, toke
 
 // classify wraps err from command name, adding note (what is known applied). A reply from the
 // server is a plain error; a network error that may have come after sending is ErrUnknownOutcome.
+// What was sent and what is a reply is noretry's rule, shared with every package.
 func classify(name, note string, err error) error {
-	var re redis.Error
-	var op *net.OpError
-	switch {
-	case errors.As(err, &re):
+	switch noretry.Classify(err) {
+	case noretry.Reply:
 		return fmt.Errorf("tokens: %s: %w%s", name, err, note)
-	case errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
-		errors.Is(err, redis.ErrPoolExhausted), errors.As(err, &op) && op.Op == "dial":
+	case noretry.NotSent:
 		return fmt.Errorf("tokens: %s: not sent: %w%s", name, err, note)
-	default:
-		return fmt.Errorf("%w: %s: %w%s", ErrUnknownOutcome, name, err, note)
 	}
+	return fmt.Errorf("%w: %s: %w%s", ErrUnknownOutcome, name, err, note)
+}
+
+// ctxErr is noretry.CtxErr, after waiting for ctx's timer when its deadline has passed: go-redis
+// sets the socket deadline to ctx's, and the read it ends often returns before the timer has set
+// ctx.Err(), so the error would read "i/o timeout" alone. The timer is due, so the wait is short.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil {
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			<-ctx.Done()
+		}
+	}
+	return noretry.CtxErr(ctx, err)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/redistest/faultproxy"
 	"github.com/ria-go/ria/shard"
+	"github.com/ria-go/ria/shard/hostset"
 	riasync "github.com/ria-go/ria/sync"
 	"github.com/ria-go/ria/tokens"
 	"github.com/ria-go/ria/uniquevisits"
@@ -41,14 +43,70 @@ const (
 
 // call is one public function called while the server does not answer.
 type call struct {
+	// name starts with what the call covers, "pkg.Func" or "pkg.Type.Method", several joined by
+	// " + ", then a note in parentheses (see covered).
 	name string
 	// own: the deadline is the function's own timeout option, set to deadline; ctx has only the
 	// safety net. Otherwise ctx carries the deadline.
 	own bool
 	// instant: the call needs nothing from the faulty server (a cached client, a lazy one) and must
-	// succeed without waiting.
+	// succeed without waiting. Instant calls run once, in the first deadline round.
 	instant bool
-	fn      func(ctx context.Context) error
+	// noCtx: the call takes no ctx, so only its own timeout can end it: deadline rounds only.
+	noCtx bool
+	// rounds the call runs in; zero means every round it can run in (see rounds).
+	rounds roundSet
+	fn     func(ctx context.Context) error
+}
+
+// roundSet is a set of rounds, one bit each.
+type roundSet uint8
+
+const (
+	roundPre roundSet = 1 << iota
+	roundDeadline1
+	roundCancel
+	roundDeadline2
+	roundDeadline3
+)
+
+// round is one pass over the calls while the fault lasts. Each call must fail with an error for which
+// errors.Is(err, want) holds: want is what ctx.Err() is once ctx has ended (for own calls, the
+// option's deadline is DeadlineExceeded). The deadline rounds repeat, as the same expired deadline
+// can read "context deadline exceeded" on one call and "i/o timeout" on the next (a socket deadline
+// that fires before ctx's timer, a dial instead of a pooled connection).
+type round struct {
+	name string
+	set  roundSet
+	// cancel: ctx is cancelled this long after the call starts; negative: before it starts.
+	cancel time.Duration
+	want   error
+	// met: a call returning sooner did not wait for the fault (or the cancel).
+	met time.Duration
+}
+
+// rounds run in this order: the cancelled-before round first, as it sends nothing and leaves every
+// call as it was; a call that can run only once (a stalled proxy is stuck after it) runs in the
+// first deadline round.
+var rounds = []round{
+	{name: "cancelled before the call", set: roundPre, cancel: -1, want: context.Canceled},
+	{name: "deadline 1", set: roundDeadline1, want: context.DeadlineExceeded, met: deadline / 2},
+	{name: "cancelled midway", set: roundCancel, cancel: deadline / 2, want: context.Canceled, met: deadline * 4 / 10},
+	{name: "deadline 2", set: roundDeadline2, want: context.DeadlineExceeded, met: deadline / 2},
+	{name: "deadline 3", set: roundDeadline3, want: context.DeadlineExceeded, met: deadline / 2},
+}
+
+// runsIn reports whether c runs in rd.
+func (c call) runsIn(rd round) bool {
+	switch {
+	case c.rounds != 0:
+		return c.rounds&rd.set != 0
+	case c.instant:
+		return rd.set == roundDeadline1
+	case c.noCtx:
+		return rd.cancel == 0
+	}
+	return true
 }
 
 // result is what one call did.
@@ -152,14 +210,14 @@ func shardComponents(name string, n int) []string {
 	return out
 }
 
-// cluster returns an rb-style cluster of 4 hosts, all databases of the single server.
-func (f *fixture) cluster() *shard.Cluster {
+// cluster returns an rb-style host set of 4 hosts, all databases of the single server.
+func (f *fixture) cluster() *hostset.Hosts {
 	f.t.Helper()
 	hosts := map[int]map[string]any{}
 	for i := range 4 {
 		hosts[i] = f.config(i)
 	}
-	cl, err := shard.New(&shard.Options{Hosts: hosts})
+	cl, err := hostset.New(&hostset.Options{Hosts: hosts})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -179,9 +237,10 @@ func countLine(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
 	return nil
 }
 
-// calls lists every exported function of conn, shard, market, tokens, logs, sync and uniquevisits
-// that does I/O, faultproxy's RTT helpers and changes, and (paused scenario) redistest's calls that
-// talk to a server or wait for one, each set up against f.
+// calls lists every exported function of conn, shard, shard/hostset, market, tokens, logs, sync and
+// uniquevisits that does I/O, faultproxy's constructors, RTT helpers and changes, and (paused scenario)
+// redistest's calls that talk to a server or wait for one, each set up against f. checkCoverage
+// holds the list to every exported function taking a ctx.
 func calls(f *fixture) []call {
 	var cs []call
 	add := func(name string, fn func(ctx context.Context) error) { cs = append(cs, call{name: name, fn: fn}) }
@@ -190,6 +249,9 @@ func calls(f *fixture) []call {
 	}
 	instant := func(name string, fn func(ctx context.Context) error) {
 		cs = append(cs, call{name: name, instant: true, fn: fn})
+	}
+	in := func(rounds roundSet, name string, fn func(ctx context.Context) error) {
+		cs = append(cs, call{name: name, rounds: rounds, fn: fn})
 	}
 	day := time.Now()
 	sid := func() string { return uuid.NewString() }
@@ -341,7 +403,7 @@ func calls(f *fixture) []call {
 		})
 
 		cl := f.cluster()
-		add("shard.Cluster.Map", func(ctx context.Context) error {
+		add("hostset.Hosts.Map", func(ctx context.Context) error {
 			return cl.Map(ctx, func(p redis.Pipeliner) error {
 				for i := range 20 {
 					p.Get(ctx, fmt.Sprint("k", i))
@@ -349,58 +411,58 @@ func calls(f *fixture) []call {
 				return nil
 			})
 		})
-		add("shard.Cluster.Fanout", func(ctx context.Context) error {
+		add("hostset.Hosts.Fanout", func(ctx context.Context) error {
 			return cl.Fanout(ctx, []int{0, 2}, func(_ int, p redis.Pipeliner) error { p.DBSize(ctx); return nil })
 		})
-		add("shard.Cluster.All", func(ctx context.Context) error {
+		add("hostset.Hosts.All", func(ctx context.Context) error {
 			return cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil })
 		})
-		add("shard.FanoutCmd", func(ctx context.Context) error {
-			return errOnly(shard.FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) }))
+		add("hostset.FanoutCmd", func(ctx context.Context) error {
+			return errOnly(hostset.FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) }))
 		})
-		add("shard.Cluster.Routing().Get", func(ctx context.Context) error { return cl.Routing().Get(ctx, "k1").Err() })
-		add("shard.Cluster.Routing().MGet (split per host)", func(ctx context.Context) error {
+		add("hostset.Hosts.Routing().Get", func(ctx context.Context) error { return cl.Routing().Get(ctx, "k1").Err() })
+		add("hostset.Hosts.Routing().MGet (split per host)", func(ctx context.Context) error {
 			return cl.Routing().MGet(ctx, "k1", "k2", "k3", "k4", "k5").Err()
 		})
-		instant("shard.Cluster.Acquire", func(ctx context.Context) error {
+		instant("hostset.Hosts.Acquire", func(ctx context.Context) error {
 			_, release, err := cl.Acquire(ctx, 1)
 			if err == nil {
 				release()
 			}
 			return err
 		})
-		instant("shard.Cluster.Host", func(ctx context.Context) error { return errOnly(cl.Host(ctx, 2)) })
-		instant("shard.Cluster.ClientForKey", func(ctx context.Context) error {
+		instant("hostset.Hosts.Host", func(ctx context.Context) error { return errOnly(cl.Host(ctx, 2)) })
+		instant("hostset.Hosts.ClientForKey", func(ctx context.Context) error {
 			_, _, err := cl.ClientForKey(ctx, "k1")
 			return err
 		})
 
-		rcl, err := shard.FromRegistry(f.registry(time.Hour, shardComponents("h", 4), nil), "h", 4, nil)
+		rcl, err := hostset.FromRegistry(f.registry(time.Hour, shardComponents("h", 4), nil), "h", 4, nil)
 		if err != nil {
 			f.t.Fatal(err)
 		}
 		f.t.Cleanup(func() { rcl.Close() })
-		add("shard.Cluster.Map (registry, config reads)", func(ctx context.Context) error {
+		add("hostset.Hosts.Map (registry, config reads)", func(ctx context.Context) error {
 			return rcl.Map(ctx, func(p redis.Pipeliner) error { p.Get(ctx, "k1"); p.Get(ctx, "k2"); return nil })
 		})
-		add("shard.Cluster.Acquire (registry, config read)", func(ctx context.Context) error {
+		add("hostset.Hosts.Acquire (registry, config read)", func(ctx context.Context) error {
 			_, release, err := rcl.Acquire(ctx, 0)
 			if err == nil {
 				release()
 			}
 			return err
 		})
-		add("shard.Cluster.Host (registry, config read)", func(ctx context.Context) error { return errOnly(rcl.Host(ctx, 1)) })
-		add("shard.Cluster.ClientForKey (registry, config read)", func(ctx context.Context) error {
+		add("hostset.Hosts.Host (registry, config read)", func(ctx context.Context) error { return errOnly(rcl.Host(ctx, 1)) })
+		add("hostset.Hosts.ClientForKey (registry, config read)", func(ctx context.Context) error {
 			_, _, err := rcl.ClientForKey(ctx, "k3")
 			return err
 		})
-		wcl, err := shard.FromRegistry(f.registry(time.Hour, nil, shardComponents("h", 4)), "h", 4, nil)
+		wcl, err := hostset.FromRegistry(f.registry(time.Hour, nil, shardComponents("h", 4)), "h", 4, nil)
 		if err != nil {
 			f.t.Fatal(err)
 		}
 		f.t.Cleanup(func() { wcl.Close() })
-		add("shard.Cluster.Map (registry, cached clients)", func(ctx context.Context) error {
+		add("hostset.Hosts.Map (registry, cached clients)", func(ctx context.Context) error {
 			return wcl.Map(ctx, func(p redis.Pipeliner) error { p.Set(ctx, "k1", "v", 0); p.Set(ctx, "k2", "v", 0); return nil })
 		})
 	}
@@ -433,6 +495,13 @@ func calls(f *fixture) []call {
 		})
 		add("market.Script.PurchaseItem", func(ctx context.Context) error {
 			return errOnly(market.Script{}.PurchaseItem(ctx, c, "buyer", "item", "seller", 10))
+		})
+		var watched, scripted market.Market = w, market.Script{}
+		add("market.Market.ListItem (Watch, through the interface)", func(ctx context.Context) error {
+			return errOnly(watched.ListItem(ctx, c, "item", "seller", 10))
+		})
+		add("market.Market.PurchaseItem (Script, through the interface)", func(ctx context.Context) error {
+			return errOnly(scripted.PurchaseItem(ctx, c, "buyer", "item", "seller", 10))
 		})
 	}
 
@@ -558,20 +627,20 @@ func calls(f *fixture) []call {
 			return p // with a pooled connection that goes quiet when the fault starts
 		}
 		lat, all, dis, cls := held(), held(), held(), held()
-		instant("faultproxy.Proxy.Latency + Toxic.Remove", func(ctx context.Context) error {
+		instant("faultproxy.Proxy.Latency + faultproxy.Toxic.Remove", func(ctx context.Context) error {
 			tx, err := lat.Latency(faultproxy.Both, 5*time.Millisecond, 0)
 			if err != nil {
 				return err
 			}
 			return tx.Remove(ctx)
 		})
-		instant("faultproxy.Proxy.BlackHole + RemoveAll", func(ctx context.Context) error {
+		instant("faultproxy.Proxy.BlackHole + faultproxy.Proxy.RemoveAll", func(ctx context.Context) error {
 			if _, err := all.BlackHole(faultproxy.Both); err != nil {
 				return err
 			}
 			return all.RemoveAll(ctx)
 		})
-		instant("faultproxy.Proxy.Disable + Enable", func(ctx context.Context) error {
+		instant("faultproxy.Proxy.Disable + faultproxy.Proxy.Enable", func(ctx context.Context) error {
 			if err := dis.Disable(); err != nil {
 				return err
 			}
@@ -588,19 +657,44 @@ func calls(f *fixture) []call {
 				f.t.Fatal(err)
 			}
 		}()
-		instant("faultproxy.DelayProxy.SetDelay + Close", func(ctx context.Context) error {
+		instant("faultproxy.DelayProxy.SetDelay + faultproxy.DelayProxy.Close", func(ctx context.Context) error {
 			if err := dp.SetDelay(time.Hour); err != nil {
 				return err
 			}
 			return dp.Close()
 		})
 
-		_, rm := stalled(f)
-		add("faultproxy.Toxic.Remove (stalled link)", func(ctx context.Context) error { return rm.Remove(ctx) })
-		addp, _ := stalled(f)
+		// A stalled proxy is stuck after one change that gave up, and refuses the next at once: one
+		// proxy per round that meets the stall (cancelled before, the change never starts). Their
+		// error comes from one select on ctx, so they need no repeating.
+		links := stalled(f, 5)
+		for i, rs := range []roundSet{roundPre | roundDeadline1, roundCancel} {
+			rm, rp := links[2*i].tx, links[2*i+1].p
+			in(rs, "faultproxy.Toxic.Remove (stalled link)", func(ctx context.Context) error { return rm.Remove(ctx) })
+			in(rs, "faultproxy.Proxy.RemoveAll (stalled link)", func(ctx context.Context) error { return rp.RemoveAll(ctx) })
+		}
+		addp := links[4].p
 		addp.SetTimeout(deadline)
-		own("faultproxy.Proxy.Latency (stalled link, SetTimeout 1 s)", func(ctx context.Context) error {
-			return errOnly(addp.Latency(faultproxy.Both, time.Millisecond, 0))
+		cs = append(cs, call{name: "faultproxy.Proxy.Latency (stalled link, SetTimeout 1 s)", own: true, noCtx: true,
+			rounds: roundDeadline1, fn: func(context.Context) error {
+				return errOnly(addp.Latency(faultproxy.Both, time.Millisecond, 0))
+			}})
+
+		// Start and StartDelay look an upstream's name up, to check it is a loopback address: the
+		// resolver here asks a DNS server that never answers (see TestMain).
+		add("faultproxy.Start (upstream by name, DNS does not answer)", func(ctx context.Context) error {
+			p, err := faultproxy.Start(ctx, unanswered+":6379")
+			if err == nil {
+				p.Close()
+			}
+			return err
+		})
+		add("faultproxy.StartDelay (upstream by name, DNS does not answer)", func(ctx context.Context) error {
+			p, err := faultproxy.StartDelay(ctx, unanswered+":6379", time.Millisecond)
+			if err == nil {
+				p.Close()
+			}
+			return err
 		})
 	}
 
@@ -664,24 +758,36 @@ func calls(f *fixture) []call {
 	return cs
 }
 
-// stalled returns a proxy in front of the single server whose downstream link cannot move: a client
-// asked for two 32 MB replies through a latency toxic and reads none, so the toxic is blocked handing
-// data to a writer blocked on a full socket. Changing the toxics then deadlocks inside Toxiproxy.
-func stalled(f *fixture) (*faultproxy.Proxy, faultproxy.Toxic) {
+// stalledLink is a proxy whose downstream link cannot move, and the latency toxic on it.
+type stalledLink struct {
+	p  *faultproxy.Proxy
+	tx faultproxy.Toxic
+}
+
+// stalled returns n proxies in front of the single server whose downstream links cannot move: on
+// each, a client asked for two 32 MB replies through a latency toxic and reads none, so the toxic is
+// blocked handing data to a writer blocked on a full socket. Changing the toxics then deadlocks
+// inside Toxiproxy. The links stall side by side: the wait is that of one.
+func stalled(f *fixture, n int) []stalledLink {
 	f.t.Helper()
-	p := faultproxy.StartT(f.t, f.direct)
-	tx, err := p.Latency(faultproxy.Downstream, time.Millisecond, 0)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	raw, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() { raw.Close() })
-	name := "stalled-" + uuid.NewString()[:8]
-	if _, err := fmt.Fprintf(raw, "CLIENT SETNAME %s\r\nGET big\r\nGET big\r\n", name); err != nil {
-		f.t.Fatal(err)
+	links := make([]stalledLink, n)
+	names := make([]string, n)
+	for i := range links {
+		p := faultproxy.StartT(f.t, f.direct)
+		tx, err := p.Latency(faultproxy.Downstream, time.Millisecond, 0)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		raw, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.t.Cleanup(func() { raw.Close() })
+		names[i] = "stalled-" + uuid.NewString()[:8]
+		if _, err := fmt.Fprintf(raw, "CLIENT SETNAME %s\r\nGET big\r\nGET big\r\n", names[i]); err != nil {
+			f.t.Fatal(err)
+		}
+		links[i] = stalledLink{p, tx}
 	}
 	// The server keeps what it cannot send in the client's output buffer: once that stays the same,
 	// non-empty, nothing moves along the chain behind it.
@@ -689,31 +795,34 @@ func stalled(f *fixture) (*faultproxy.Proxy, faultproxy.Toxic) {
 	defer direct.Close()
 	ctx, cancel := setupCtx()
 	defer cancel()
-	var last string
-	for same := 0; same < 10; {
+	last := make([]string, n)
+	same := make([]int, n)
+	for slices.Min(same) < 10 {
 		list, err := direct.ClientList(ctx).Result()
 		if err != nil {
 			f.t.Fatalf("waiting for a stalled link: %v", err)
 		}
-		omem := ""
-		for _, line := range strings.Split(list, "\n") {
-			if strings.Contains(line, "name="+name+" ") {
-				for _, fl := range strings.Fields(line) {
-					if strings.HasPrefix(fl, "omem=") {
-						omem = fl
+		for i, name := range names {
+			omem := ""
+			for _, line := range strings.Split(list, "\n") {
+				if strings.Contains(line, "name="+name+" ") {
+					for _, fl := range strings.Fields(line) {
+						if strings.HasPrefix(fl, "omem=") {
+							omem = fl
+						}
 					}
 				}
 			}
+			if omem != "" && omem != "omem=0" && omem == last[i] {
+				same[i]++
+			} else {
+				same[i] = 0
+			}
+			last[i] = omem
 		}
-		if omem != "" && omem != "omem=0" && omem == last {
-			same++
-		} else {
-			same = 0
-		}
-		last = omem
 		time.Sleep(50 * time.Millisecond)
 	}
-	return p, tx
+	return links
 }
 
 // pausedSet is what the paused scenario adds for redistest's calls: a cluster and a replicated pair
@@ -764,11 +873,17 @@ func (ps *pausedSet) servers() []*redistest.Server {
 	return []*redistest.Server{ps.repl.Master, ps.repl.Replica, ps.sentinel, ps.kill, ps.stop, ps.close}
 }
 
-// measure runs every call at once while the fault lasts and returns how long each took.
-func measure(cs []call) []result {
-	out := make([]result, len(cs))
+// measure runs the calls of rd at once while the fault lasts and returns how long each took.
+func measure(cs []call, rd round) []result {
+	var run []call
+	for _, c := range cs {
+		if c.runsIn(rd) {
+			run = append(run, c)
+		}
+	}
+	out := make([]result, len(run))
 	var wg sync.WaitGroup
-	for i, c := range cs {
+	for i, c := range run {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -776,9 +891,15 @@ func measure(cs []call) []result {
 			if c.own {
 				d = safety
 			}
-			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), d)
 			defer cancel()
+			switch {
+			case rd.cancel < 0:
+				cancel()
+			case rd.cancel > 0:
+				defer time.AfterFunc(rd.cancel, cancel).Stop()
+			}
+			start := time.Now()
 			err := c.fn(ctx)
 			out[i] = result{call: c, elapsed: time.Since(start), err: err}
 		}()
@@ -787,30 +908,48 @@ func measure(cs []call) []result {
 	return out
 }
 
-// check fails the test for each call that overran, and for calls that did not meet the fault as
-// expected (a quick error means the call never waited on the server: the setup is wrong).
-func check(t *testing.T, scenario string, rs []result) {
+// check fails the test for each call that overran, that did not meet the fault as expected (a quick
+// error means the call never waited on the server: the setup is wrong), or whose error does not
+// match the ended ctx's. It returns the calls of the last kind, with their errors.
+func check(t *testing.T, scenario string, rd round, rs []result) (notCtx map[string]string) {
 	t.Helper()
+	notCtx = map[string]string{}
 	slices.SortFunc(rs, func(a, b result) int { return strings.Compare(a.name, b.name) })
 	var table strings.Builder
-	var worst time.Duration
+	var worst result
+	prompt := 0 // cancelled midway, returned soon after the cancel
 	for _, r := range rs {
-		verdict := "ok"
+		var verdicts []string
+		fail := func(verdict, format string, args ...any) {
+			verdicts = append(verdicts, verdict)
+			t.Errorf("%s, %s: %s "+format, append([]any{scenario, rd.name, r.name}, args...)...)
+		}
 		switch {
 		case r.elapsed > deadline+margin:
-			verdict = "OVERRAN"
-			t.Errorf("%s: %s returned after %v, over the deadline %v + 10%%: %v", scenario, r.name, r.elapsed, deadline, r.err)
+			fail("OVERRAN", "returned after %v, over the deadline %v + 10%%: %v", r.elapsed, deadline, r.err)
 		case r.instant && (r.err != nil || r.elapsed > deadline/2):
-			verdict = "FAILED"
-			t.Errorf("%s: %s should succeed at once without the server: %v after %v", scenario, r.name, r.err, r.elapsed)
+			fail("FAILED", "should succeed at once without the server: %v after %v", r.err, r.elapsed)
 		case !r.instant && r.err == nil:
-			verdict = "FAILED"
-			t.Errorf("%s: %s succeeded while the server did not answer", scenario, r.name)
-		case !r.instant && r.elapsed < deadline/2:
-			verdict = "FAILED"
-			t.Errorf("%s: %s failed after only %v, before meeting the fault: %v", scenario, r.name, r.elapsed, r.err)
+			fail("FAILED", "succeeded while the server did not answer")
+		case !r.instant && r.elapsed < rd.met:
+			fail("FAILED", "failed after only %v, before meeting the fault: %v", r.elapsed, r.err)
 		}
-		worst = max(worst, r.elapsed)
+		if !r.instant && r.err != nil && !errors.Is(r.err, rd.want) { // failed in runRounds, once per call
+			verdicts = append(verdicts, "NOT-CTX")
+			notCtx[r.name] = r.err.Error()
+		}
+		if rd.cancel > 0 && r.elapsed < rd.cancel+margin {
+			prompt++
+		}
+		if r.elapsed > worst.elapsed {
+			worst = r
+		}
+		verdict := "ok"
+		if len(verdicts) > 0 {
+			verdict = strings.Join(verdicts, ",")
+		} else if rd.set != roundDeadline1 {
+			continue // the first deadline round lists every call; the others only their failures
+		}
 		errText := "<nil>"
 		if r.err != nil {
 			errText = r.err.Error()
@@ -820,7 +959,46 @@ func check(t *testing.T, scenario string, rs []result) {
 		}
 		fmt.Fprintf(&table, "  %-64s %8.1f ms  %-7s %s\n", r.name, float64(r.elapsed.Microseconds())/1000, verdict, errText)
 	}
-	t.Logf("%s: %d calls, deadline %v, bound %v, slowest %v\n%s", scenario, len(rs), deadline, deadline+margin, worst, table.String())
+	note := ""
+	if rd.cancel > 0 {
+		// go-redis does not interrupt a read when ctx is cancelled, only at a deadline: most calls
+		// return at theirs, with ctx's error.
+		note = fmt.Sprintf(", %d returned within 10%% of the cancel", prompt)
+	}
+	t.Logf("%s, %s: %d calls, deadline %v, bound %v, slowest %v (%s)%s\n%s", scenario, rd.name, len(rs), deadline,
+		deadline+margin, worst.elapsed, worst.name, note, table.String())
+	return notCtx
+}
+
+// runRounds runs every round over cs and logs, at the end, the calls whose error did not match
+// ctx's, with the rounds it happened in.
+func runRounds(t *testing.T, scenario string, cs []call) {
+	t.Helper()
+	type miss struct {
+		rounds []string
+		err    string
+	}
+	misses := map[string]*miss{}
+	for _, rd := range rounds {
+		for name, err := range check(t, scenario, rd, measure(cs, rd)) {
+			m := misses[name]
+			if m == nil {
+				m = &miss{err: err}
+				misses[name] = m
+			}
+			m.rounds = append(m.rounds, rd.name)
+		}
+	}
+	if len(misses) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(misses)) {
+		m := misses[name]
+		fmt.Fprintf(&b, "  %s [%s]: %s\n", name, strings.Join(m.rounds, "; "), m.err)
+	}
+	t.Errorf("%s: %d calls returned an error for which errors.Is(err, ctx.Err()) is false (DeadlineExceeded in the deadline rounds, Canceled in the others):\n%s",
+		scenario, len(misses), b.String())
 }
 
 // servers are shared by the two scenarios: the single server and a 3-master Redis Cluster.
@@ -859,9 +1037,13 @@ func startServers(t *testing.T) *servers {
 // TestBoundedCalls calls every public function that does I/O while the server does not answer, in
 // two ways: a black hole (a proxy that keeps connections open and drops all data, both ways) and a
 // paused server (SIGSTOP). Each call has a 1 s deadline, on ctx or on its own timeout option, and
-// must return within 1.1 s, with an error. The calls run in parallel, so the test takes seconds.
+// must return within 1.1 s, with an error that matches ctx's (context.DeadlineExceeded, or
+// context.Canceled when ctx is cancelled before or during the call), in every round (see rounds).
+// The calls of a round run in parallel, so the test takes seconds. Its last subtest checks that
+// every exported function taking a ctx has a case.
 func TestBoundedCalls(t *testing.T) {
 	s := startServers(t)
+	var named []string // every case's name, of both scenarios
 	t.Run("blackhole", func(t *testing.T) {
 		p := faultproxy.StartT(t, s.single.Addr())
 		// One proxy per cluster node; the cluster client dials the nodes' proxies instead of the nodes.
@@ -894,7 +1076,10 @@ func TestBoundedCalls(t *testing.T) {
 			dir:      s.dir,
 			direct:   s.single.Addr(),
 		}
+		setup := time.Now()
 		cs := calls(f)
+		t.Logf("black hole: %d calls set up in %v", len(cs), time.Since(setup))
+		named = append(named, names(cs)...)
 		var holes []faultproxy.Toxic
 		for _, px := range append([]*faultproxy.Proxy{p}, nodeProxies...) {
 			h, err := px.BlackHole(faultproxy.Both)
@@ -903,7 +1088,7 @@ func TestBoundedCalls(t *testing.T) {
 			}
 			holes = append(holes, h)
 		}
-		rs := measure(cs)
+		runRounds(t, "black hole", cs)
 		rmCtx, rmCancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer rmCancel()
 		for _, h := range holes {
@@ -911,7 +1096,6 @@ func TestBoundedCalls(t *testing.T) {
 				t.Errorf("remove a black hole: %v", err)
 			}
 		}
-		check(t, "black hole", rs)
 	})
 	t.Run("paused", func(t *testing.T) {
 		f := &fixture{
@@ -925,7 +1109,10 @@ func TestBoundedCalls(t *testing.T) {
 			direct:      s.single.Addr(),
 			paused:      startPausedSet(t, s.cluster),
 		}
+		setup := time.Now()
 		cs := calls(f)
+		t.Logf("paused server: %d calls set up in %v", len(cs), time.Since(setup))
+		named = append(named, names(cs)...)
 		paused := append(append([]*redistest.Server{s.single}, s.cluster.Nodes...), f.paused.servers()...)
 		for _, srv := range paused {
 			if err := srv.Pause(); err != nil {
@@ -934,6 +1121,7 @@ func TestBoundedCalls(t *testing.T) {
 		}
 		// The servers stay paused: resumed, they would run the commands queued meanwhile (REPLICAOF
 		// among them). They are killed when the test ends.
-		check(t, "paused server", measure(cs))
+		runRounds(t, "paused server", cs)
 	})
+	t.Run("coverage", func(t *testing.T) { checkCoverage(t, named) })
 }
