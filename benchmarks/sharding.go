@@ -15,12 +15,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/redistest"
-	"github.com/ria-go/ria/shard"
+	"github.com/ria-go/ria/shard/hostset"
 )
 
 func init() { register(102, shardingBench{}) }
 
-// shardingBench measures shard.Cluster (rb's cluster on go-redis) over 16 redis-servers, the book's
+// shardingBench measures hostset.Hosts (rb's cluster on go-redis) over 16 redis-servers, the book's
 // shard count in section 10.2: Map against a per-key loop, auto-batching against plain pipelines (with
 // the commands the servers executed, from INFO commandstats), and fan-out latency.
 type shardingBench struct{}
@@ -66,7 +66,7 @@ func (b shardingBench) Run(ctx context.Context, env *Env) (Section, error) {
 	for i, s := range servers {
 		hosts[i] = map[string]any{"addr": s.Addr()}
 	}
-	cl, err := shard.New(&shard.Options{Hosts: hosts})
+	cl, err := hostset.New(&hostset.Options{Hosts: hosts})
 	if err != nil {
 		return Section{}, err
 	}
@@ -101,7 +101,7 @@ func (b shardingBench) Run(ctx context.Context, env *Env) (Section, error) {
 		}
 		return nil
 	}
-	mapSet := func(c *shard.Cluster) func(ctx context.Context) error {
+	mapSet := func(c *hostset.Hosts) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
 			return c.Map(ctx, func(p redis.Pipeliner) error {
 				for _, k := range keys {
@@ -111,7 +111,7 @@ func (b shardingBench) Run(ctx context.Context, env *Env) (Section, error) {
 			})
 		}
 	}
-	mapGet := func(c *shard.Cluster) func(ctx context.Context) error {
+	mapGet := func(c *hostset.Hosts) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
 			cmds := make([]*redis.StringCmd, n)
 			if err := c.Map(ctx, func(p redis.Pipeliner) error {
@@ -293,7 +293,7 @@ func parseCommandStats(info string) (map[string]int64, error) {
 }
 
 // fanout times one PING to every host against one PING to one host, call by call.
-func (shardingBench) fanout(ctx context.Context, env *Env, cl *shard.Cluster, hosts []redis.UniversalClient) ([]latResult, error) {
+func (shardingBench) fanout(ctx context.Context, env *Env, cl *hostset.Hosts, hosts []redis.UniversalClient) ([]latResult, error) {
 	// The PINGs are queued with the call's context, not Run's: a call's deadline covers its commands.
 	ping := func(ctx context.Context) func(int, redis.Pipeliner) error {
 		return func(_ int, p redis.Pipeliner) error { return p.Ping(ctx).Err() }
@@ -372,7 +372,7 @@ func (shardingBench) section(env *Env, n int, perHost map[int][]string, wres, rr
 	s := Section{
 		Title: "Sharding: rb-style cluster over 16 servers",
 		Text: []string{
-			fmt.Sprintf("`shard.Cluster` (rb's cluster on go-redis, PartitionRouter) over %d redis-servers started for "+
+			fmt.Sprintf("`hostset.Hosts` (rb's cluster on go-redis, PartitionRouter) over %d redis-servers started for "+
 				"this measurement, one per host, all on this machine. A round reads or writes the same %s keys "+
 				"(%d to %d per host); the variants take turns, and the server side is the sum of INFO "+
 				"commandstats' call counts over all hosts, before and after each variant's turns (the INFO calls "+

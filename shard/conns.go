@@ -6,6 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // The sharded connections of Redis in Action 10.2: a key picks one of shardCount servers, each a
@@ -33,7 +34,7 @@ func Component(component, key string, shardCount int) (string, error) {
 // Acquire returns the client of the shard of component that holds key, held until release is called:
 // the book's get_sharded_connection. Once ctx has ended it fails with an error wrapping ctx.Err().
 func Acquire(ctx context.Context, reg *conn.Registry, component, key string, shardCount int) (_ redis.UniversalClient, _ func(), err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	comp, err := Component(component, key, shardCount)
 	if err != nil {
 		return nil, nil, err
@@ -48,7 +49,7 @@ func Acquire(ctx context.Context, reg *conn.Registry, component, key string, sha
 // Once ctx has ended, an error (fn's or the registry's) wraps ctx.Err(), and fn is not called if it
 // had ended before.
 func Call[C, T any](ctx context.Context, reg *conn.Registry, component string, shardCount int, key string, fn func(context.Context, C) (T, error)) (_ T, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	comp, err := Component(component, key, shardCount)
 	if err != nil {
 		var zero T

@@ -25,12 +25,6 @@ func ExampleKey() {
 	// Output: unique:2024-03-01:3 unique:2024-03-01:5 user:3
 }
 
-func ExampleNewPartition() {
-	r, _ := shard.NewPartition(3) // rb's PartitionRouter
-	fmt.Println(r.HostForKey("foo"), r.HostForKey("bar"), r.HostForKey("baz"))
-	// Output: 1 2 0
-}
-
 func ExampleSAdd() {
 	ctx := context.Background()
 	m := miniredis.NewMiniRedis()
@@ -57,7 +51,7 @@ func ExampleWrap1() {
 	defer cfg.Close()
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, _ := conn.New(cfgClient, nil)
 	defer reg.Close()
 	for i := 0; i < 2; i++ { // config:redis:views:0 and config:redis:views:1
 		m := miniredis.NewMiniRedis()
@@ -78,64 +72,6 @@ func ExampleWrap1() {
 	// home views:1 1
 	// cart views:0 1
 	// home views:1 2
-}
-
-func ExampleCluster_Map() {
-	ctx := context.Background()
-	hosts := map[int]map[string]any{}
-	for i := 0; i < 3; i++ {
-		m := miniredis.NewMiniRedis()
-		m.Start()
-		defer m.Close()
-		hosts[i] = map[string]any{"addr": m.Addr()}
-	}
-	cl, _ := shard.New(&shard.Options{Hosts: hosts})
-	defer cl.Close()
-
-	keys := []string{"foo", "bar", "baz", "qux"}
-	cl.Map(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Set(ctx, k, "value of "+k, 0) // one MSET per host
-		}
-		return nil
-	})
-	results := map[string]*redis.StringCmd{}
-	cl.Map(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			results[k] = p.Get(ctx, k) // one MGET per host; results[k] is filled when Map returns
-		}
-		return nil
-	})
-	for _, k := range keys {
-		fmt.Printf("%s on host %d: %s\n", k, cl.HostForKey(k), results[k].Val())
-	}
-	// Output:
-	// foo on host 1: value of foo
-	// bar on host 2: value of bar
-	// baz on host 0: value of baz
-	// qux on host 0: value of qux
-}
-
-func ExampleFanoutCmd() {
-	ctx := context.Background()
-	hosts := map[int]map[string]any{}
-	for i := 0; i < 3; i++ {
-		m := miniredis.NewMiniRedis()
-		m.Start()
-		defer m.Close()
-		hosts[i] = map[string]any{"addr": m.Addr()}
-	}
-	cl, _ := shard.New(&shard.Options{Hosts: hosts})
-	defer cl.Close()
-	cl.Routing().MSet(ctx, "foo", 1, "bar", 2, "baz", 3, "qux", 4) // split per host
-	sizes, _ := shard.FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
-	for _, id := range cl.Hosts() {
-		fmt.Printf("host %d: %d keys\n", id, sizes[id].Val())
-	}
-	// Output:
-	// host 0: 2 keys
-	// host 1: 1 keys
-	// host 2: 1 keys
 }
 
 func ExampleHSet() {
@@ -161,48 +97,6 @@ func ExampleHSet() {
 	// users:0 [010 011]
 	// users:1 [512]
 	// users:2 [alice]
-}
-
-func ExampleNewConsistentHash() {
-	r, _ := shard.NewConsistentHash(3) // nodes "0", "1", "2", weight 1
-	fmt.Println(r.HostForKey("user:1"), r.HostForKey("user:2"), r.HostForKey("foo"))
-	// The names are what the ring hashes: give rb's names to route as an rb cluster does.
-	w, _ := shard.NewConsistentHashNodes([]shard.Node{
-		{Host: 0, Name: "192.168.0.1:6000", Weight: 1},
-		{Host: 1, Name: "192.168.0.1:6001", Weight: 2},
-	})
-	counts := make([]int, 2)
-	for i := 0; i < 1000; i++ {
-		counts[w.HostForKey(fmt.Sprint("key:", i))]++
-	}
-	fmt.Println(counts[1] > counts[0])
-	// Output:
-	// 1 0 2
-	// true
-}
-
-func ExampleCluster_Routing() {
-	ctx := context.Background()
-	hosts := map[int]map[string]any{}
-	for i := 0; i < 3; i++ {
-		m := miniredis.NewMiniRedis()
-		m.Start()
-		defer m.Close()
-		hosts[i] = map[string]any{"addr": m.Addr()}
-	}
-	cl, _ := shard.New(&shard.Options{Hosts: hosts})
-	defer cl.Close()
-	rc := cl.Routing() // every command goes to its key's host
-	rc.Set(ctx, "foo", "1", 0)
-	rc.Incr(ctx, "bar")
-	fmt.Println(rc.Get(ctx, "foo").Val(), cl.HostForKey("foo"))
-	fmt.Println(rc.MGet(ctx, "foo", "bar", "baz").Val()) // split per host
-	err := rc.Rename(ctx, "foo", "baz").Err()            // two keys: not routable
-	fmt.Println(errors.Is(err, shard.ErrUnroutable))
-	// Output:
-	// 1 1
-	// [1 1 <nil>]
-	// true
 }
 
 func ExampleMGet() {
@@ -236,4 +130,19 @@ func ExampleScan() {
 	slices.Sort(keys)
 	fmt.Println(keys)
 	// Output: [user:1 user:2]
+}
+
+func ExampleIndex() {
+	// crc32 % n in each mode: the book's Python 3 hash, and rb's signed Python 2 one.
+	py3, _ := shard.Index("foo", 3, shard.Python3)
+	py2, _ := shard.Index("foo", 3, shard.Python2)
+	_, err := shard.Index("中文", 3, shard.Python3) // latin-1 cannot encode it, as in Python 3
+	fmt.Println(py3, py2, errors.Is(err, shard.ErrNotLatin1))
+	// Output: 2 1 true
+}
+
+func ExampleSlot() {
+	// Keys with the same hash tag share a Redis Cluster slot, so multi-key commands work on them.
+	fmt.Println(shard.Slot("foo"), shard.Slot("{user:1}:cart") == shard.Slot("{user:1}:viewed"))
+	// Output: 12182 true
 }

@@ -203,7 +203,6 @@ func TestNotLatin1(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer c.Close()
-	p3, _ := NewPartitionMode(4, Python3)
 	check := func(what string, err error, pos int, r rune) {
 		t.Helper()
 		var ee *EncodeError
@@ -229,11 +228,6 @@ func TestNotLatin1(t *testing.T) {
 		check(fmt.Sprintf("HGet(%q)", v.key), err, v.pos, v.r)
 		_, err = SAdd(ctx, c, "s", v.key, 1000, 3)
 		check(fmt.Sprintf("SAdd(%q)", v.key), err, v.pos+1, v.r)
-		if id := p3.HostForKey(v.key); id != -1 {
-			t.Errorf("Python3 Partition.HostForKey(%q) = %d; want -1", v.key, id)
-		}
-		_, err = p3.CheckedHostForKey(v.key)
-		check(fmt.Sprintf("CheckedHostForKey(%q)", v.key), err, v.pos, v.r)
 		if got, err := Key("h", v.key, 1000, 3, Python2); err != nil || got != v.python2 {
 			t.Errorf("Key(%q, Python2) = %q, %v; want %q (UTF-8, as rb)", v.key, got, err, v.python2)
 		}

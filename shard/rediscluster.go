@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // What our patterns need on Redis Cluster that go-redis's ClusterClient lacks (see CLUSTER.md):
@@ -56,7 +58,7 @@ func crc16(s string) uint16 {
 // its MGET. On any other client it is a plain MGET. Once ctx has ended it fails with an error
 // wrapping ctx.Err().
 func MGet(ctx context.Context, c redis.Cmdable, keys ...string) (_ []any, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -120,7 +122,7 @@ func splitsMGet(ctx context.Context, cc *redis.ClusterClient, keys []string) boo
 // error from fn or a node stops the scan and is returned; once ctx has ended, the error wraps
 // ctx.Err().
 func Scan(ctx context.Context, c redis.UniversalClient, match string, count int64, fn func(key string) error) (err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

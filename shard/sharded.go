@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // HSet is the book's shard_hset: it stores key's value as field key of the HASH shard of base that
@@ -12,7 +14,7 @@ import (
 // (ErrNotLatin1 for a character above U+00FF) is an error and nothing is written. HSet, HGet and
 // SAdd fail with an error wrapping ctx.Err() once ctx has ended.
 func HSet(ctx context.Context, c redis.Cmdable, base, key string, value any, totalElements, shardSize int) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	k, err := Key(base, key, totalElements, shardSize, Python3)
 	if err != nil {
 		return 0, err
@@ -25,7 +27,7 @@ func HSet(ctx context.Context, c redis.Cmdable, base, key string, value any, tot
 
 // HGet is the book's shard_hget. A missing key is redis.Nil, as from go-redis's HGet.
 func HGet(ctx context.Context, c redis.Cmdable, base, key string, totalElements, shardSize int) (_ string, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	k, err := Key(base, key, totalElements, shardSize, Python3)
 	if err != nil {
 		return "", err
@@ -42,7 +44,7 @@ func HGet(ctx context.Context, c redis.Cmdable, base, key string, totalElements,
 // intset-encoded while it holds at most set-max-intset-entries (512) of them. It returns 1 when
 // member is new, 0 when it was already there.
 func SAdd(ctx context.Context, c redis.Cmdable, base, member string, totalElements, shardSize int) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	k, err := Key(base, "x"+member, totalElements, shardSize, Python3)
 	if err != nil {
 		return 0, err

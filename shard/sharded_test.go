@@ -149,7 +149,10 @@ func TestShardedConnections(t *testing.T) {
 	cfg := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	const shards = 4
 	minis := make([]*miniredis.Miniredis, shards)
@@ -215,4 +218,11 @@ func TestShardedConnections(t *testing.T) {
 	if s, err := w3(ctx, "k", 1, 2, 3); s != 6 || err != nil {
 		t.Errorf("Wrap3 = %d, %v", s, err)
 	}
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -1,2 +1,2 @@
-// Package shards holds fault tests of sharded access (shard.Cluster, uniquevisits) and of the conn registry when a shard or the config server dies.
+// Package shards holds fault tests of sharded access (hostset.Hosts, uniquevisits) and of the conn registry when a shard or the config server dies.
 package shards

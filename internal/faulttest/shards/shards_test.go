@@ -17,6 +17,7 @@ import (
 	"github.com/ria-go/ria/conn"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
+	"github.com/ria-go/ria/shard/hostset"
 	"github.com/ria-go/ria/uniquevisits"
 )
 
@@ -46,8 +47,8 @@ type setup struct {
 	reg      *conn.Registry
 	made     sync.Map // component -> *atomic.Int64: clients the registry made
 	refreshF atomic.Int64
-	own      *shard.Cluster // shard.New: its own clients, db 2 of each shard
-	viaReg   *shard.Cluster // shard.FromRegistry: components rb:<n>, db 0 of each shard
+	own      *hostset.Hosts // hostset.New: its own clients, db 2 of each shard
+	viaReg   *hostset.Hosts // hostset.FromRegistry: components rb:<n>, db 0 of each shard
 	counter  *uniquevisits.Counter
 	day      time.Time
 }
@@ -76,7 +77,8 @@ func newSetup(t *testing.T) *setup {
 		day:    time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC),
 	}
 	s.cfg = s.config.Client(t)
-	s.reg = conn.New(s.cfg, &conn.Options{
+	var err error
+	s.reg, err = conn.New(s.cfg, &conn.Options{
 		Wait:           wait,
 		RefreshTimeout: 500 * time.Millisecond,
 		OnRefreshError: func(string, error) { s.refreshF.Add(1) },
@@ -86,6 +88,9 @@ func newSetup(t *testing.T) *setup {
 			return cfg.NewClient()
 		},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { s.reg.Close() })
 
 	ctx, cancel := opCtx()
@@ -104,16 +109,17 @@ func newSetup(t *testing.T) *setup {
 	}
 	set("unique", map[string]any{"addr": s.counts.Addr()})
 
-	var err error
-	if s.own, err = shard.New(&shard.Options{Hosts: hosts}); err != nil {
+	if s.own, err = hostset.New(&hostset.Options{Hosts: hosts}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.own.Close() })
-	if s.viaReg, err = shard.FromRegistry(s.reg, "rb", nShards, nil); err != nil {
+	if s.viaReg, err = hostset.FromRegistry(s.reg, "rb", nShards, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.viaReg.Close() })
-	s.counter = uniquevisits.New(s.reg, &uniquevisits.Options{Shards: nShards, Now: func() time.Time { return s.day }})
+	if s.counter, err = uniquevisits.New(s.reg, &uniquevisits.Options{Shards: nShards, Now: func() time.Time { return s.day }}); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -130,7 +136,7 @@ func hostErrors(err error) (hosts []int, other []error) {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
-		var he *shard.HostError
+		var he *hostset.HostError
 		if errors.As(e, &he) {
 			hosts = append(hosts, he.Host)
 		} else {
@@ -142,7 +148,7 @@ func hostErrors(err error) (hosts []int, other []error) {
 
 // checkMap reads every key with Map. Keys of a host in dead must fail with that host's *HostError;
 // all others must hold their values. Map's error must name exactly the dead hosts.
-func checkMap(cl *shard.Cluster, dead map[int]bool) error {
+func checkMap(cl *hostset.Hosts, dead map[int]bool) error {
 	ctx, cancel := opCtx()
 	defer cancel()
 	gets := make([]*redis.StringCmd, nKeys)
@@ -166,7 +172,7 @@ func checkMap(cl *shard.Cluster, dead map[int]bool) error {
 	}
 	for i, g := range gets {
 		h := cl.HostForKey(key(i))
-		var he *shard.HostError
+		var he *hostset.HostError
 		switch {
 		case dead[h]:
 			if !errors.As(g.Err(), &he) || he.Host != h {
@@ -181,7 +187,7 @@ func checkMap(cl *shard.Cluster, dead map[int]bool) error {
 
 // checkFanout asks every host for its DBSIZE (and a PING): hosts in dead must fail with their own
 // *HostError, the others must answer with the number of keys the router gave them.
-func checkFanout(cl *shard.Cluster, dead map[int]bool) error {
+func checkFanout(cl *hostset.Hosts, dead map[int]bool) error {
 	ctx, cancel := opCtx()
 	defer cancel()
 	want := map[int]int64{}
@@ -190,7 +196,7 @@ func checkFanout(cl *shard.Cluster, dead map[int]bool) error {
 	}
 	sizes := map[int]*redis.IntCmd{}
 	pings := map[int]*redis.StatusCmd{}
-	err := cl.Fanout(ctx, cl.Hosts(), func(h int, p redis.Pipeliner) error {
+	err := cl.Fanout(ctx, cl.IDs(), func(h int, p redis.Pipeliner) error {
 		sizes[h] = p.DBSize(ctx)
 		pings[h] = p.Ping(ctx)
 		return nil
@@ -200,7 +206,7 @@ func checkFanout(cl *shard.Cluster, dead map[int]bool) error {
 		return fmt.Errorf("Fanout: error %v; want host errors for %v only", err, dead)
 	}
 	for h, size := range sizes {
-		var he *shard.HostError
+		var he *hostset.HostError
 		if dead[h] {
 			if !errors.As(size.Err(), &he) || he.Host != h || !errors.As(pings[h].Err(), &he) {
 				return fmt.Errorf("Fanout: dead host %d: %v, %v; want its HostError", h, size.Err(), pings[h].Err())
@@ -312,7 +318,7 @@ func TestShardDown(t *testing.T) {
 	defer cancel()
 
 	// All up: write the keys through both clusters, count visits.
-	for _, cl := range []*shard.Cluster{s.own, s.viaReg} {
+	for _, cl := range []*hostset.Hosts{s.own, s.viaReg} {
 		if err := cl.Map(ctx, func(p redis.Pipeliner) error {
 			for i := range nKeys {
 				p.Set(ctx, key(i), value(i), 0)
@@ -324,7 +330,7 @@ func TestShardDown(t *testing.T) {
 	}
 	none := map[int]bool{}
 	before := s.sids(t, 200, none)
-	for name, cl := range map[string]*shard.Cluster{"own clients": s.own, "registry": s.viaReg} {
+	for name, cl := range map[string]*hostset.Hosts{"own clients": s.own, "registry": s.viaReg} {
 		if err := checkMap(cl, none); err != nil {
 			t.Fatalf("%s, all up: %v", name, err)
 		}
@@ -341,7 +347,7 @@ func TestShardDown(t *testing.T) {
 	}
 	dead := map[int]bool{down: true}
 	downAt := time.Now()
-	for name, cl := range map[string]*shard.Cluster{"own clients": s.own, "registry": s.viaReg} {
+	for name, cl := range map[string]*hostset.Hosts{"own clients": s.own, "registry": s.viaReg} {
 		if err := checkMap(cl, dead); err != nil {
 			t.Errorf("%s, shard %d down: %v", name, down, err)
 		}
@@ -492,7 +498,7 @@ func TestConfigServerDown(t *testing.T) {
 	}
 	t.Logf("new component, config server down: %v", err)
 	// A cluster over components never loaded fails per host, naming the config error.
-	fresh, err := shard.FromRegistry(s.reg, "fresh", 2, nil)
+	fresh, err := hostset.FromRegistry(s.reg, "fresh", 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

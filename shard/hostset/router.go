@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"crypto/md5"
@@ -9,58 +9,61 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/ria-go/ria/shard"
 )
 
 // Router picks the host for a key. Hosts are ids 0..n-1. Implementations must be safe for concurrent
-// use; the cluster never asks a router about a host other than the one it returns.
+// use; Hosts never sends a key to a host other than the one its router returns.
 type Router interface {
 	HostForKey(key string) int
 }
 
-// CheckedRouter is a Router that can refuse a key. A Cluster asks CheckedHostForKey when the router
-// has it and fails that key's commands with its error; Partition in the Python3 mode refuses a key
-// that latin-1 cannot encode (ErrNotLatin1).
+// CheckedRouter is a Router that can refuse a key. Hosts asks CheckedHostForKey when the router
+// has it and fails that key's commands with its error; Partition in the shard.Python3 mode refuses a key
+// that latin-1 cannot encode (shard.ErrNotLatin1).
 type CheckedRouter interface {
 	Router
 	CheckedHostForKey(key string) (int, error)
 }
 
 // Partition is rb's PartitionRouter: crc32(key) % n with rb's signed crc32 and floor modulo (the
-// Python2 mode), so Go and rb route every key to the same host id. For 3 hosts, "foo" goes to 1,
+// shard.Python2 mode), so Go and rb route every key to the same host id. For 3 hosts, "foo" goes to 1,
 // "bar" to 2 and "baz" to 0. Adding a host moves most keys.
 type Partition struct {
 	n    int
-	mode HashMode
+	mode shard.HashMode
 }
 
 // NewPartition returns rb's partition router over n hosts.
-func NewPartition(n int) (*Partition, error) { return NewPartitionMode(n, Python2) }
+func NewPartition(n int) (*Partition, error) { return NewPartitionMode(n, shard.Python2) }
 
-// NewPartitionMode returns a partition router with the given hash mode; Python3 gives the unsigned
-// crc32 % n of the book's Python 3 functions.
-func NewPartitionMode(n int, mode HashMode) (*Partition, error) {
+// NewPartitionMode returns a partition router with the given hash mode; shard.Python3 gives the
+// unsigned crc32 % n of the book's Python 3 functions. Fewer than 1 host is an error wrapping
+// ErrBadHosts and shard.ErrBadShards; an unknown mode wraps shard.ErrBadMode.
+func NewPartitionMode(n int, mode shard.HashMode) (*Partition, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("%w: %d hosts", ErrBadShards, n)
+		return nil, fmt.Errorf("%w: %w: %d hosts", ErrBadHosts, shard.ErrBadShards, n)
 	}
-	if !mode.valid() {
-		return nil, fmt.Errorf("%w: %v", ErrBadMode, mode)
+	if _, err := shard.Index("", n, mode); err != nil { // shard.Index checks the mode
+		return nil, err
 	}
 	return &Partition{n: n, mode: mode}, nil
 }
 
-// HostForKey returns the key's host, or -1 for a key the mode cannot hash (Python3 mode, a key that
-// latin-1 cannot encode; CheckedHostForKey says why).
+// HostForKey returns the key's host, or -1 for a key the mode cannot hash (shard.Python3 mode, a
+// key that latin-1 cannot encode; CheckedHostForKey says why).
 func (p *Partition) HostForKey(key string) int {
-	id, err := index(key, p.n, p.mode)
+	id, err := shard.Index(key, p.n, p.mode)
 	if err != nil {
 		return -1
 	}
 	return id
 }
 
-// CheckedHostForKey returns the key's host, or the *EncodeError of a key the Python3 mode cannot
-// hash.
-func (p *Partition) CheckedHostForKey(key string) (int, error) { return index(key, p.n, p.mode) }
+// CheckedHostForKey returns the key's host, or the *shard.EncodeError of a key the shard.Python3
+// mode cannot hash.
+func (p *Partition) CheckedHostForKey(key string) (int, error) { return shard.Index(key, p.n, p.mode) }
 
 // ConsistentHash is a ketama ring, the algorithm of rb's ConsistentHashingRouter (rb/ketama.py): each
 // node gets floor(40 * nodes * weight / totalWeight) md5 digests of "<name>-<i>-salt" (at least one:
@@ -75,7 +78,7 @@ func (p *Partition) CheckedHostForKey(key string) (int, error) { return index(ke
 type ConsistentHash struct {
 	points []uint32 // sorted
 	owner  map[uint32]int
-	ids    []int // the nodes' distinct host ids, sorted; a Cluster checks them against its hosts
+	ids    []int // the nodes' distinct host ids, sorted; New checks them against its hosts
 }
 
 // Node is one host of a ConsistentHash: its id, the name hashed onto the ring, and its weight.
@@ -85,10 +88,11 @@ type Node struct {
 	Weight int    // at least 1; 0 or less is refused (ErrBadHosts)
 }
 
-// NewConsistentHash builds a ring over hosts 0..n-1 of weight 1, named by their ids.
+// NewConsistentHash builds a ring over hosts 0..n-1 of weight 1, named by their ids. Fewer than 1
+// host is an error wrapping ErrBadHosts and shard.ErrBadShards.
 func NewConsistentHash(n int) (*ConsistentHash, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("%w: %d hosts", ErrBadShards, n)
+		return nil, fmt.Errorf("%w: %w: %d hosts", ErrBadHosts, shard.ErrBadShards, n)
 	}
 	nodes := make([]Node, n)
 	for i := range nodes {

@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/ria-go/ria/conn"
 )
 
-// TestNewRejectsRouterForOtherHosts: a router built for other host ids than the cluster's 0..n-1 is
-// refused when the cluster is made (rb's assert_gapless_hosts), instead of panicking on the first key.
+// TestNewRejectsRouterForOtherHosts: a router built for other host ids than 0..n-1 is
+// refused when the Hosts is made (rb's assert_gapless_hosts), instead of panicking on the first key.
 func TestNewRejectsRouterForOtherHosts(t *testing.T) {
 	m := miniredis.RunT(t)
 	hosts := func(n int) map[int]map[string]any {
@@ -49,24 +49,24 @@ func TestNewRejectsRouterForOtherHosts(t *testing.T) {
 		{"nil router", 2, func(int) (Router, error) { return nil, nil }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cl, err := New(&Options{Hosts: hosts(tc.n), Router: tc.router})
+			hs, err := New(&Options{Hosts: hosts(tc.n), Router: tc.router})
 			if !errors.Is(err, ErrBadHosts) {
 				t.Errorf("New error %v; want ErrBadHosts", err)
 			}
-			if cl != nil {
-				cl.Close()
+			if hs != nil {
+				hs.Close()
 			}
 		})
 	}
 	// The same ring over the right hosts is accepted, with gaps or not in the names.
-	cl, err := New(&Options{Hosts: hosts(3), Router: ring(2, 0, 1)})
+	hs, err := New(&Options{Hosts: hosts(3), Router: ring(2, 0, 1)})
 	if err != nil {
 		t.Fatalf("New with ring over 0..2: %v", err)
 	}
-	cl.Close()
+	hs.Close()
 }
 
-// badRouter answers a host id the cluster does not have for keys starting with "bad".
+// badRouter answers a host id the Hosts does not have for keys starting with "bad".
 type badRouter struct{ n int }
 
 func (r badRouter) HostForKey(key string) int {
@@ -81,8 +81,8 @@ func (r badRouter) HostForKey(key string) int {
 // client, and the process does not panic.
 func TestRouterOutOfRange(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
-	cl, minis, _ := miniCluster(t, 2, &Options{Router: func(n int) (Router, error) { return badRouter{n}, nil }})
-	rc := cl.Routing()
+	hs, minis, _ := miniHosts(t, 2, &Options{Router: func(n int) (Router, error) { return badRouter{n}, nil }})
+	rc := hs.Routing()
 	check := func(what string, err error) {
 		t.Helper()
 		if !errors.Is(err, ErrNoHost) || !errors.Is(err, ErrUnroutable) {
@@ -100,7 +100,7 @@ func TestRouterOutOfRange(t *testing.T) {
 
 	var good *redis.StatusCmd
 	var bad []*redis.StringCmd
-	err := cl.Map(ctx, func(p redis.Pipeliner) error {
+	err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		good = p.Set(ctx, "good", "ok", 0)
 		for i := 0; i < 3; i++ {
 			bad = append(bad, p.Get(ctx, fmt.Sprint("bad", i)))
@@ -177,18 +177,18 @@ func TestMaxConcurrency(t *testing.T) {
 				}
 				return c, err
 			}
-			cl, err := New(o)
+			hs, err := New(o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer cl.Close()
+			defer hs.Close()
 			// Enough keys that every host gets a pipeline.
 			var keys []string
 			seen := map[int]int{}
 			for i := 0; len(seen) < hosts || slices.Min(mapValues(seen)) < 3; i++ {
 				k := fmt.Sprint("k", i)
 				keys = append(keys, k)
-				seen[cl.HostForKey(k)]++
+				seen[hs.HostForKey(k)]++
 			}
 			check := func(what string, err error) {
 				t.Helper()
@@ -200,15 +200,15 @@ func TestMaxConcurrency(t *testing.T) {
 				}
 				f.max.Store(0)
 			}
-			check("Map", cl.Map(ctx, func(p redis.Pipeliner) error {
+			check("Map", hs.Map(ctx, func(p redis.Pipeliner) error {
 				for _, k := range keys {
 					p.Incr(ctx, k)
 				}
 				return nil
 			}))
-			check("All", cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil }))
+			check("All", hs.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil }))
 			for _, k := range keys {
-				if v, err := cl.Routing().Get(ctx, k).Result(); err != nil || v != "1" {
+				if v, err := hs.Routing().Get(ctx, k).Result(); err != nil || v != "1" {
 					t.Errorf("GET %s = %q, %v; want 1", k, v, err)
 				}
 			}
@@ -228,9 +228,9 @@ func mapValues(m map[int]int) []int {
 // GET of a list fails with WRONGTYPE as GET does; AutoBatch(true) turns batching back on.
 func TestOptionsNoAutoBatch(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
-	cl, minis, rec := miniCluster(t, 2, &Options{NoAutoBatch: true})
-	minis[cl.HostForKey("list")].Lpush("list", "x")
-	run := func(c *Cluster) (map[int][]string, error) {
+	hs, minis, rec := miniHosts(t, 2, &Options{NoAutoBatch: true})
+	minis[hs.HostForKey("list")].Lpush("list", "x")
+	run := func(c *Hosts) (map[int][]string, error) {
 		rec.reset()
 		var list *redis.StringCmd
 		err := c.Map(ctx, func(p redis.Pipeliner) error {
@@ -248,7 +248,7 @@ func TestOptionsNoAutoBatch(t *testing.T) {
 		}
 		return map[int][]string{0: rec.names(0), 1: rec.names(1)}, list.Err()
 	}
-	sent, listErr := run(cl)
+	sent, listErr := run(hs)
 	for id, names := range sent {
 		for _, n := range names {
 			if n != "get" && n != "set" {
@@ -263,7 +263,7 @@ func TestOptionsNoAutoBatch(t *testing.T) {
 		t.Errorf("NoAutoBatch: GET of a list: %v; want WRONGTYPE", listErr)
 	}
 
-	sent, listErr = run(cl.AutoBatch(true))
+	sent, listErr = run(hs.AutoBatch(true))
 	for id, names := range sent {
 		if !slices.Contains(names, "mget") || !slices.Contains(names, "mset") || slices.Contains(names, "set") {
 			t.Errorf("AutoBatch(true): host %d received %v; want mset and mget", id, names)
@@ -283,26 +283,26 @@ func TestNewInsecureTLS(t *testing.T) {
 		{"addr": m.Addr(), "ssl": true, "ssl_check_hostname": false},
 	} {
 		hosts := map[int]map[string]any{0: {"addr": m.Addr()}, 1: hc}
-		cl, err := New(&Options{Hosts: hosts})
+		hs, err := New(&Options{Hosts: hosts})
 		if !errors.Is(err, conn.ErrInsecureTLS) || !errors.Is(err, ErrBadHosts) || !strings.Contains(err.Error(), "host 1") {
 			t.Errorf("New(%v): %v; want ErrInsecureTLS and ErrBadHosts naming host 1", hc, err)
 		}
-		if cl != nil {
-			cl.Close()
+		if hs != nil {
+			hs.Close()
 		}
 		// As a default, too.
-		cl, err = New(&Options{Hosts: map[int]map[string]any{0: {"addr": m.Addr()}}, HostDefaults: map[string]any{"ssl": true, "ssl_cert_reqs": "none"}})
+		hs, err = New(&Options{Hosts: map[int]map[string]any{0: {"addr": m.Addr()}}, HostDefaults: map[string]any{"ssl": true, "ssl_cert_reqs": "none"}})
 		if !errors.Is(err, conn.ErrInsecureTLS) {
 			t.Errorf("New with insecure HostDefaults: %v; want ErrInsecureTLS", err)
 		}
-		if cl != nil {
-			cl.Close()
+		if hs != nil {
+			hs.Close()
 		}
-		cl, err = New(&Options{Hosts: hosts, AllowInsecureTLS: true})
+		hs, err = New(&Options{Hosts: hosts, AllowInsecureTLS: true})
 		if err != nil {
 			t.Errorf("New(%v) with AllowInsecureTLS: %v", hc, err)
 			continue
 		}
-		cl.Close()
+		hs.Close()
 	}
 }

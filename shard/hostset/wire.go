@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"encoding"

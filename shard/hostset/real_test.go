@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/ria-go/ria/redistest"
 )
 
-// realCluster starts n real redis-servers and a cluster over them.
-func realCluster(t testing.TB, n int, opt *Options) (*Cluster, redistest.Group) {
+// realHosts starts n real redis-servers and a Hosts over them.
+func realHosts(t testing.TB, n int, opt *Options) (*Hosts, redistest.Group) {
 	t.Helper()
 	g := redistest.RunShardsT(t, n, nil)
 	var o Options
@@ -29,18 +29,18 @@ func realCluster(t testing.TB, n int, opt *Options) (*Cluster, redistest.Group) 
 		o.Hosts[i] = map[string]any{"addr": s.Addr()}
 	}
 	o.HostDefaults = map[string]any{"dial_timeout": 1, "socket_timeout": 5}
-	cl, err := New(&o)
+	hs, err := New(&o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cl.Close() })
-	return cl, g
+	t.Cleanup(func() { hs.Close() })
+	return hs, g
 }
 
 // commandCalls reads INFO commandstats on every host: host -> command -> calls.
-func commandCalls(t *testing.T, ctx context.Context, cl *Cluster) map[int]map[string]int {
+func commandCalls(t *testing.T, ctx context.Context, hs *Hosts) map[int]map[string]int {
 	t.Helper()
-	infos, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.StringCmd { return p.Info(ctx, "commandstats") })
+	infos, err := FanoutCmd(ctx, hs, nil, func(p redis.Pipeliner) *redis.StringCmd { return p.Info(ctx, "commandstats") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,9 +59,9 @@ func commandCalls(t *testing.T, ctx context.Context, cl *Cluster) map[int]map[st
 	return out
 }
 
-func resetStats(t *testing.T, ctx context.Context, cl *Cluster) {
+func resetStats(t *testing.T, ctx context.Context, hs *Hosts) {
 	t.Helper()
-	if _, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.StatusCmd { return p.ConfigResetStat(ctx) }); err != nil {
+	if _, err := FanoutCmd(ctx, hs, nil, func(p redis.Pipeliner) *redis.StatusCmd { return p.ConfigResetStat(ctx) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -70,18 +70,18 @@ func resetStats(t *testing.T, ctx context.Context, cl *Cluster) {
 // GETs reaches each host as one MGET, and SETs as one MSET.
 func TestRealAutoBatchCommandStats(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
-	cl, _ := realCluster(t, 4, nil)
+	hs, _ := realHosts(t, 4, nil)
 	const n = 400
 	perHost := map[int]int{}
 	for i := 0; i < n; i++ {
-		perHost[cl.HostForKey(fmt.Sprint("key:", i))]++
+		perHost[hs.HostForKey(fmt.Sprint("key:", i))]++
 	}
 	if len(perHost) != 4 {
 		t.Fatalf("keys spread over %d hosts; want 4", len(perHost))
 	}
 
-	resetStats(t, ctx, cl)
-	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+	resetStats(t, ctx, hs)
+	if err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		for i := 0; i < n; i++ {
 			p.Set(ctx, fmt.Sprint("key:", i), i, 0)
 		}
@@ -90,7 +90,7 @@ func TestRealAutoBatchCommandStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	gets := make([]*redis.StringCmd, n)
-	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+	if err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		for i := range gets {
 			gets[i] = p.Get(ctx, fmt.Sprint("key:", i))
 		}
@@ -103,7 +103,7 @@ func TestRealAutoBatchCommandStats(t *testing.T) {
 			t.Fatalf("GET key:%d = %q, %v", i, g.Val(), g.Err())
 		}
 	}
-	calls := commandCalls(t, ctx, cl)
+	calls := commandCalls(t, ctx, hs)
 	for id, c := range calls {
 		if c["mset"] != 1 || c["set"] != 0 || c["mget"] != 1 || c["get"] != 0 {
 			t.Errorf("host %d (%d keys) commandstats: mset=%d set=%d mget=%d get=%d; want one MSET and one MGET",
@@ -112,8 +112,8 @@ func TestRealAutoBatchCommandStats(t *testing.T) {
 	}
 
 	// Off: one GET per key reaches its host.
-	resetStats(t, ctx, cl)
-	if err := cl.AutoBatch(false).Map(ctx, func(p redis.Pipeliner) error {
+	resetStats(t, ctx, hs)
+	if err := hs.AutoBatch(false).Map(ctx, func(p redis.Pipeliner) error {
 		for i := 0; i < n; i++ {
 			p.Get(ctx, fmt.Sprint("key:", i))
 		}
@@ -121,7 +121,7 @@ func TestRealAutoBatchCommandStats(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for id, c := range commandCalls(t, ctx, cl) {
+	for id, c := range commandCalls(t, ctx, hs) {
 		if c["get"] != perHost[id] || c["mget"] != 0 {
 			t.Errorf("host %d without auto-batching: get=%d mget=%d; want get=%d", id, c["get"], c["mget"], perHost[id])
 		}
@@ -131,8 +131,8 @@ func TestRealAutoBatchCommandStats(t *testing.T) {
 // TestRealFanout sends to 4 real servers and reads results keyed by host.
 func TestRealFanout(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
-	cl, g := realCluster(t, 4, nil)
-	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+	hs, g := realHosts(t, 4, nil)
+	if err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		for i := 0; i < 200; i++ {
 			p.Set(ctx, fmt.Sprint("k", i), "v", 0)
 		}
@@ -140,7 +140,7 @@ func TestRealFanout(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	sizes, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
+	sizes, err := FanoutCmd(ctx, hs, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,16 +159,16 @@ func TestRealFanout(t *testing.T) {
 	if total != 200 {
 		t.Errorf("keys on all hosts %d; want 200", total)
 	}
-	ports, err := FanoutCmd(ctx, cl, []int{2, 0}, func(p redis.Pipeliner) *redis.MapStringStringCmd {
+	ports, err := FanoutCmd(ctx, hs, []int{2, 0}, func(p redis.Pipeliner) *redis.MapStringStringCmd {
 		return p.ConfigGet(ctx, "port")
 	})
 	if err != nil || len(ports) != 2 || ports[2].Val()["port"] != strconv.Itoa(g[2].Port()) || ports[0].Val()["port"] != strconv.Itoa(g[0].Port()) {
 		t.Errorf("CONFIG GET port on hosts 2, 0 = %v, %v", ports, err)
 	}
-	if err := cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.FlushDB(ctx); return nil }); err != nil {
+	if err := hs.All(ctx, func(_ int, p redis.Pipeliner) error { p.FlushDB(ctx); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	sizes, _ = FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
+	sizes, _ = FanoutCmd(ctx, hs, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
 	for id, s := range sizes {
 		if s.Val() != 0 {
 			t.Errorf("host %d holds %d keys after All(FLUSHDB)", id, s.Val())
@@ -177,17 +177,17 @@ func TestRealFanout(t *testing.T) {
 }
 
 // TestRealHostDown kills one of 4 servers: only its keys fail, with an error naming it; no key goes
-// elsewhere; after a restart the same cluster serves them again. A paused host fails at the deadline.
+// elsewhere; after a restart the same Hosts serves them again. A paused host fails at the deadline.
 func TestRealHostDown(t *testing.T) {
 	ctx := ctxT(t, 90*time.Second)
-	cl, g := realCluster(t, 4, nil)
+	hs, g := realHosts(t, 4, nil)
 	keys := make([]string, 200)
 	for i := range keys {
 		keys[i] = fmt.Sprint("item:", i)
 	}
 	set := func(ctx context.Context, val string) (map[string]*redis.StatusCmd, error) {
 		cmds := map[string]*redis.StatusCmd{}
-		err := cl.Map(ctx, func(p redis.Pipeliner) error {
+		err := hs.Map(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys {
 				cmds[k] = p.Set(ctx, k, val, 0)
 			}
@@ -205,16 +205,16 @@ func TestRealHostDown(t *testing.T) {
 	for round := 0; round < 2; round++ {
 		cmds, err := set(ctx, "two")
 		var he *HostError
-		if !errors.As(err, &he) || he.Host != down || !strings.Contains(err.Error(), g[down].Addr()) || strings.Count(err.Error(), "shard: host") != 1 {
+		if !errors.As(err, &he) || he.Host != down || !strings.Contains(err.Error(), g[down].Addr()) || strings.Count(err.Error(), "hostset: host") != 1 {
 			t.Fatalf("Map with host %d killed: %v; want one *HostError naming host %d (%s)", down, err, down, g[down].Addr())
 		}
 		for k, c := range cmds {
-			if cl.HostForKey(k) == down {
+			if hs.HostForKey(k) == down {
 				if !errors.As(c.Err(), &he) || he.Host != down {
 					t.Errorf("SET %s (host %d): %v; want its *HostError", k, down, c.Err())
 				}
 			} else if c.Err() != nil {
-				t.Errorf("SET %s on live host %d: %v", k, cl.HostForKey(k), c.Err())
+				t.Errorf("SET %s on live host %d: %v", k, hs.HostForKey(k), c.Err())
 			}
 		}
 	}
@@ -226,7 +226,7 @@ func TestRealHostDown(t *testing.T) {
 		c := s.Client(t)
 		for _, k := range keys {
 			v, err := c.Get(ctx, k).Result()
-			owner := cl.HostForKey(k)
+			owner := hs.HostForKey(k)
 			if owner == id && v != "two" {
 				t.Errorf("host %d: %s = %q, %v; want two", id, k, v, err)
 			}
@@ -235,14 +235,14 @@ func TestRealHostDown(t *testing.T) {
 			}
 		}
 	}
-	// Restart: the same cluster (and client) reaches the host again.
+	// Restart: the same Hosts (and client) reaches the host again.
 	if err := g[down].Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if cmds, err := set(ctx, "three"); err != nil {
 		t.Fatalf("Map after restart: %v (%d cmds)", err, len(cmds))
 	}
-	if v, err := cl.Routing().Get(ctx, keysOn(cl, keys, down)[0]).Result(); err != nil || v != "three" {
+	if v, err := hs.Routing().Get(ctx, keysOn(hs, keys, down)[0]).Result(); err != nil || v != "three" {
 		t.Errorf("GET on the restarted host = %q, %v", v, err)
 	}
 
@@ -262,7 +262,7 @@ func TestRealHostDown(t *testing.T) {
 		t.Fatalf("Map with host %d paused: %v; want its *HostError", paused, err)
 	}
 	for k, c := range cmds {
-		if h := cl.HostForKey(k); h != paused && c.Err() != nil {
+		if h := hs.HostForKey(k); h != paused && c.Err() != nil {
 			t.Errorf("SET %s on host %d while host %d paused: %v", k, h, paused, c.Err())
 		}
 	}
@@ -271,10 +271,10 @@ func TestRealHostDown(t *testing.T) {
 	}
 }
 
-func keysOn(cl *Cluster, keys []string, host int) []string {
+func keysOn(hs *Hosts, keys []string, host int) []string {
 	var out []string
 	for _, k := range keys {
-		if cl.HostForKey(k) == host {
+		if hs.HostForKey(k) == host {
 			out = append(out, k)
 		}
 	}
@@ -293,7 +293,7 @@ func TestRealBatchRefusedPerKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{sent: map[int][]string{}}
-	cl, err := New(&Options{
+	hs, err := New(&Options{
 		Hosts: map[int]map[string]any{0: {"addr": srv.Addr(), "username": "limited", "password": "pw", "socket_timeout": 5}},
 		NewClient: func(id int, cfg *conn.Config) (redis.UniversalClient, error) {
 			c, err := cfg.NewClient()
@@ -306,10 +306,10 @@ func TestRealBatchRefusedPerKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer hs.Close()
 	keys := []string{"ok:1", "bad:1", "ok:2"}
 	sets := map[string]*redis.StatusCmd{}
-	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+	if err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		for _, k := range keys {
 			sets[k] = p.Set(ctx, k, "v-"+k, 0)
 		}
@@ -341,7 +341,7 @@ func TestRealBatchRefusedPerKey(t *testing.T) {
 
 	rec.reset()
 	gets := map[string]*redis.StringCmd{}
-	if err := cl.Map(ctx, func(p redis.Pipeliner) error {
+	if err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		for _, k := range append(keys, "ok:missing") {
 			gets[k] = p.Get(ctx, k)
 		}

@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"fmt"
@@ -127,7 +127,7 @@ func routeKey(cmd redis.Cmder) (string, error) {
 		return "", &UnroutableError{Command: name, Reason: "unknown command"}
 	}
 	if connectionBound[name] {
-		return "", &UnroutableError{Command: name, Reason: "it needs a connection of its own; use the client Cluster.ClientForKey returns"}
+		return "", &UnroutableError{Command: name, Reason: "it needs a connection of its own; use the client Hosts.ClientForKey returns"}
 	}
 	keys, err := commandKeys(name, info, args)
 	if err != nil {

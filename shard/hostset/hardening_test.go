@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/shard"
 )
 
 // TestMaxConcurrencyRule: go-redis's option rule. 0 is the default (64), -1 is no bound, and any
@@ -23,14 +24,17 @@ import (
 func TestMaxConcurrencyRule(t *testing.T) {
 	m := miniredis.RunT(t)
 	one := map[int]map[string]any{0: {"addr": m.Addr()}}
-	cl, err := New(&Options{Hosts: one})
-	if err != nil || cl.core.opt.MaxConcurrency != 64 {
-		t.Fatalf("MaxConcurrency 0: %v, %+v; want the default 64", err, cl)
+	hs, err := New(&Options{Hosts: one})
+	if err != nil || hs.core.opt.MaxConcurrency != 64 {
+		t.Fatalf("MaxConcurrency 0: %v, %+v; want the default 64", err, hs)
 	}
-	cl.Close()
+	hs.Close()
 	cfgClient := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	for _, v := range []int{-2, -3, -64, -1 << 40} {
 		_, err := New(&Options{Hosts: one, MaxConcurrency: v})
@@ -99,14 +103,14 @@ func TestMaxConcurrencyUnbounded(t *testing.T) {
 			}
 			return c, err
 		}
-		cl, err := New(o)
+		hs, err := New(o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer cl.Close()
+		defer hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		return cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil })
+		return hs.All(ctx, func(_ int, p redis.Pipeliner) error { p.Ping(ctx); return nil })
 	}
 	if err := run(-1); err != nil {
 		t.Errorf("MaxConcurrency -1: %v; want all hosts in flight together", err)
@@ -119,15 +123,15 @@ func TestMaxConcurrencyUnbounded(t *testing.T) {
 // TestFanoutDuplicateHost: a host listed twice is a bad host list, not a missing host.
 func TestFanoutDuplicateHost(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
-	cl, _, rec := miniCluster(t, 3, nil)
+	hs, _, rec := miniHosts(t, 3, nil)
 	for _, hosts := range [][]int{{0, 0}, {1, 2, 1}, {2, 0, 1, 0}} {
 		called := false
-		err := cl.Fanout(ctx, hosts, func(int, redis.Pipeliner) error { called = true; return nil })
+		err := hs.Fanout(ctx, hosts, func(int, redis.Pipeliner) error { called = true; return nil })
 		if !errors.Is(err, ErrBadHosts) || errors.Is(err, ErrNoHost) || !strings.Contains(err.Error(), "twice") || called {
 			t.Errorf("Fanout(%v): %v (fn called %v); want ErrBadHosts saying twice, before fn", hosts, err, called)
 		}
 	}
-	if _, err := FanoutCmd(ctx, cl, []int{1, 1}, func(p redis.Pipeliner) *redis.StatusCmd { return p.Ping(ctx) }); !errors.Is(err, ErrBadHosts) {
+	if _, err := FanoutCmd(ctx, hs, []int{1, 1}, func(p redis.Pipeliner) *redis.StatusCmd { return p.Ping(ctx) }); !errors.Is(err, ErrBadHosts) {
 		t.Errorf("FanoutCmd duplicate: %v; want ErrBadHosts", err)
 	}
 	for id := 0; id < 3; id++ {
@@ -141,8 +145,8 @@ func TestFanoutDuplicateHost(t *testing.T) {
 // send the reader to ClientForKey, which returns a client; HostForKey returns an int.
 func TestRefusalsNameClientForKey(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
-	cl, _, _ := miniCluster(t, 2, nil)
-	rc := cl.Routing()
+	hs, _, _ := miniHosts(t, 2, nil)
+	rc := hs.Routing()
 	errs := map[string]error{
 		"Watch":       rc.Watch(ctx, func(*redis.Tx) error { return nil }, "k"),
 		"WATCH cmd":   rc.Do(ctx, "watch", "k").Err(),
@@ -153,12 +157,12 @@ func TestRefusalsNameClientForKey(t *testing.T) {
 	_, errs["TxPipelined"] = rc.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Incr(ctx, "k"); return nil })
 	for what, err := range errs {
 		if !errors.Is(err, ErrUnroutable) || !strings.Contains(err.Error(), "ClientForKey") || strings.Contains(err.Error(), "HostForKey") {
-			t.Errorf("%s: %v; want ErrUnroutable pointing to Cluster.ClientForKey", what, err)
+			t.Errorf("%s: %v; want ErrUnroutable pointing to Hosts.ClientForKey", what, err)
 		}
 	}
 	// ClientForKey gives what the message promises: a client on the key's host, with WATCH.
-	c, id, err := cl.ClientForKey(ctx, "k")
-	if err != nil || id != cl.HostForKey("k") {
+	c, id, err := hs.ClientForKey(ctx, "k")
+	if err != nil || id != hs.HostForKey("k") {
 		t.Fatalf("ClientForKey: %d, %v", id, err)
 	}
 	if err := c.Watch(ctx, func(tx *redis.Tx) error {
@@ -175,47 +179,47 @@ func TestUnreachableRingRefused(t *testing.T) {
 	m := miniredis.RunT(t)
 	hosts := map[int]map[string]any{0: {"addr": m.Addr()}, 1: {"addr": m.Addr()}}
 	ring := &ConsistentHash{points: []uint32{10, 20}, owner: map[uint32]int{10: 1, 20: 1}, ids: []int{0, 1}}
-	cl, err := New(&Options{Hosts: hosts, Router: func(int) (Router, error) { return ring, nil }})
+	hs, err := New(&Options{Hosts: hosts, Router: func(int) (Router, error) { return ring, nil }})
 	if !errors.Is(err, ErrBadHosts) || !strings.Contains(err.Error(), "host 0") {
 		t.Errorf("New with host 0 unreachable: %v; want ErrBadHosts naming host 0", err)
 	}
-	if cl != nil {
-		cl.Close()
+	if hs != nil {
+		hs.Close()
 	}
-	// A weight-1 node beside a weight-1000 one is reachable, and the cluster is made.
-	cl, err = New(&Options{Hosts: hosts, Router: func(int) (Router, error) {
+	// A weight-1 node beside a weight-1000 one is reachable, and the Hosts is made.
+	hs, err = New(&Options{Hosts: hosts, Router: func(int) (Router, error) {
 		return NewConsistentHashNodes([]Node{{Host: 0, Weight: 1}, {Host: 1, Weight: 1000}})
 	}})
 	if err != nil {
 		t.Fatalf("New with weights 1:1000: %v", err)
 	}
-	cl.Close()
+	hs.Close()
 }
 
-// TestPython3PartitionRefusesKey: a cluster whose router is a Python3 Partition fails only the
-// commands of keys latin-1 cannot encode, with ErrNotLatin1, and ClientForKey says so.
+// TestPython3PartitionRefusesKey: a Hosts whose router is a shard.Python3 Partition fails only the
+// commands of keys latin-1 cannot encode, with shard.ErrNotLatin1, and ClientForKey says so.
 func TestPython3PartitionRefusesKey(t *testing.T) {
 	ctx := ctxT(t, 30*time.Second)
-	cl, minis, _ := miniCluster(t, 3, &Options{Router: func(n int) (Router, error) { return NewPartitionMode(n, Python3) }})
-	rc := cl.Routing()
-	if err := rc.Set(ctx, "中文", "v", 0).Err(); !errors.Is(err, ErrNotLatin1) || !errors.Is(err, ErrUnroutable) {
-		t.Errorf("SET 中文: %v; want ErrNotLatin1 and ErrUnroutable", err)
+	hs, minis, _ := miniHosts(t, 3, &Options{Router: func(n int) (Router, error) { return NewPartitionMode(n, shard.Python3) }})
+	rc := hs.Routing()
+	if err := rc.Set(ctx, "中文", "v", 0).Err(); !errors.Is(err, shard.ErrNotLatin1) || !errors.Is(err, ErrUnroutable) {
+		t.Errorf("SET 中文: %v; want shard.ErrNotLatin1 and ErrUnroutable", err)
 	}
-	if err := rc.MSet(ctx, "ok", "1", "中文", "2").Err(); !errors.Is(err, ErrNotLatin1) {
-		t.Errorf("MSET with 中文: %v; want ErrNotLatin1", err)
+	if err := rc.MSet(ctx, "ok", "1", "中文", "2").Err(); !errors.Is(err, shard.ErrNotLatin1) {
+		t.Errorf("MSET with 中文: %v; want shard.ErrNotLatin1", err)
 	}
-	if _, _, err := cl.ClientForKey(ctx, "中文"); !errors.Is(err, ErrNotLatin1) {
-		t.Errorf("ClientForKey(中文): %v; want ErrNotLatin1", err)
+	if _, _, err := hs.ClientForKey(ctx, "中文"); !errors.Is(err, shard.ErrNotLatin1) {
+		t.Errorf("ClientForKey(中文): %v; want shard.ErrNotLatin1", err)
 	}
-	if id := cl.HostForKey("中文"); id != -1 {
+	if id := hs.HostForKey("中文"); id != -1 {
 		t.Errorf("HostForKey(中文) = %d; want -1", id)
 	}
 	// latin-1 keys go to the host of their latin-1 crc32 (the book's Python 3 hash).
 	if err := rc.Set(ctx, "héllo", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := Index("héllo", 3, Python3)
-	if !minis[want].Exists("héllo") || cl.HostForKey("héllo") != want {
+	want, _ := shard.Index("héllo", 3, shard.Python3)
+	if !minis[want].Exists("héllo") || hs.HostForKey("héllo") != want {
 		t.Errorf("héllo not on host %d", want)
 	}
 	for id, m := range minis {
@@ -260,7 +264,7 @@ func ctxCases() map[string]func() (context.Context, context.CancelFunc) {
 	}
 }
 
-// TestCtxEndedErrors: once the caller's ctx has ended, every public I/O call returns an error for
+// TestCtxEndedErrors: once the caller's ctx has ended, every public I/O call of Hosts returns an error for
 // which errors.Is(err, ctx.Err()) holds, and so does every failed command, inside its *HostError
 // too; the hosts here never answer, so without ctx nothing would end.
 func TestCtxEndedErrors(t *testing.T) {
@@ -268,26 +272,27 @@ func TestCtxEndedErrors(t *testing.T) {
 	cfgServer := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	for i := 0; i < 2; i++ {
-		if err := reg.SetConfig(context.Background(), ShardComponent("hole", i), map[string]any{"addr": hole, "socket_timeout": 60}); err != nil {
+		if err := reg.SetConfig(context.Background(), shard.ShardComponent("hole", i), map[string]any{"addr": hole, "socket_timeout": 60}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	hosts := map[int]map[string]any{0: {"addr": hole}, 1: {"addr": hole}, 2: {"addr": hole}}
-	cl, err := New(&Options{Hosts: hosts, HostDefaults: map[string]any{"socket_timeout": 60, "socket_connect_timeout": 60}})
+	hs, err := New(&Options{Hosts: hosts, HostDefaults: map[string]any{"socket_timeout": 60, "socket_connect_timeout": 60}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer hs.Close()
 	rcl, err := FromRegistry(reg, "hole", 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rcl.Close()
-	holeClient := redis.NewClient(&redis.Options{Addr: hole, ContextTimeoutEnabled: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute, DialTimeout: time.Minute, MaxRetries: -1})
-	defer holeClient.Close()
 
 	for name, mk := range ctxCases() {
 		t.Run(name, func(t *testing.T) {
@@ -306,36 +311,13 @@ func TestCtxEndedErrors(t *testing.T) {
 				}
 			}
 			calls := map[string]func(ctx context.Context) error{
-				"routing GET":  func(ctx context.Context) error { return cl.Routing().Get(ctx, "k").Err() },
-				"routing SET":  func(ctx context.Context) error { return cl.Routing().Set(ctx, "k", 1, 0).Err() },
-				"routing MGET": func(ctx context.Context) error { return cl.Routing().MGet(ctx, "a", "b", "c", "d").Err() },
+				"routing GET":  func(ctx context.Context) error { return hs.Routing().Get(ctx, "k").Err() },
+				"routing SET":  func(ctx context.Context) error { return hs.Routing().Set(ctx, "k", 1, 0).Err() },
+				"routing MGET": func(ctx context.Context) error { return hs.Routing().MGet(ctx, "a", "b", "c", "d").Err() },
 				"registry GET": func(ctx context.Context) error { return rcl.Routing().Get(ctx, "k").Err() },
-				"MGet":         func(ctx context.Context) error { _, err := MGet(ctx, holeClient, "a", "b"); return err },
-				"Scan": func(ctx context.Context) error {
-					return Scan(ctx, holeClient, "*", 10, func(string) error { return nil })
-				},
-				"HSet": func(ctx context.Context) error { _, err := HSet(ctx, holeClient, "h", "k", "v", 100, 10); return err },
-				"HGet": func(ctx context.Context) error { _, err := HGet(ctx, holeClient, "h", "k", 100, 10); return err },
-				"SAdd": func(ctx context.Context) error { _, err := SAdd(ctx, holeClient, "s", "m", 100, 10); return err },
-				"Call": func(ctx context.Context) error {
-					_, err := Call(ctx, reg, "hole", 2, "k", func(ctx context.Context, c redis.Cmdable) (string, error) { return c.Get(ctx, "k").Result() })
-					return err
-				},
-				"Wrap": func(ctx context.Context) error {
-					_, err := Wrap(reg, "hole", 2, func(ctx context.Context, c redis.Cmdable, key string) (string, error) {
-						return c.Get(ctx, key).Result()
-					})(ctx, "k")
-					return err
-				},
-				"Wrap3": func(ctx context.Context) error {
-					_, err := Wrap3(reg, "hole", 2, func(ctx context.Context, c redis.Cmdable, key string, a, b, d int) (int64, error) {
-						return c.IncrBy(ctx, key, int64(a+b+d)).Result()
-					})(ctx, "k", 1, 2, 3)
-					return err
-				},
 				"Map": func(ctx context.Context) error {
 					var cmds []redis.Cmder
-					err := cl.Map(ctx, func(p redis.Pipeliner) error {
+					err := hs.Map(ctx, func(p redis.Pipeliner) error {
 						for i := 0; i < 20; i++ {
 							cmds = append(cmds, p.Get(ctx, fmt.Sprint("k", i)), p.Incr(ctx, fmt.Sprint("n", i)))
 						}
@@ -350,7 +332,7 @@ func TestCtxEndedErrors(t *testing.T) {
 				"All": func(ctx context.Context) error {
 					var cmds []redis.Cmder
 					var mu sync.Mutex
-					err := cl.All(ctx, func(_ int, p redis.Pipeliner) error {
+					err := hs.All(ctx, func(_ int, p redis.Pipeliner) error {
 						mu.Lock()
 						defer mu.Unlock()
 						cmds = append(cmds, p.Ping(ctx), p.Get(ctx, "a"), p.Get(ctx, "b"))
@@ -362,14 +344,14 @@ func TestCtxEndedErrors(t *testing.T) {
 					return err
 				},
 				"FanoutCmd": func(ctx context.Context) error {
-					res, err := FanoutCmd(ctx, cl, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
+					res, err := FanoutCmd(ctx, hs, nil, func(p redis.Pipeliner) *redis.IntCmd { return p.DBSize(ctx) })
 					for id, c := range res {
 						check(fmt.Sprintf("FanoutCmd host %d", id), c.Err(), ctx)
 					}
 					return err
 				},
 				"routing pipeline": func(ctx context.Context) error {
-					cmds, err := cl.Routing().Pipelined(ctx, func(p redis.Pipeliner) error {
+					cmds, err := hs.Routing().Pipelined(ctx, func(p redis.Pipeliner) error {
 						p.Set(ctx, "a", 1, 0)
 						p.Get(ctx, "b")
 						return nil
@@ -381,14 +363,13 @@ func TestCtxEndedErrors(t *testing.T) {
 				},
 			}
 			if name == "cancelled" { // calls that do no I/O here, so only an ended ctx fails them
-				calls["Host"] = func(ctx context.Context) error { _, err := cl.Host(ctx, 0); return err }
-				calls["Acquire"] = func(ctx context.Context) error { _, _, err := cl.Acquire(ctx, 1); return err }
-				calls["ClientForKey"] = func(ctx context.Context) error { _, _, err := cl.ClientForKey(ctx, "k"); return err }
+				calls["Host"] = func(ctx context.Context) error { _, err := hs.Host(ctx, 0); return err }
+				calls["Acquire"] = func(ctx context.Context) error { _, _, err := hs.Acquire(ctx, 1); return err }
+				calls["ClientForKey"] = func(ctx context.Context) error { _, _, err := hs.ClientForKey(ctx, "k"); return err }
 				calls["registry Host"] = func(ctx context.Context) error { _, err := rcl.Host(ctx, 0); return err }
-				calls["shard.Acquire"] = func(ctx context.Context) error { _, _, err := Acquire(ctx, reg, "hole", "k", 2); return err }
-				calls["Map (empty)"] = func(ctx context.Context) error { return cl.Map(ctx, func(redis.Pipeliner) error { return nil }) }
+				calls["Map (empty)"] = func(ctx context.Context) error { return hs.Map(ctx, func(redis.Pipeliner) error { return nil }) }
 				calls["Fanout (empty)"] = func(ctx context.Context) error {
-					return cl.Fanout(ctx, []int{0}, func(int, redis.Pipeliner) error { return nil })
+					return hs.Fanout(ctx, []int{0}, func(int, redis.Pipeliner) error { return nil })
 				}
 			}
 			var wg sync.WaitGroup

@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,82 +13,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/shard"
 )
 
-// Options configure a Cluster.
-type Options struct {
-	// Hosts maps host ids to their configs in conn's JSON form (the book's redis-py keywords, as rb
-	// takes them: {"port": 6380, "db": 2}, or {"addr": "10.0.0.5:6379"}, {"url": ...}). Ids must be
-	// 0..n-1 without gaps, as rb's routers require. Unused by FromRegistry.
-	Hosts map[int]map[string]any
-
-	// HostDefaults fills in the fields a host's config leaves out, like rb's host_defaults
-	// ({"host": "127.0.0.1", "socket_timeout": 1}).
-	// default: none
-	HostDefaults map[string]any
-
-	// Router makes the router for n hosts. A Partition or ConsistentHash over other host ids than
-	// 0..n-1 (a ring node id of n or more, or an id left out) is refused with ErrBadHosts; a command
-	// whose key another Router sends outside 0..n-1 fails with ErrNoHost.
-	// default: NewPartition (rb's PartitionRouter)
-	Router func(n int) (Router, error)
-
-	// MaxConcurrency bounds how many hosts one Map, Fanout or All talks to at the same time. As in
-	// go-redis's options, 0 means the default and -1 means off: no bound, every host at once. Any
-	// other value below 1 is refused by New and FromRegistry with an *OptionError.
-	// default: 64 (rb's max_concurrency)
-	MaxConcurrency int
-
-	// NoAutoBatch turns auto-batching off: each GET and SET is sent as it is. Useful when MONITOR
-	// should show the commands as written, and when a GET of a key holding another type must fail
-	// with WRONGTYPE: a batched GET gets redis.Nil there, as MGET answers nil for such a key.
-	// (*Cluster).AutoBatch switches it for one view.
-	// default: false (consecutive GETs to a host become one MGET, plain SETs one MSET)
-	NoAutoBatch bool
-
-	// AllowInsecureTLS lets a host's config turn TLS verification off (ssl_cert_reqs "none",
-	// ssl_check_hostname false, skip_verify); without it New refuses such a host with an error
-	// wrapping conn.ErrInsecureTLS, as conn.Registry does. Unused by FromRegistry, whose registry
-	// decides.
-	// default: false
-	AllowInsecureTLS bool
-
-	// NewClient makes a host's client from its parsed config. Clients it returns should have
-	// ContextTimeoutEnabled and no retries, as conn's do, so a deadline bounds every call and a write
-	// whose reply was lost is not applied twice.
-	// default: (*conn.Config).NewClient, or NewClientAllowInsecure with AllowInsecureTLS
-	NewClient func(host int, cfg *conn.Config) (redis.UniversalClient, error)
-}
-
-func (o *Options) init() error {
-	switch {
-	case o.MaxConcurrency == 0:
-		o.MaxConcurrency = 64
-	case o.MaxConcurrency < -1:
-		return &OptionError{Field: "MaxConcurrency", Value: o.MaxConcurrency, Rule: "want 1 or more, 0 for the default (64), or -1 for no bound"}
-	}
-	if o.Router == nil {
-		o.Router = func(n int) (Router, error) { return NewPartition(n) }
-	}
-	if o.NewClient == nil {
-		allow := o.AllowInsecureTLS
-		o.NewClient = func(_ int, cfg *conn.Config) (redis.UniversalClient, error) {
-			if allow {
-				return cfg.NewClientAllowInsecure()
-			}
-			return cfg.NewClient()
-		}
-	}
-	return nil
-}
-
-// Cluster is rb's Cluster on go-redis: a set of independent Redis hosts with integer ids, a router
+// Hosts is rb's Cluster on go-redis: a set of independent Redis hosts with integer ids, a router
 // that maps each key to one host, a routing client for single-key commands, and Map / Fanout / All,
 // which send many commands to many hosts in parallel, one pipeline per host. It is not replicated: a
 // host that is down fails the commands for its keys, which are never sent anywhere else.
 //
-// A Cluster is safe for concurrent use. Views made by AutoBatch share its hosts.
-type Cluster struct {
+// A Hosts is safe for concurrent use. Views made by AutoBatch share its hosts.
+type Hosts struct {
 	core      *core
 	autoBatch bool
 }
@@ -110,9 +44,9 @@ type host struct {
 	component string                // FromRegistry
 }
 
-// New connects a cluster to the hosts in opt.Hosts. It makes the hosts' clients (go-redis dials
-// lazily, so a host that is down is not an error here) and the router.
-func New(opt *Options) (*Cluster, error) {
+// New connects to the hosts in opt.Hosts. It makes the hosts' clients (go-redis dials lazily, so a
+// host that is down is not an error here) and the router.
+func New(opt *Options) (*Hosts, error) {
 	var o Options
 	if opt != nil {
 		o = *opt
@@ -180,12 +114,12 @@ func hasAny(m map[string]any, keys ...string) bool {
 	return false
 }
 
-// FromRegistry makes a cluster of n hosts whose clients come from reg: host i is component
+// FromRegistry makes a set of n hosts whose clients come from reg: host i is component
 // "<name>:<i>", configured at config:redis:<name>:<i> (the layout of the book's sharded connections).
 // Each operation acquires the hosts' clients from the registry and releases them, so config changes
-// apply as the registry sees them. opt.Hosts, HostDefaults and NewClient are not used; the cluster
-// does not close reg.
-func FromRegistry(reg *conn.Registry, name string, n int, opt *Options) (*Cluster, error) {
+// apply as the registry sees them. opt.Hosts, HostDefaults and NewClient are not used; Close does
+// not close reg.
+func FromRegistry(reg *conn.Registry, name string, n int, opt *Options) (*Hosts, error) {
 	var o Options
 	if opt != nil {
 		o = *opt
@@ -201,13 +135,13 @@ func FromRegistry(reg *conn.Registry, name string, n int, opt *Options) (*Cluste
 	}
 	c := &core{opt: o, reg: reg, hosts: make([]host, n)}
 	for id := range c.hosts {
-		comp := ShardComponent(name, id)
+		comp := shard.ShardComponent(name, id)
 		c.hosts[id] = host{id: id, name: comp, component: comp}
 	}
 	return c.finish()
 }
 
-func (c *core) finish() (*Cluster, error) {
+func (c *core) finish() (*Hosts, error) {
 	r, err := c.opt.Router(len(c.hosts))
 	if err != nil {
 		c.closeClients()
@@ -221,12 +155,11 @@ func (c *core) finish() (*Cluster, error) {
 	for i, batch := range []bool{false, true} {
 		c.routing[i] = newRoutingClient(c, batch)
 	}
-	return &Cluster{core: c, autoBatch: !c.opt.NoAutoBatch}, nil
+	return &Hosts{core: c, autoBatch: !c.opt.NoAutoBatch}, nil
 }
 
-// checkRouter rejects a router built for other hosts than the cluster's 0..n-1 (rb's
-// assert_gapless_hosts): a ring with a node id of n or more would send keys to a host that does not
-// exist, and one that leaves an id out, or gives a host no point, would never use that host. A
+// checkRouter rejects a router built for other hosts than 0..n-1 (rb's assert_gapless_hosts): a
+// ring with a node id of n or more would send keys to a host that does not exist, and one that leaves an id out, or gives a host no point, would never use that host. A
 // custom Router cannot be checked so: its answers are checked key by key (hostFor).
 func checkRouter(r Router, n int) error {
 	switch r := r.(type) {
@@ -234,7 +167,7 @@ func checkRouter(r Router, n int) error {
 		return fmt.Errorf("%w: router is nil", ErrBadHosts)
 	case *Partition:
 		if r.n != n {
-			return fmt.Errorf("%w: partition router over %d hosts for a cluster of %d", ErrBadHosts, r.n, n)
+			return fmt.Errorf("%w: partition router over %d hosts for a set of %d", ErrBadHosts, r.n, n)
 		}
 	case *ConsistentHash:
 		reach := make([]bool, n)
@@ -253,52 +186,6 @@ func checkRouter(r Router, n int) error {
 	return nil
 }
 
-// route asks the router for key's host, through CheckedHostForKey when the router has it.
-func (c *core) route(key string) (int, error) {
-	if cr, ok := c.router.(CheckedRouter); ok {
-		return cr.CheckedHostForKey(key)
-	}
-	return c.router.HostForKey(key), nil
-}
-
-// hostFor is the router's host for key, checked: a key the router refuses, or a custom Router's
-// answer outside 0..n-1, fails the command instead of indexing past the hosts.
-func (c *core) hostFor(cmd redis.Cmder, key string) (int, error) {
-	id, err := c.checkedHost(key)
-	if err != nil {
-		return 0, &UnroutableError{Command: commandLabel(cmd.Args()), Reason: "the router has no host for its key", Err: err}
-	}
-	return id, nil
-}
-
-// checkedHost is route with the answer checked against the hosts.
-func (c *core) checkedHost(key string) (int, error) {
-	id, err := c.route(key)
-	if err != nil {
-		return 0, err
-	}
-	if id < 0 || id >= len(c.hosts) {
-		return 0, fmt.Errorf("%w: router sent key %q to host %d (hosts are 0..%d)", ErrNoHost, key, id, len(c.hosts)-1)
-	}
-	return id, nil
-}
-
-// newRoutingClient returns a go-redis client that never connects anywhere: a hook takes every command
-// and pipeline and sends it to the hosts. So the routing client has go-redis's whole command API.
-func newRoutingClient(c *core, batch bool) *redis.Client {
-	rc := redis.NewClient(&redis.Options{
-		Addr:       "shard-routing-client",
-		MaxRetries: -1,
-		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return nil, ctxErr(ctx, &UnroutableError{Command: "connection", Reason: "the routing client has no connection of its own " +
-				"(WATCH, pub/sub, Conn need one); use the client Cluster.ClientForKey returns"})
-		},
-		ContextTimeoutEnabled: true,
-	})
-	rc.AddHook(routingHook{c: c, batch: batch})
-	return rc
-}
-
 func (c *core) closeClients() {
 	for _, h := range c.hosts {
 		if h.client != nil {
@@ -308,8 +195,8 @@ func (c *core) closeClients() {
 }
 
 // Close closes the clients New made and the routing clients. It does not close a registry.
-func (cl *Cluster) Close() error {
-	c := cl.core
+func (hs *Hosts) Close() error {
+	c := hs.core
 	if c.closed.Swap(true) {
 		return nil
 	}
@@ -327,27 +214,27 @@ func (cl *Cluster) Close() error {
 	return errors.Join(errs...)
 }
 
-// AutoBatch returns a view of the cluster with auto-batching on or off; it shares the hosts.
-func (cl *Cluster) AutoBatch(on bool) *Cluster { return &Cluster{core: cl.core, autoBatch: on} }
+// AutoBatch returns a view with auto-batching on or off; it shares the hosts.
+func (hs *Hosts) AutoBatch(on bool) *Hosts { return &Hosts{core: hs.core, autoBatch: on} }
 
-// Hosts returns the host ids, 0..n-1.
-func (cl *Cluster) Hosts() []int {
-	ids := make([]int, len(cl.core.hosts))
+// IDs returns the host ids, 0..n-1.
+func (hs *Hosts) IDs() []int {
+	ids := make([]int, len(hs.core.hosts))
 	for i := range ids {
 		ids[i] = i
 	}
 	return ids
 }
 
-// Router returns the cluster's router.
-func (cl *Cluster) Router() Router { return cl.core.router }
+// Router returns the router.
+func (hs *Hosts) Router() Router { return hs.core.router }
 
 // HostForKey returns the id of the host that holds key: the router's answer, -1 for a key the
 // router refuses (ClientForKey says why). key is the bytes the server sees: for a key argument that
 // is not a string, the bytes go-redis writes for it (a uuid.UUID's 16 raw bytes, float64(1e21) as
 // "1000000000000000000000"), which is what the routing client hashes.
-func (cl *Cluster) HostForKey(key string) int {
-	id, err := cl.core.route(key)
+func (hs *Hosts) HostForKey(key string) int {
+	id, err := hs.core.route(key)
 	if err != nil {
 		return -1
 	}
@@ -363,19 +250,19 @@ func (cl *Cluster) HostForKey(key string) int {
 // need a connection of their own (use the client ClientForKey returns). A key is hashed as the
 // bytes go-redis writes for it, whatever its Go type; a command with an argument go-redis cannot
 // write is refused with an *ArgError (ErrBadArg) and not sent. Its Pipeline and
-// Pipelined are Map's: one pipeline per host, hosts in parallel. Do not close it; Close the cluster.
-func (cl *Cluster) Routing() *redis.Client {
-	if cl.autoBatch {
-		return cl.core.routing[1]
+// Pipelined are Map's: one pipeline per host, hosts in parallel. Do not close it; Close the Hosts.
+func (hs *Hosts) Routing() *redis.Client {
+	if hs.autoBatch {
+		return hs.core.routing[1]
 	}
-	return cl.core.routing[0]
+	return hs.core.routing[0]
 }
 
 // Acquire returns host id's client, held until release is called (a registry may replace it after).
 // Once ctx has ended it fails with an error wrapping ctx.Err().
-func (cl *Cluster) Acquire(ctx context.Context, id int) (_ redis.UniversalClient, _ func(), err error) {
-	defer func() { err = ctxErr(ctx, err) }()
-	c := cl.core
+func (hs *Hosts) Acquire(ctx context.Context, id int) (_ redis.UniversalClient, _ func(), err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
+	c := hs.core
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -391,15 +278,15 @@ func (cl *Cluster) Acquire(ctx context.Context, id int) (_ redis.UniversalClient
 	}
 	client, release, err := c.reg.Acquire(ctx, h.component)
 	if err != nil {
-		return nil, nil, &HostError{Host: id, Addr: h.name, Err: ctxErr(ctx, err)}
+		return nil, nil, &HostError{Host: id, Addr: h.name, Err: noretry.CtxErr(ctx, err)}
 	}
 	return client, release, nil
 }
 
 // Host returns host id's client (rb's get_local_client): commands on it run immediately on that host.
 // With a registry, the client may be replaced after a config change; prefer Acquire for long use.
-func (cl *Cluster) Host(ctx context.Context, id int) (redis.UniversalClient, error) {
-	client, release, err := cl.Acquire(ctx, id)
+func (hs *Hosts) Host(ctx context.Context, id int) (redis.UniversalClient, error) {
+	client, release, err := hs.Acquire(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -409,23 +296,23 @@ func (cl *Cluster) Host(ctx context.Context, id int) (redis.UniversalClient, err
 
 // ClientForKey returns the client of the host that holds key, and that host's id
 // (rb's get_local_client_for_key): the one for WATCH/MULTI, scripts and anything else the routing
-// client refuses. A key the router refuses fails (a Python3 Partition: ErrNotLatin1), as does a
+// client refuses. A key the router refuses fails (a shard.Python3 Partition: shard.ErrNotLatin1), as does a
 // custom router's id outside the hosts (ErrNoHost).
-func (cl *Cluster) ClientForKey(ctx context.Context, key string) (_ redis.UniversalClient, _ int, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+func (hs *Hosts) ClientForKey(ctx context.Context, key string) (_ redis.UniversalClient, _ int, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	id, err := cl.core.checkedHost(key)
+	id, err := hs.core.checkedHost(key)
 	if err != nil {
 		return nil, 0, err
 	}
-	client, err := cl.Host(ctx, id)
+	client, err := hs.Host(ctx, id)
 	return client, id, err
 }
 
-func (cl *Cluster) checkHosts(hosts []int) error {
-	n := len(cl.core.hosts)
+func (hs *Hosts) checkHosts(hosts []int) error {
+	n := len(hs.core.hosts)
 	for _, h := range hosts {
 		if h < 0 || h >= n {
 			return fmt.Errorf("%w: %d (hosts are 0..%d)", ErrNoHost, h, n-1)

@@ -1,4 +1,4 @@
-package shard
+package hostset
 
 import (
 	"errors"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/ria-go/ria/shard"
 )
 
 func TestPartitionRouter(t *testing.T) {
@@ -20,15 +23,64 @@ func TestPartitionRouter(t *testing.T) {
 			t.Errorf("HostForKey(%q) = %d; want %d", key, got, want)
 		}
 	}
-	p3, _ := NewPartitionMode(3, Python3)
+	p3, _ := NewPartitionMode(3, shard.Python3)
 	if got := p3.HostForKey("foo"); got != 2 {
-		t.Errorf("Python3 HostForKey(foo) = %d; want 2", got)
+		t.Errorf("shard.Python3 HostForKey(foo) = %d; want 2", got)
 	}
-	if _, err := NewPartition(0); !errors.Is(err, ErrBadShards) {
-		t.Errorf("NewPartition(0) error %v; want ErrBadShards", err)
+	if _, err := NewPartition(0); !errors.Is(err, shard.ErrBadShards) || !errors.Is(err, ErrBadHosts) {
+		t.Errorf("NewPartition(0) error %v; want ErrBadHosts and shard.ErrBadShards", err)
 	}
-	if _, err := NewPartitionMode(2, HashMode(-1)); !errors.Is(err, ErrBadMode) {
-		t.Errorf("NewPartitionMode(bad mode) error %v; want ErrBadMode", err)
+	if _, err := NewPartitionMode(2, shard.HashMode(-1)); !errors.Is(err, shard.ErrBadMode) {
+		t.Errorf("NewPartitionMode(bad mode) error %v; want shard.ErrBadMode", err)
+	}
+}
+
+// TestPartitionNotLatin1: a Python3 Partition refuses a key the book's Python 3 shard_key cannot
+// encode, with shard's *EncodeError at the character's byte offset, and HostForKey gives -1.
+func TestPartitionNotLatin1(t *testing.T) {
+	p3, _ := NewPartitionMode(4, shard.Python3)
+	for key, want := range map[string]shard.EncodeError{
+		"中文": {Pos: 0, Rune: '中'}, "h€llo": {Pos: 1, Rune: '€'}, "aĀ": {Pos: 1, Rune: 'Ā'},
+		"héllo wörld ☃": {Pos: 14, Rune: '☃'}, "①": {Pos: 0, Rune: '①'}, "ab\xffc": {Pos: 2, Rune: utf8.RuneError, Invalid: true},
+	} {
+		if id := p3.HostForKey(key); id != -1 {
+			t.Errorf("Python3 Partition.HostForKey(%q) = %d; want -1", key, id)
+		}
+		_, err := p3.CheckedHostForKey(key)
+		var ee *shard.EncodeError
+		if !errors.Is(err, shard.ErrNotLatin1) || !errors.As(err, &ee) || *ee != want {
+			t.Errorf("CheckedHostForKey(%q): %v; want %+v", key, err, want)
+		}
+	}
+}
+
+// TestPartitionProperty: for random keys (any bytes) and host counts, Partition routes as
+// shard.Index computes in its mode, HostForKey and CheckedHostForKey agree, and every answer is a
+// host id; a key Index refuses is refused the same way.
+func TestPartitionProperty(t *testing.T) {
+	state := uint64(time.Now().UnixNano())
+	t.Logf("rand.NewPCG(%d, ...)", state)
+	r := rand.New(rand.NewPCG(state, 7))
+	for i := 0; i < 5000; i++ {
+		b := make([]byte, r.IntN(20))
+		for j := range b {
+			b[j] = byte(r.IntN(256))
+		}
+		key, n := string(b), 1+r.IntN(1000)
+		for _, mode := range []shard.HashMode{shard.Python3, shard.Python2} {
+			p, err := NewPartitionMode(n, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, werr := shard.Index(key, n, mode)
+			got, err := p.CheckedHostForKey(key)
+			if got != want || (err == nil) != (werr == nil) || (err == nil && (got < 0 || got >= n)) {
+				t.Fatalf("%v Partition(%d).CheckedHostForKey(%q) = %d, %v; want %d, %v", mode, n, key, got, err, want, werr)
+			}
+			if h := p.HostForKey(key); (err == nil && h != got) || (err != nil && h != -1) {
+				t.Fatalf("%v Partition(%d).HostForKey(%q) = %d; want %d (err %v)", mode, n, key, h, got, err)
+			}
+		}
 	}
 }
 
@@ -120,13 +172,13 @@ func TestConsistentHashBadInput(t *testing.T) {
 		!strings.Contains(err.Error(), "weight 0") || !strings.Contains(err.Error(), "cache-3") {
 		t.Errorf("zero weight error %v; want it to name the node and its weight", err)
 	}
-	if _, err := NewConsistentHash(0); !errors.Is(err, ErrBadShards) {
-		t.Errorf("NewConsistentHash(0) error %v; want ErrBadShards", err)
+	if _, err := NewConsistentHash(0); !errors.Is(err, shard.ErrBadShards) || !errors.Is(err, ErrBadHosts) {
+		t.Errorf("NewConsistentHash(0) error %v; want ErrBadHosts and shard.ErrBadShards", err)
 	}
 }
 
 // TestConsistentHashLightNode: with weights 1:1000 rb's formula gives host 0 no point; here it keeps
-// one, so a key reaches it, and a cluster over the ring is accepted.
+// one, so a key reaches it, and a Hosts over the ring is accepted.
 func TestConsistentHashLightNode(t *testing.T) {
 	r, err := NewConsistentHashNodes([]Node{{Host: 0, Weight: 1}, {Host: 1, Weight: 1000}})
 	if err != nil {
@@ -160,7 +212,7 @@ func checkReachable(t *testing.T, r *ConsistentHash, n int) {
 }
 
 // TestConsistentHashWeightsProperty: for random weight vectors, every node of positive weight is
-// reachable and the cluster check accepts the ring; a vector with a weight of 0 or less is refused.
+// reachable and New accepts the ring; a vector with a weight of 0 or less is refused.
 func TestConsistentHashWeightsProperty(t *testing.T) {
 	state := uint64(time.Now().UnixNano())
 	t.Logf("rand.NewPCG(%d, ...)", state)
