@@ -1,6 +1,11 @@
-// Command ch05 runs chapter 5's example: the connection registry (section 5.4).
+// Command ch05 runs chapter 5's example, whose code is in ./ch05: service discovery and
+// configuration through the connection registry (5.4). It takes the tour's flags (-addr, -flush,
+// ...; see examples/tour).
 package main
 
-import "github.com/ria-go/ria/examples/chapters"
+import (
+	"github.com/ria-go/ria/examples/ch05/ch05"
+	"github.com/ria-go/ria/examples/internal/tour"
+)
 
-func main() { chapters.Main("ch05") }
+func main() { tour.Main(ch05.Parts...) }

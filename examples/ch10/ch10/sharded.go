@@ -1,7 +1,13 @@
-package chapters
+// Package ch10 is section 10.2 of Redis in Action, "Scaling writes and memory capacity", on ria:
+// the book's 16 sharded servers and the sharded_connection decorator (shard.Wrap), count_visit over
+// them (uniquevisits.Counter), every server at once (shard/hostset), and a HyperLogLog variant.
+//
+// Run it with `go run ./examples/ch10`; the tour (examples/tour) runs it among the others.
+package ch10
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,20 +16,23 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/shard"
+	"github.com/ria-go/ria/shard/hostset"
 	"github.com/ria-go/ria/uniquevisits"
 )
 
-func init() {
-	Register(Chapter{Name: "ch10", Order: 10, Title: "10.2 Sharded connections: count_visit over 16 servers", Run: runShardedConnections})
+const visits = 3_000
+
+// Parts are the chapter's parts in order.
+var Parts = []tour.Part{
+	{Chapter: "ch10", Title: "10.2 Sharded connections: count_visit over 16 servers", Run: ShardedConnections},
 }
 
-const ch10Visits = 3_000
-
-// runShardedConnections configures the book's 16 sharded servers and the unsharded one, counts
+// ShardedConnections configures the book's 16 sharded servers and the unsharded one, counts
 // visits over them through the sharded_connection decorator and the Counter, and looks at the result
 // from every server at once.
-func runShardedConnections(ctx context.Context, env *Env) error {
+func ShardedConnections(ctx context.Context, env *tour.Env) error {
 	reg := env.Registry
 
 	env.Section("configs: config:redis:unique:0 to :15 (sets), config:redis:unique (counts)")
@@ -44,14 +53,18 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 			return err
 		}
 		if i == 0 || i >= uniquevisits.Shards-1 {
-			env.Printf("%s = %s\n", reg.Key(comp), mustJSON(cfg))
+			raw, err := json.Marshal(cfg)
+			if err != nil {
+				return err
+			}
+			env.Printf("%s = %s\n", reg.Key(comp), raw)
 		} else if i == 1 {
 			env.Printf("...\n")
 		}
 	}
 
 	env.Section("10.2.2 sharded_connection: crc32(\"x\"+key) % 16 picks the server")
-	sids := ch09Sessions(ch10Visits)
+	sids := tour.Sessions(visits)
 	for _, sid := range sids[:3] {
 		comp, _ := shard.Component(uniquevisits.Component, sid, uniquevisits.Shards)
 		env.Printf("%s -> %s\n", sid, comp)
@@ -65,7 +78,10 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	counter := uniquevisits.New(reg, &uniquevisits.Options{Now: func() time.Time { return now }})
+	counter, err := uniquevisits.New(reg, &uniquevisits.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
 
 	env.Section("the book's decorated count_visit: @sharded_connection('unique', 16)")
 	// The decorator injects the session's shard; get_expected and the INCR use the unsharded server.
@@ -91,7 +107,7 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 		env.Printf("visitor %d: new=%v, in %s, count now %d\n", v.ID, v.New, v.Set, v.Count)
 	}
 
-	env.Section(fmt.Sprintf("Counter.CountVisit: %d visits over 16 servers", ch10Visits))
+	env.Section(fmt.Sprintf("Counter.CountVisit: %d visits over 16 servers", visits))
 	start := time.Now()
 	for _, sid := range sids {
 		if _, err := counter.CountVisit(ctx, sid); err != nil {
@@ -120,15 +136,15 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 		env.Printf("a malformed session id: %v\n", err)
 	}
 
-	env.Section("all 16 servers at once: an rb-style cluster over the same registry (Fanout)")
-	cl, err := shard.FromRegistry(reg, uniquevisits.Component, uniquevisits.Shards, nil)
+	env.Section("all 16 servers at once: rb-style hosts over the same registry (All)")
+	hosts, err := hostset.FromRegistry(reg, uniquevisits.Component, uniquevisits.Shards, nil)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer hosts.Close()
 	// One pipeline per server, in parallel: SCARD of each of today's set shards.
 	cards := map[int][]*redis.IntCmd{}
-	err = cl.All(ctx, func(id int, p redis.Pipeliner) error {
+	err = hosts.All(ctx, func(id int, p redis.Pipeliner) error {
 		for i := 0; i < shard.Shards(int(expected), uniquevisits.ShardSize); i++ {
 			cards[id] = append(cards[id], p.SCard(ctx, fmt.Sprintf("unique:%s:%d", uniquevisits.Day(now), i)))
 		}
@@ -140,7 +156,7 @@ func runShardedConnections(ctx context.Context, env *Env) error {
 	// A server sharing an earlier one's database shows as "=<that server>": its ids are counted there.
 	var line, shared []string
 	first := map[string]int{}
-	for _, id := range cl.Hosts() {
+	for _, id := range hosts.IDs() {
 		where := reg.Config(shard.ShardComponent(uniquevisits.Component, id)).String()
 		if f, ok := first[where]; ok {
 			line = append(line, fmt.Sprintf("=%d", f))

@@ -1,4 +1,4 @@
-package chapters
+package tour
 
 import (
 	"errors"
@@ -131,7 +131,7 @@ func FuzzParseAddrs(f *testing.F) {
 			if !errors.Is(err, ErrBadAddr) && !errors.Is(err, ErrSameServer) {
 				t.Fatalf("parseAddrs(%q): untyped %v", s, err)
 			}
-			if strings.Contains(s, "@") && (strings.Contains(err.Error(), `"`) || exitCode(err) != 2) {
+			if strings.Contains(s, "@") && (strings.Contains(err.Error(), `"`) || ExitCode(err) != 2) {
 				t.Fatalf("parseAddrs(%q) echoes a list with a password: %v", s, err)
 			}
 			return

@@ -1,7 +1,13 @@
-package chapters
+// Package ch05 is section 5.4 of Redis in Action, "Service discovery and configuration", on ria:
+// configs stored in Redis under config:redis:<component>, the connection registry that reads them,
+// and the book's redis_connection decorator as conn.Wrap (registry.go).
+//
+// Run it with `go run ./examples/ch05`; the tour (examples/tour) runs it among the others.
+package ch05
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -9,15 +15,17 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/examples/internal/tour"
 )
 
-func init() {
-	Register(Chapter{Name: "ch05", Order: 4, Title: "5.4 Service discovery and configuration: the connection registry", Run: runRegistry})
+// Parts are the chapter's parts in order.
+var Parts = []tour.Part{
+	{Chapter: "ch05", Title: "5.4 Service discovery and configuration: the connection registry", Run: Registry},
 }
 
-// runRegistry writes configs, fetches clients through the registry, changes a config and watches the
+// Registry writes configs, fetches clients through the registry, changes a config and watches the
 // client switch, and shows what happens to bad and missing configs.
-func runRegistry(ctx context.Context, env *Env) error {
+func Registry(ctx context.Context, env *tour.Env) error {
 	reg := env.Registry
 	first, err := env.Server(ctx)
 	if err != nil {
@@ -57,7 +65,11 @@ func runRegistry(ctx context.Context, env *Env) error {
 	env.Printf("client: %s\n", reg.Config("ch05:logs"))
 
 	env.Section("change the config (as another process would) and watch the client switch")
-	if _, err := env.Config.Set(ctx, reg.Key("ch05:logs"), mustJSON(second), 0).Result(); err != nil {
+	raw, err := json.Marshal(second)
+	if err != nil {
+		return err
+	}
+	if err := env.Config.Set(ctx, reg.Key("ch05:logs"), raw, 0).Err(); err != nil {
 		return err
 	}
 	// The registry re-reads a config at most once per Wait (1 s), in the background: calls keep
@@ -105,12 +117,4 @@ func runRegistry(ctx context.Context, env *Env) error {
 	}
 	env.Printf("a config never prints its password: %v\n", cfg)
 	return nil
-}
-
-func mustJSON(v any) string {
-	b, err := jsonMarshal(v)
-	if err != nil {
-		panic(fmt.Sprint("chapters: ", err))
-	}
-	return string(b)
 }

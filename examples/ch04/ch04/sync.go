@@ -1,4 +1,4 @@
-package chapters
+package ch04
 
 import (
 	"context"
@@ -12,20 +12,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/redistest"
 	riasync "github.com/ria-go/ria/sync"
 )
 
-func init() {
-	Register(Chapter{Name: "ch04", Order: 2, Title: "4.1-4.3 Persistence, replication, wait_for_sync and replacing a failed master", Run: syncRun})
-}
-
-// syncRun starts real servers (miniredis has no replication or persistence): a master A and its
+// Sync starts real servers (miniredis has no replication or persistence): a master A and its
 // replica B with AOF, waits for sync through the registry, then replaces A as listing 4.4 does, and
 // shows the alternative (promote the replica).
-func syncRun(ctx context.Context, env *Env) error {
-	// miniredis has no replication or persistence.
-	if missing, err := env.missingServers("replication, wait_for_sync and failover"); missing {
+func Sync(ctx context.Context, env *tour.Env) error {
+	if missing, err := env.NeedServers("replication, wait_for_sync and failover"); missing {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -42,10 +38,10 @@ func syncRun(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer b.Close()
-	if err := syncSetServer(ctx, reg, "master", a); err != nil {
+	if err := setServer(ctx, reg, "master", a); err != nil {
 		return err
 	}
-	if err := syncSetServer(ctx, reg, "replica", b); err != nil {
+	if err := setServer(ctx, reg, "replica", b); err != nil {
 		return err
 	}
 	// The functions bound to components, as the book's decorators would.
@@ -59,7 +55,7 @@ func syncRun(ctx context.Context, env *Env) error {
 	promote := conn.Wrap1(reg, "replica", riasync.Promote)
 
 	env.Section("4.2 replication: A is the master, B (appendonly yes, appendfsync everysec) its replica")
-	if err := syncWriteUsers(ctx, reg, 0, 1000); err != nil {
+	if err := writeUsers(ctx, reg, 0, 1000); err != nil {
 		return err
 	}
 	res, err := waitForSync(ctx, nil)
@@ -83,7 +79,7 @@ func syncRun(ctx context.Context, env *Env) error {
 	if err := b.Pause(); err != nil {
 		return err
 	}
-	syncWriteUsers(ctx, reg, 1000, 1)
+	writeUsers(ctx, reg, 1000, 1)
 	_, err = waitForSync(ctx, &riasync.Options{Timeout: time.Second})
 	if err := b.Resume(); err != nil {
 		return err
@@ -122,7 +118,7 @@ func syncRun(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer c.Close()
-	if err := syncCopyFile(snap.Path, filepath.Join(c.Dir(), "dump.rdb")); err != nil { // the book's scp
+	if err := copyFile(snap.Path, filepath.Join(c.Dir(), "dump.rdb")); err != nil { // the book's scp
 		return err
 	}
 	if err := c.Restart(ctx); err != nil { // C starts from B's snapshot
@@ -135,10 +131,10 @@ func syncRun(ctx context.Context, env *Env) error {
 		return err
 	}
 	env.Printf("B: REPLICAOF %s %d: role:%s, link up %v\n", ri.MasterHost, ri.MasterPort, ri.Role, ri.LinkUp)
-	if err := syncSetServer(ctx, reg, "master", c); err != nil { // clients now write to C
+	if err := setServer(ctx, reg, "master", c); err != nil { // clients now write to C
 		return err
 	}
-	if err := syncWriteUsers(ctx, reg, 2000, 10); err != nil {
+	if err := writeUsers(ctx, reg, 2000, 10); err != nil {
 		return err
 	}
 	if res, err = waitForSync(ctx, nil); err != nil {
@@ -159,10 +155,10 @@ func syncRun(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer d.Close()
-	if err := syncSetServer(ctx, reg, "master", b); err != nil {
+	if err := setServer(ctx, reg, "master", b); err != nil {
 		return err
 	}
-	if err := syncSetServer(ctx, reg, "replica", d); err != nil {
+	if err := setServer(ctx, reg, "replica", d); err != nil {
 		return err
 	}
 	if ri, err = replicaOf(ctx, b.Addr(), nil); err != nil { // D follows B
@@ -177,13 +173,13 @@ func syncRun(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// syncSetServer points component at a redistest server, in the book's redis-py config form.
-func syncSetServer(ctx context.Context, reg *conn.Registry, component string, s *redistest.Server) error {
+// setServer points component at a redistest server, in the book's redis-py config form.
+func setServer(ctx context.Context, reg *conn.Registry, component string, s *redistest.Server) error {
 	return reg.SetConfig(ctx, component, map[string]any{"host": "127.0.0.1", "port": s.Port()})
 }
 
-// syncWriteUsers writes users:<id> HASHes n..n+count-1 to the master component.
-func syncWriteUsers(ctx context.Context, reg *conn.Registry, n, count int) error {
+// writeUsers writes users:<id> HASHes n..n+count-1 to the master component.
+func writeUsers(ctx context.Context, reg *conn.Registry, n, count int) error {
 	return reg.Do(ctx, "master", func(c redis.UniversalClient) error {
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := n; i < n+count; i++ {
@@ -195,7 +191,7 @@ func syncWriteUsers(ctx context.Context, reg *conn.Registry, n, count int) error
 	})
 }
 
-func syncCopyFile(from, to string) error {
+func copyFile(from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package chapters
+package ch04
 
 import (
 	"context"
@@ -9,16 +9,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/tokens"
 )
 
-func init() {
-	Register(Chapter{Name: "ch04", Order: 5, Title: "4.5 Non-transactional pipelines: update_token", Run: tokensRun})
-}
-
-// tokensRun updates a login token with and without a pipeline through the registry, shows the data
+// Tokens updates a login token with and without a pipeline through the registry, shows the data
 // both write, and times them as listing 4.9 does.
-func tokensRun(ctx context.Context, env *Env) error {
+func Tokens(ctx context.Context, env *tour.Env) error {
 	reg := env.Registry
 	cfg, err := env.Server(ctx)
 	if err != nil {
@@ -53,7 +50,7 @@ func tokensRun(ctx context.Context, env *Env) error {
 		return err
 	}
 	env.Printf("with an item: %d commands, %d round trip\n", up.Commands, up.RoundTrips)
-	tokensShow(ctx, env, c, "d2f1b6")
+	showTokens(ctx, env, c, "d2f1b6")
 
 	env.Section("viewed:<token> keeps the latest 25 items; viewed: counts every view (ZINCRBY -1)")
 	for i := range 30 {
@@ -97,16 +94,16 @@ func tokensRun(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// tokensShow prints the keys update_token writes.
-func tokensShow(ctx context.Context, env *Env, c redis.Cmdable, token string) {
+// showTokens prints the keys update_token writes.
+func showTokens(ctx context.Context, env *tour.Env, c redis.Cmdable, token string) {
 	env.Printf("login:          %v\n", c.HGetAll(ctx, "login:").Val())
-	env.Printf("recent:         %s\n", tokensZ(c.ZRangeWithScores(ctx, "recent:", 0, -1).Val()))
-	env.Printf("viewed:%s  %s\n", token, tokensZ(c.ZRangeWithScores(ctx, "viewed:"+token, 0, -1).Val()))
-	env.Printf("viewed:         %s\n", tokensZ(c.ZRangeWithScores(ctx, "viewed:", 0, -1).Val()))
+	env.Printf("recent:         %s\n", zset(c.ZRangeWithScores(ctx, "recent:", 0, -1).Val()))
+	env.Printf("viewed:%s  %s\n", token, zset(c.ZRangeWithScores(ctx, "viewed:"+token, 0, -1).Val()))
+	env.Printf("viewed:         %s\n", zset(c.ZRangeWithScores(ctx, "viewed:", 0, -1).Val()))
 }
 
-// tokensZ formats ZSET entries as member=score, timestamps in full.
-func tokensZ(zs []redis.Z) string {
+// zset formats ZSET entries as member=score, timestamps in full.
+func zset(zs []redis.Z) string {
 	s := "["
 	for i, z := range zs {
 		if i > 0 {

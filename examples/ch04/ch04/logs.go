@@ -1,4 +1,4 @@
-package chapters
+package ch04
 
 import (
 	"context"
@@ -9,21 +9,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/logs"
 )
 
-func init() {
-	Register(Chapter{Name: "ch04", Order: 1, Title: "4.1.1 Snapshots and process_logs: resumable log processing", Run: logsRun})
-}
-
-// logsRun processes generated access logs through the registry, is interrupted half-way, resumes
+// Logs processes generated access logs through the registry, is interrupted half-way, resumes
 // without losing or repeating a line, picks up appended lines, and shows a typed error.
-func logsRun(ctx context.Context, env *Env) error {
+func Logs(ctx context.Context, env *tour.Env) error {
 	reg := env.Registry
 	cfg, err := env.Server(ctx)
 	if err != nil {
@@ -44,7 +40,7 @@ func logsRun(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	total, err := logsGenerate(dir, []int{6000, 0, 6000, 6000}) // an empty file among them
+	total, err := generateLogs(dir, []int{6000, 0, 6000, 6000}) // an empty file among them
 	if err != nil {
 		return err
 	}
@@ -58,9 +54,9 @@ func logsRun(ctx context.Context, env *Env) error {
 		if seen++; seen == 7500 {
 			crash()
 		}
-		return logsCountStatus(ctx, pipe, l)
+		return countStatus(ctx, pipe, l)
 	}
-	live, liveDone := logsLiveLine(env)
+	live, liveDone := liveLine(env)
 	res, err := process(crashCtx, dir, countThenCrash, &logs.Options{OnCommit: live})
 	crash()
 	liveDone()
@@ -76,14 +72,14 @@ func logsRun(ctx context.Context, env *Env) error {
 	env.Printf("the batch in progress was discarded: its writes and its progress commit together or not at all\n")
 
 	env.Section("started again: it resumes at the saved position")
-	live, liveDone = logsLiveLine(env)
-	res, err = process(ctx, dir, logsCountStatus, &logs.Options{OnCommit: live})
+	live, liveDone = liveLine(env)
+	res, err = process(ctx, dir, countStatus, &logs.Options{OnCommit: live})
 	liveDone()
 	if err != nil {
 		return err
 	}
 	env.Printf("resumed: %d more lines, %d files opened\n", res.Lines, res.Files)
-	counted, err := logsShowStatus(ctx, env, c)
+	counted, err := showStatus(ctx, env, c)
 	if err != nil {
 		return err
 	}
@@ -95,17 +91,17 @@ func logsRun(ctx context.Context, env *Env) error {
 	env.Section("files that grow: the last file and new files are read on, finished files are not")
 	rng := rand.New(rand.NewPCG(7, 7))
 	last := names[len(names)-1]
-	if err := logsAppend(last, logsLine(rng, 1, 503)+"\n"+logsLine(rng, 2, 503)+"\n"); err != nil {
+	if err := appendLines(last, logLine(rng, 1, 503), logLine(rng, 2, 503)); err != nil {
 		return err
 	}
-	if err := logsAppend(names[0], logsLine(rng, 3, 503)+"\n"); err != nil { // sorts before the saved file
+	if err := appendLines(names[0], logLine(rng, 3, 503)); err != nil { // sorts before the saved file
 		return err
 	}
 	next := filepath.Join(dir, "access-20240104.log")
-	if err := os.WriteFile(next, []byte(logsLine(rng, 4, 503)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(next, []byte(logLine(rng, 4, 503)+"\n"), 0o644); err != nil {
 		return err
 	}
-	res, err = process(ctx, dir, logsCountStatus, nil)
+	res, err = process(ctx, dir, countStatus, nil)
 	if err != nil {
 		return err
 	}
@@ -121,7 +117,7 @@ func logsRun(ctx context.Context, env *Env) error {
 	if err := os.WriteFile(filepath.Join(bad, "huge.log"), []byte("short\n"+strings.Repeat("x", 5000)+"\n"), 0o644); err != nil {
 		return err
 	}
-	_, err = process(ctx, bad, logsCountStatus, &logs.Options{Prefix: "progress:bad:", MaxLineBytes: 4096})
+	_, err = process(ctx, bad, countStatus, &logs.Options{Prefix: "progress:bad:", MaxLineBytes: 4096})
 	var fe *logs.FileError
 	if !errors.As(err, &fe) || !errors.Is(err, logs.ErrLineTooLong) {
 		return fmt.Errorf("expected ErrLineTooLong, got %v", err)
@@ -130,8 +126,8 @@ func logsRun(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// logsCountStatus is the example callback: it counts each line's HTTP status in the HASH status:.
-func logsCountStatus(ctx context.Context, pipe redis.Pipeliner, l logs.Line) error {
+// countStatus is the example callback: it counts each line's HTTP status in the HASH status:.
+func countStatus(ctx context.Context, pipe redis.Pipeliner, l logs.Line) error {
 	f := strings.Fields(l.Text)
 	if len(f) < 2 {
 		return nil
@@ -140,39 +136,8 @@ func logsCountStatus(ctx context.Context, pipe redis.Pipeliner, l logs.Line) err
 	return nil
 }
 
-// logsLiveLine returns an OnCommit hook showing progress at most every 50 ms (one line rewritten in
-// place on a terminal, a line per update otherwise), and a function that ends the live line.
-func logsLiveLine(env *Env) (func(logs.Result), func()) {
-	f, ok := env.Out.(*os.File)
-	tty := false
-	if ok {
-		if fi, err := f.Stat(); err == nil {
-			tty = fi.Mode()&os.ModeCharDevice != 0
-		}
-	}
-	var last time.Time
-	shown := false
-	done := func() {
-		if tty && shown {
-			env.Printf("\n")
-		}
-	}
-	return func(r logs.Result) {
-		if time.Since(last) < 50*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		line := fmt.Sprintf("%s at byte %d: %d lines, %d commits", r.File, r.Position, r.Lines, r.Commits)
-		shown = true
-		if tty {
-			env.Printf("\r  %-70s", line)
-		} else {
-			env.Printf("  %s\n", line)
-		}
-	}, done
-}
-
-func logsShowStatus(ctx context.Context, env *Env, c redis.Cmdable) (int64, error) {
+// showStatus prints the HASH status: and returns the sum of its counts.
+func showStatus(ctx context.Context, env *tour.Env, c redis.Cmdable) (int64, error) {
 	m, err := c.HGetAll(ctx, "status:").Result()
 	if err != nil {
 		return 0, err
@@ -192,38 +157,4 @@ func logsShowStatus(ctx context.Context, env *Env, c redis.Cmdable) (int64, erro
 	}
 	env.Printf("status: (HASH)%s\n", b.String())
 	return sum, nil
-}
-
-// logsGenerate writes access-2024010N.log files of the given line counts.
-func logsGenerate(dir string, lines []int) (int, error) {
-	rng := rand.New(rand.NewPCG(4, 1))
-	statuses := []int{200, 200, 200, 200, 301, 304, 404, 500}
-	total := 0
-	for i, n := range lines {
-		var b strings.Builder
-		for j := range n {
-			b.WriteString(logsLine(rng, j, statuses[rng.IntN(len(statuses))]))
-			b.WriteByte('\n')
-		}
-		total += n
-		name := filepath.Join(dir, fmt.Sprintf("access-2024010%d.log", i))
-		if err := os.WriteFile(name, []byte(b.String()), 0o644); err != nil {
-			return 0, err
-		}
-	}
-	return total, nil
-}
-
-func logsAppend(path, s string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(s)
-	return errors.Join(err, f.Close())
-}
-
-func logsLine(rng *rand.Rand, n, status int) string {
-	return fmt.Sprintf(`10.0.%d.%d - - [01/Jan/2024:10:%02d:%02d +0000] "GET /item/%d HTTP/1.1" %d %d`,
-		rng.IntN(256), rng.IntN(256), n/60%60, n%60, rng.IntN(10000), status, rng.IntN(5000))
 }

@@ -1,4 +1,4 @@
-package chapters
+package tour
 
 import (
 	"fmt"
@@ -57,7 +57,7 @@ func (l *layout) claim(part, n int, share bool) (got, reused []slot, err error) 
 		}
 	}
 	if n < 1 {
-		return nil, nil, fmt.Errorf("chapters: %d servers asked for", n)
+		return nil, nil, fmt.Errorf("tour: %d servers asked for", n)
 	}
 	if free == 0 || (n > free && !share) {
 		return nil, nil, fmt.Errorf("%w: this part asks for %d more servers, and %d of the %d databases are left (%s): give more -addr addresses",

@@ -1,4 +1,4 @@
-package chapters
+package main
 
 import (
 	"bytes"
@@ -7,22 +7,37 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/uniquevisits"
 )
 
-// tour runs the tour as its command does, with args, and returns the exit code and the output.
-func tour(t *testing.T, args ...string) (code int, stdout, stderr string) {
+// The databases the tour uses on real servers: 1 to 15, the configs in database 1 of the first.
+const (
+	firstDB  = 1
+	lastDB   = 15
+	configDB = 1
+)
+
+// slot is one database on one real server.
+type slot struct {
+	addr string
+	db   int
+}
+
+func (s slot) String() string { return fmt.Sprintf("%s db %d", s.addr, s.db) }
+
+// runTour runs the tour as its command does, with args, and returns the exit code and the output.
+func runTour(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = mainArgs("tour", append([]string{"-timeout", "2m"}, args...), &o, &e)
+	code = tour.MainArgs("tour", append([]string{"-timeout", "2m"}, args...), &o, &e, parts...)
 	return code, o.String(), e.String()
 }
 
@@ -63,7 +78,7 @@ func checkDB0Empty(t *testing.T, servers ...*redistest.Server) {
 func TestTourOneServer(t *testing.T) {
 	t.Parallel()
 	s := redistest.RunT(t, nil)
-	code, out, errOut := tour(t, "-addr", s.Addr())
+	code, out, errOut := runTour(t, "-addr", s.Addr())
 	if code != 0 {
 		t.Fatalf("tour -addr %s: exit %d; want 0\nstderr: %s\noutput:\n%s", s.Addr(), code, errOut, out)
 	}
@@ -77,8 +92,8 @@ func TestTourOneServer(t *testing.T) {
 	if before[configDB] == 0 {
 		t.Fatalf("database %d holds no configs after the tour", configDB)
 	}
-	code, out, errOut = tour(t, "-addr", s.Addr())
-	if code != 1 || !strings.Contains(errOut, ErrNotEmpty.Error()) || !strings.Contains(errOut, "pass -flush") {
+	code, out, errOut = runTour(t, "-addr", s.Addr())
+	if code != 1 || !strings.Contains(errOut, tour.ErrNotEmpty.Error()) || !strings.Contains(errOut, "pass -flush") {
 		t.Errorf("second run: exit %d, stderr %q; want 1 and a refusal naming -flush", code, errOut)
 	}
 	if strings.Contains(out, "==") {
@@ -88,7 +103,7 @@ func TestTourOneServer(t *testing.T) {
 		t.Errorf("the refused run changed the databases: %v, then %v", before, after)
 	}
 
-	code, out, errOut = tour(t, "-addr", s.Addr(), "-flush", "-chapter", "ch10")
+	code, out, errOut = runTour(t, "-addr", s.Addr(), "-flush", "-chapter", "ch10")
 	if code != 0 {
 		t.Fatalf("-flush: exit %d; want 0\nstderr: %s\noutput:\n%s", code, errOut, out)
 	}
@@ -104,7 +119,7 @@ func TestTourOneServer(t *testing.T) {
 func TestTourThreeServers(t *testing.T) {
 	t.Parallel()
 	servers := redistest.RunShardsT(t, 3, nil)
-	code, out, errOut := tour(t, "-addr", strings.Join(servers.Addrs(), ","), "-chapter", "ch04,ch05,ch10")
+	code, out, errOut := runTour(t, "-addr", strings.Join(servers.Addrs(), ","), "-chapter", "ch04,ch05,ch10")
 	if code != 0 {
 		t.Fatalf("tour on 3 servers: exit %d; want 0\nstderr: %s\noutput:\n%s", code, errOut, out)
 	}
@@ -175,16 +190,16 @@ func TestTourRefusesNonEmptyDatabase(t *testing.T) {
 		}
 		before := [2][lastDB + 1]int64{sizes(t, servers[0]), sizes(t, servers[1])}
 		var out bytes.Buffer
-		err := run(ctx, &out, runOptions{addr: addr, only: "ch05"})
-		var ne *NotEmptyError
-		want := []Database{{Addr: s.Addr(), DB: db, Keys: 1}}
-		if !errors.As(err, &ne) || !errors.Is(err, ErrNotEmpty) || fmt.Sprint(ne.Databases) != fmt.Sprint(want) {
+		err := tour.Run(ctx, &out, tour.Options{Addr: addr, Only: "ch05"}, parts...)
+		var ne *tour.NotEmptyError
+		want := []tour.Database{{Addr: s.Addr(), DB: db, Keys: 1}}
+		if !errors.As(err, &ne) || !errors.Is(err, tour.ErrNotEmpty) || fmt.Sprint(ne.Databases) != fmt.Sprint(want) {
 			t.Errorf("data in %s db %d: %v; want a NotEmptyError listing %v", s.Addr(), db, err, want)
 		} else if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("%s db %d (1 key)", s.Addr(), db)) || !strings.Contains(msg, "-flush") {
 			t.Errorf("the refusal does not say where and how: %q", msg)
 		}
-		if exitCode(err) != 1 {
-			t.Errorf("exit code %d for a refusal; want 1", exitCode(err))
+		if tour.ExitCode(err) != 1 {
+			t.Errorf("exit code %d for a refusal; want 1", tour.ExitCode(err))
 		}
 		if after := [2][lastDB + 1]int64{sizes(t, servers[0]), sizes(t, servers[1])}; after != before {
 			t.Errorf("a refused run changed the databases: %v, then %v", before, after)
@@ -201,94 +216,11 @@ func TestTourRefusesNonEmptyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(ctx, &out, runOptions{addr: addr, only: "ch05"}); err != nil {
+	if err := tour.Run(ctx, &out, tour.Options{Addr: addr, Only: "ch05"}, parts...); err != nil {
 		t.Fatalf("keys in database 0 only: %v\n%s", err, out.String())
 	}
 	checkTour(t, out.String(), "ch05")
 	if n := db0.DBSize(ctx).Val(); n != 1 || db0.Get(ctx, "precious").Val() != "data" {
 		t.Errorf("database 0 holds %d keys after the tour; want the 1 it had", n)
-	}
-}
-
-// The exit codes and messages of bad usage (2), an unreachable server (1) and help (0).
-func TestTourExitCodes(t *testing.T) {
-	t.Parallel()
-	s := redistest.RunT(t, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
-	const secret = "pw-Zq81x"
-	for _, tc := range []struct {
-		name string
-		args []string
-		code int
-		msg  string
-	}{
-		{"help", []string{"-h"}, 0, "exit status: 0 done; 1"},
-		{"unknown flag", []string{"-nope"}, 2, "flag provided but not defined"},
-		{"argument", []string{"ch04"}, 2, `unexpected argument "ch04"`},
-		{"unknown chapter", []string{"-chapter", "ch04,ch99"}, 2, `no such chapter: "ch99" (the chapters are ch04, ch05, ch09, ch10)`},
-		{"no port", []string{"-addr", "127.0.0.1"}, 2, `bad -addr: entry 1 of 1, "127.0.0.1": not host:port`},
-		{"bad port", []string{"-addr", s.Addr() + ",127.0.0.1:99999"}, 2, "entry 2 of 2"},
-		{"empty entry", []string{"-addr", s.Addr() + ","}, 2, "entry 2 of 2 is empty"},
-		{"URL with password", []string{"-addr", "redis://app:" + secret + "@127.0.0.1:6379"}, 2, "names a user or password"},
-		{"twice", []string{"-addr", s.Addr() + "," + s.Addr()}, 2, "name one server: " + fmt.Sprintf("%q given twice", s.Addr())},
-		{"one server, two names", []string{"-addr", s.Addr() + "," + strings.Replace(s.Addr(), "127.0.0.1", "localhost", 1)}, 2, "name one server: " + s.Addr() + " and localhost"},
-		{"timeout", []string{"-timeout", "0s"}, 2, "-timeout 0s: must be positive"},
-		{"unreachable", []string{"-addr", closed, "-chapter", "ch05"}, 1, "server " + closed + ": dial tcp"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var o, e bytes.Buffer
-			code := mainArgs("tour", tc.args, &o, &e)
-			if code != tc.code || !strings.Contains(e.String(), tc.msg) {
-				t.Errorf("tour %q: exit %d, stderr %q; want %d and %q", tc.args, code, e.String(), tc.code, tc.msg)
-			}
-			if strings.Contains(o.String()+e.String(), secret) {
-				t.Error("the tour printed a password")
-			}
-			if tc.code != 0 && strings.Contains(o.String(), "==") {
-				t.Errorf("a failed start ran chapters:\n%s", o.String())
-			}
-		})
-	}
-}
-
-// A server without databases 1 to 15 is refused before anything is written.
-func TestTourServerWithFewDatabases(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s := redistest.RunT(t, &redistest.Options{Config: []string{"databases 8"}})
-	err := run(ctx, &bytes.Buffer{}, runOptions{addr: s.Addr(), only: "ch05"})
-	if !errors.Is(err, ErrNoDatabase) || !strings.Contains(err.Error(), "SELECT 8") || exitCode(err) != 1 {
-		t.Errorf("a server with 8 databases: %v (exit %d); want ErrNoDatabase naming SELECT 8, exit 1", err, exitCode(err))
-	}
-	c := s.Client(t)
-	if n := c.DBSize(ctx).Val(); n != 0 {
-		t.Errorf("database 0 holds %d keys", n)
-	}
-}
-
-// The tour ends when its ctx does, with an error that says so: already cancelled, or a deadline
-// while a server does not answer (SIGSTOP).
-func TestTourContext(t *testing.T) {
-	t.Parallel()
-	s := redistest.RunT(t, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := run(ctx, &bytes.Buffer{}, runOptions{addr: s.Addr(), only: "ch05"}); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled ctx: %v; want context.Canceled", err)
-	}
-	if err := s.Pause(); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Resume()
-	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	if err := run(ctx, &bytes.Buffer{}, runOptions{addr: s.Addr(), only: "ch05"}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("paused server: %v; want context.DeadlineExceeded", err)
 	}
 }
