@@ -1,0 +1,633 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/safefile"
+)
+
+const maxConfigBytes = 1 << 20
+
+// configRow is one stored config, as list shows it.
+type configRow struct {
+	Component string `json:"component"`
+	Key       string `json:"key"`
+	Kind      string `json:"kind,omitempty"`
+	Addr      string `json:"addr,omitempty"`
+	TLS       bool   `json:"tls"`
+	Username  string `json:"username,omitempty"` // masked unless --show-secrets
+	Password  string `json:"password,omitempty"` // masked unless --show-secrets
+	Error     string `json:"error,omitempty"`
+}
+
+func rowOf(st stored, show bool) configRow {
+	r := configRow{Component: st.component, Key: st.key}
+	if st.cfg == nil {
+		r.Error = errText(st.err)
+		return r
+	}
+	c := st.cfg
+	r.Kind, r.Addr, r.TLS = c.Kind.String(), addrOf(c), c.TLS != nil
+	r.Username, r.Password = secret(c.Username, show), secret(c.Password, show)
+	if c.Kind == conn.KindSentinel && r.Password == "" {
+		r.Password = secret(c.SentinelPassword, show)
+	}
+	return r
+}
+
+func secret(s string, show bool) string {
+	if s == "" || show {
+		return s
+	}
+	return conn.Masked
+}
+
+func configListCmd() *command {
+	return &command{
+		path: "config list", summary: "the stored configs: components, kinds, addresses (secrets masked)",
+		detail: `Lists every config stored under the prefix (SCAN, no other reads), parsed with ria's parser:
+a config that does not parse is listed with the reason. Nothing is dialed.`,
+		setup: func(fs *flag.FlagSet) action { return configList },
+	}
+}
+
+func configList(ctx context.Context, e *env, _ []string) error {
+	s, err := e.store()
+	if err != nil {
+		return err
+	}
+	names, err := s.reg.StoredComponents(ctx)
+	if err != nil {
+		return s.serverErr(err)
+	}
+	rows := make([]configRow, 0, len(names))
+	for _, name := range names {
+		st, err := s.load(ctx, name)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, rowOf(st, e.g.showSecrets))
+	}
+	if e.g.json {
+		return e.emit(map[string]any{"prefix": e.g.prefix, "configs": rows})
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(e.stdout, "no configs stored under %s* on %s\n", e.g.prefix, s.addr)
+		return nil
+	}
+	table := [][]string{}
+	for _, r := range rows {
+		auth := []string{}
+		if r.Username != "" {
+			auth = append(auth, "user="+r.Username)
+		}
+		if r.Password != "" {
+			auth = append(auth, "password="+r.Password)
+		}
+		tls := "-"
+		if r.TLS {
+			tls = "tls"
+		}
+		if r.Error != "" {
+			table = append(table, []string{r.Component, "?", "-", "-", "-", stFail + ": " + r.Error})
+			continue
+		}
+		table = append(table, []string{r.Component, r.Kind, r.Addr, tls, orDash(strings.Join(auth, " ")), ""})
+	}
+	e.table([]string{"COMPONENT", "KIND", "ADDRESS", "TLS", "AUTH", "NOTE"}, table)
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func configGetCmd() *command {
+	return &command{
+		path: "config get", args: "COMPONENT", min: 1, max: 1,
+		summary: "the stored JSON of one config (secrets masked)",
+		detail: `Prints the JSON stored at <prefix>COMPONENT. Passwords, user names and a URL's user part are
+masked unless --show-secrets is given; a config that does not parse has every string masked
+(a server field may hold pasted credentials) and exits 1 with the parser's reason.`,
+		setup: func(fs *flag.FlagSet) action { return configGet },
+	}
+}
+
+func configGet(ctx context.Context, e *env, args []string) error {
+	s, err := e.store()
+	if err != nil {
+		return err
+	}
+	st, err := s.load(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if st.raw == nil {
+		return hint(st.err, "list the stored configs with 'ria config list'")
+	}
+	shown, perr := showJSON(st.raw, e.g.showSecrets)
+	if shown == nil {
+		return hint(fmt.Errorf("%s: %w", st.key, perr), "replace it with 'ria config set %s JSON'", args[0])
+	}
+	if e.g.json {
+		doc := map[string]any{"component": st.component, "key": st.key, "config": json.RawMessage(shown), "valid": st.cfg != nil}
+		if st.err != nil {
+			doc["error"] = errText(st.err)
+		}
+		if err := e.emit(doc); err != nil {
+			return err
+		}
+	} else {
+		var b bytes.Buffer
+		json.Indent(&b, shown, "", "  ")
+		fmt.Fprintln(e.stdout, b.String())
+	}
+	if st.err != nil {
+		return hint(st.err, "fix it with 'ria config set %s JSON'", args[0])
+	}
+	return nil
+}
+
+// showJSON is a stored config as shown: masked (conn.MaskJSON) or, with show, as stored but
+// compacted. nil when it cannot be shown.
+func showJSON(raw []byte, show bool) ([]byte, error) {
+	if show {
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, errors.New("the stored value is not JSON")
+		}
+		return b.Bytes(), nil
+	}
+	return conn.MaskJSON(raw)
+}
+
+func configSetCmd() *command {
+	var noConnect, dryRun bool
+	var pingTimeout time.Duration
+	return &command{
+		path: "config set", args: "COMPONENT JSON|@FILE|@-", min: 2, max: 2,
+		summary: "validate a config, PING its server, show the change, and store it",
+		detail: `The config (JSON text, @FILE for a file, @- for standard input) is parsed with ria's parser;
+then, unless --no-connect, a client is made from it, with its own TLS settings and ACL user, and
+its server must answer PING within --ping-timeout; the change against the stored config is
+printed (secrets masked: a changed secret shows as "changed"); then it is stored as given,
+compacted (conn.Registry.SetConfig). On any failure nothing is written. --dry-run stops before
+writing.`,
+		setup: func(fs *flag.FlagSet) action {
+			fs.BoolVar(&noConnect, "no-connect", false, "store without connecting to the config's server first")
+			fs.BoolVar(&dryRun, "dry-run", false, "check and show the change, write nothing")
+			fs.DurationVar(&pingTimeout, "ping-timeout", 2*time.Second, "how long the config's server has to answer PING")
+			return func(ctx context.Context, e *env, args []string) error {
+				if pingTimeout <= 0 {
+					return usagef(nil, "--ping-timeout %v: must be more than 0", pingTimeout)
+				}
+				return configSet(ctx, e, args[0], args[1], !noConnect, dryRun, pingTimeout)
+			}
+		},
+	}
+}
+
+// setResult is what config set did, for --json.
+type setResult struct {
+	Component string          `json:"component"`
+	Key       string          `json:"key"`
+	Stored    json.RawMessage `json:"stored"` // masked unless --show-secrets; null when none
+	New       json.RawMessage `json:"new"`
+	Changes   []change        `json:"changes"`
+	Ping      *pingResult     `json:"ping,omitempty"`
+	Written   bool            `json:"written"`
+	DryRun    bool            `json:"dry_run"`
+	Error     string          `json:"error,omitempty"`
+}
+
+type pingResult struct {
+	Addr  string  `json:"addr"`
+	OK    bool    `json:"ok"`
+	RTTms float64 `json:"rtt_ms"`
+	Error string  `json:"error,omitempty"`
+}
+
+func configSet(ctx context.Context, e *env, component, arg string, connect, dryRun bool, pingTimeout time.Duration) (err error) {
+	res := setResult{Component: component, DryRun: dryRun, Changes: []change{}}
+	defer func() {
+		if e.g.json {
+			if err != nil {
+				res.Error = errText(err)
+			}
+			e.emit(res)
+		}
+	}()
+	raw, err := readConfigArg(ctx, e, arg)
+	if err != nil {
+		return err
+	}
+	cfg, err := conn.ParseConfig(raw)
+	if err != nil {
+		return hint(fmt.Errorf("refused, nothing written: %w", err), "fix the field named and run again")
+	}
+	if cfg.Insecure() {
+		return hint(fmt.Errorf("refused, nothing written: %w", conn.ErrInsecureTLS),
+			"the config turns TLS verification off, which ria's registries refuse")
+	}
+	s, err := e.store()
+	if err != nil {
+		return err
+	}
+	res.Key = s.reg.Key(component)
+	old, err := s.load(ctx, component)
+	if err != nil {
+		return err
+	}
+	if old.raw == nil && !old.missing {
+		return hint(old.err, "a component name is non-empty, without spaces or control characters")
+	}
+	newShown, _ := showJSON(raw, e.g.showSecrets)
+	res.New = newShown
+	res.Stored = json.RawMessage("null")
+	if old.raw != nil {
+		if shown, _ := showJSON(old.raw, e.g.showSecrets); shown != nil {
+			res.Stored = shown
+		}
+	}
+	res.Changes = diffConfigs(old.raw, raw, e.g.showSecrets)
+	if !e.g.json {
+		printChanges(e, res.Key, old.raw, res.Changes)
+	}
+	if connect {
+		res.Ping = &pingResult{Addr: addrOf(cfg)}
+		rtt, err := ping(ctx, cfg, pingTimeout)
+		res.Ping.OK, res.Ping.RTTms = err == nil, float64(rtt.Microseconds())/1000
+		if err != nil {
+			res.Ping.Error = errText(err)
+			if !e.g.json {
+				fmt.Fprintf(e.stdout, "PING %s%s: %s %s\n", addrOf(cfg), asUser(cfg, e.g.showSecrets), stFail, errText(err))
+			}
+			return hint(fmt.Errorf("refused, nothing written: PING %s: %w", addrOf(cfg), err),
+				"check the address, the credentials and TLS settings, that the server is up, or pass --no-connect to store it anyway")
+		}
+		if !e.g.json {
+			fmt.Fprintf(e.stdout, "PING %s%s: %s %s\n", addrOf(cfg), asUser(cfg, e.g.showSecrets), stOK, ms(rtt))
+		}
+	}
+	switch {
+	case dryRun:
+		if !e.g.json {
+			fmt.Fprintln(e.stdout, "dry run: nothing written")
+		}
+		return nil
+	case old.raw != nil && sameJSON(old.raw, raw):
+		if !e.g.json {
+			fmt.Fprintf(e.stdout, "unchanged: nothing written\n")
+		}
+		return nil
+	}
+	if err := s.reg.SetConfig(ctx, component, raw); err != nil {
+		if errors.Is(err, conn.ErrBadConfig) || errors.Is(err, conn.ErrInsecureTLS) {
+			return fmt.Errorf("refused, nothing written: %w", err)
+		}
+		return s.serverErr(fmt.Errorf("writing %s: %w", res.Key, err))
+	}
+	res.Written = true
+	if !e.g.json {
+		fmt.Fprintf(e.stdout, "written: %s\n", res.Key)
+	}
+	return nil
+}
+
+// readConfigArg reads the config text: the argument itself, @FILE (a regular file of at most
+// 1 MiB, read within ctx) or @- (standard input).
+func readConfigArg(ctx context.Context, e *env, arg string) ([]byte, error) {
+	switch {
+	case arg == "@-":
+		b, err := readInput(ctx, e.stdin, maxConfigBytes)
+		if err != nil {
+			return nil, hint(err, "give the config on standard input, or as the argument")
+		}
+		return b, nil
+	case strings.HasPrefix(arg, "@"):
+		b, err := safefile.ReadFile(ctx, arg[1:], maxConfigBytes)
+		if err != nil {
+			return nil, hint(fmt.Errorf("reading the config file: %w", err), "give a regular file of at most 1 MiB after @")
+		}
+		return b, nil
+	}
+	return []byte(arg), nil
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y bytes.Buffer
+	return json.Compact(&x, a) == nil && json.Compact(&y, b) == nil && bytes.Equal(x.Bytes(), y.Bytes())
+}
+
+// change is one field that differs between the stored config and the new one.
+type change struct {
+	Field         string          `json:"field"`
+	Old           json.RawMessage `json:"old,omitempty"` // as shown: masked unless --show-secrets
+	New           json.RawMessage `json:"new,omitempty"`
+	SecretChanged bool            `json:"secret_changed,omitempty"` // the masked forms are equal but the values differ
+}
+
+// diffConfigs compares the members of two configs: values compared as stored, shown masked.
+func diffConfigs(oldRaw, newRaw []byte, show bool) []change {
+	members := func(raw []byte) (cmp, shown map[string]json.RawMessage) {
+		cmp, shown = map[string]json.RawMessage{}, map[string]json.RawMessage{}
+		if raw == nil {
+			return
+		}
+		json.Unmarshal(raw, &cmp)
+		if s, _ := showJSON(raw, show); s != nil {
+			json.Unmarshal(s, &shown)
+		}
+		for k, v := range cmp {
+			var b bytes.Buffer
+			if json.Compact(&b, v) == nil {
+				cmp[k] = b.Bytes()
+			}
+		}
+		return
+	}
+	oc, os := members(oldRaw)
+	nc, ns := members(newRaw)
+	var names []string
+	for k := range oc {
+		names = append(names, k)
+	}
+	for k := range nc {
+		if _, ok := oc[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	out := []change{}
+	for _, k := range names {
+		o, inOld := oc[k]
+		n, inNew := nc[k]
+		if inOld && inNew && bytes.Equal(o, n) {
+			continue
+		}
+		c := change{Field: k}
+		if inOld {
+			c.Old = maskedOr(os[k])
+		}
+		if inNew {
+			c.New = maskedOr(ns[k])
+		}
+		c.SecretChanged = inOld && inNew && bytes.Equal(c.Old, c.New)
+		out = append(out, c)
+	}
+	return out
+}
+
+// maskedOr is a shown value, or Masked when there is none to show (the text could not be masked).
+func maskedOr(v json.RawMessage) json.RawMessage {
+	if v == nil {
+		return json.RawMessage(`"` + conn.Masked + `"`)
+	}
+	return v
+}
+
+func printChanges(e *env, key string, oldRaw []byte, changes []change) {
+	switch {
+	case oldRaw == nil:
+		fmt.Fprintf(e.stdout, "%s: none stored; new config:\n", key)
+	case len(changes) == 0:
+		fmt.Fprintf(e.stdout, "%s: no change\n", key)
+		return
+	default:
+		fmt.Fprintf(e.stdout, "%s: changes against the stored config:\n", key)
+	}
+	for _, c := range changes {
+		switch {
+		case c.SecretChanged:
+			fmt.Fprintf(e.stdout, "  ~ %s: %s (changed)\n", c.Field, c.New)
+		default:
+			if c.Old != nil {
+				fmt.Fprintf(e.stdout, "  - %s: %s\n", c.Field, c.Old)
+			}
+			if c.New != nil {
+				fmt.Fprintf(e.stdout, "  + %s: %s\n", c.Field, c.New)
+			}
+		}
+	}
+}
+
+// ping makes a client from cfg (its TLS, its ACL user) and PINGs its server (every master of a
+// cluster), within timeout.
+func ping(ctx context.Context, cfg *conn.Config, timeout time.Duration) (time.Duration, error) {
+	client, err := cfg.NewClient()
+	if err != nil {
+		return 0, err
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		err = cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+			if err := c.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("%s: %w", c.Options().Addr, err)
+			}
+			return nil
+		})
+	} else {
+		err = client.Ping(ctx).Err()
+	}
+	return time.Since(start), err
+}
+
+func configCheckCmd() *command {
+	var pingTimeout time.Duration
+	return &command{
+		path: "config check", args: "[COMPONENT...]", min: 0, max: -1,
+		summary: "parse and PING every stored config (or the ones named); exit 1 if any fails",
+		detail: `Each config is parsed with ria's parser and its server PINGed (every master of a cluster)
+with the config's own TLS and ACL user, 8 at a time, each within --ping-timeout. One row per
+config, with the round trip and the error.`,
+		setup: func(fs *flag.FlagSet) action {
+			fs.DurationVar(&pingTimeout, "ping-timeout", 2*time.Second, "how long each server has to answer PING")
+			return func(ctx context.Context, e *env, args []string) error {
+				if pingTimeout <= 0 {
+					return usagef(nil, "--ping-timeout %v: must be more than 0", pingTimeout)
+				}
+				return configCheck(ctx, e, args, pingTimeout)
+			}
+		},
+	}
+}
+
+type checkRow struct {
+	Component string  `json:"component"`
+	Kind      string  `json:"kind,omitempty"`
+	Addr      string  `json:"addr,omitempty"`
+	OK        bool    `json:"ok"`
+	RTTms     float64 `json:"rtt_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+func configCheck(ctx context.Context, e *env, names []string, pingTimeout time.Duration) error {
+	s, err := e.store()
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		if names, err = s.reg.StoredComponents(ctx); err != nil {
+			return s.serverErr(err)
+		}
+	}
+	rows := make([]checkRow, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			row := checkRow{Component: name}
+			st, err := s.load(ctx, name)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if st.cfg == nil {
+				row.Error = errText(st.err)
+				rows[i] = row
+				return
+			}
+			row.Kind, row.Addr = st.cfg.Kind.String(), addrOf(st.cfg)
+			rtt, err := ping(ctx, st.cfg, pingTimeout)
+			row.OK, row.RTTms = err == nil, float64(rtt.Microseconds())/1000
+			if err != nil {
+				row.Error = errText(err)
+			}
+			rows[i] = row
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	failed := 0
+	for _, r := range rows {
+		if !r.OK {
+			failed++
+		}
+	}
+	if e.g.json {
+		e.emit(map[string]any{"configs": rows, "failed": failed})
+	} else if len(rows) == 0 {
+		fmt.Fprintf(e.stdout, "no configs stored under %s*\n", e.g.prefix)
+	} else {
+		table := [][]string{}
+		for _, r := range rows {
+			st, rtt := stOK, fmt.Sprintf("%.2fms", r.RTTms)
+			if !r.OK {
+				st, rtt = stFail, "-"
+			}
+			table = append(table, []string{r.Component, orDash(r.Kind), orDash(r.Addr), st, rtt, r.Error})
+		}
+		e.table([]string{"COMPONENT", "KIND", "ADDRESS", "STATUS", "RTT", "ERROR"}, table)
+	}
+	if failed > 0 {
+		return &reported{msg: fmt.Sprintf("%d of %d configs failed", failed, len(rows))}
+	}
+	return nil
+}
+
+func configRmCmd() *command {
+	var yes bool
+	return &command{
+		path: "config rm", args: "COMPONENT", min: 1, max: 1,
+		summary: "remove a stored config, after asking (or with --yes)",
+		detail: `Without --yes it asks on standard error and reads the answer from standard input, for up to a
+minute (or --timeout, if longer): "y" or "yes" removes it; anything else, or no input, refuses
+with exit status 1. The config is removed only if it is still what was read (WATCH/MULTI).`,
+		setup: func(fs *flag.FlagSet) action {
+			fs.BoolVar(&yes, "yes", false, "remove without asking")
+			return func(ctx context.Context, e *env, args []string) error { return configRm(ctx, e, args[0], yes) }
+		},
+	}
+}
+
+func configRm(ctx context.Context, e *env, component string, yes bool) error {
+	s, err := e.store()
+	if err != nil {
+		return err
+	}
+	st, err := s.load(ctx, component)
+	if err != nil {
+		return err
+	}
+	if st.raw == nil {
+		return hint(st.err, "nothing to remove; list the stored configs with 'ria config list'")
+	}
+	what := st.key
+	if st.cfg != nil {
+		what += " (" + st.cfg.Kind.String() + " " + addrOf(st.cfg) + ")"
+	}
+	if !yes {
+		fmt.Fprintf(e.stderr, "Remove %s? [y/N] ", what)
+		pctx, cancel := context.WithTimeout(e.base, max(time.Minute, e.g.timeout))
+		answer, err := readLine(pctx, e.stdin)
+		cancel()
+		fmt.Fprintln(e.stderr)
+		if err != nil && err != io.EOF {
+			return hint(fmt.Errorf("not confirmed (%v): nothing removed", err), "answer y, or pass --yes")
+		}
+		if a := strings.ToLower(answer); a != "y" && a != "yes" {
+			return hint(errors.New("not confirmed: nothing removed"), "answer y, or pass --yes to remove without asking")
+		}
+		var cancel2 context.CancelFunc
+		ctx, cancel2 = context.WithTimeout(e.base, e.g.timeout)
+		defer cancel2()
+	}
+	err = s.client.Watch(ctx, func(tx *redis.Tx) error {
+		cur, err := tx.Get(ctx, st.key).Bytes()
+		if errors.Is(err, redis.Nil) || (err == nil && !bytes.Equal(cur, st.raw)) {
+			return errChanged
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Del(ctx, st.key).Err() })
+		return err
+	}, st.key)
+	if errors.Is(err, errChanged) || errors.Is(err, redis.TxFailedErr) {
+		return hint(fmt.Errorf("%s changed after it was read: nothing removed", st.key), "look again with 'ria config get %s'", component)
+	}
+	if err != nil {
+		return s.serverErr(fmt.Errorf("removing %s: %w", st.key, err))
+	}
+	if e.g.json {
+		return e.emit(map[string]any{"component": component, "key": st.key, "removed": true})
+	}
+	fmt.Fprintf(e.stdout, "removed: %s\n", st.key)
+	return nil
+}
+
+var errChanged = errors.New("changed")
+
+// asUser says which credentials a PING used.
+func asUser(cfg *conn.Config, show bool) string {
+	if a := authOf(cfg, show); a != "-" {
+		return " with " + a
+	}
+	return ""
+}
