@@ -410,7 +410,10 @@ func benchmarkGET(b *testing.B, variant int) {
 	opt.MaxRetries = -1
 	raw := redis.NewClient(opt)
 	defer raw.Close()
-	reg := conn.New(srv.Client(b), nil)
+	reg, err := conn.New(srv.Client(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer reg.Close()
 	if err := reg.SetConfig(ctx, "bench", map[string]any{"host": "127.0.0.1", "port": srv.Port()}); err != nil {
 		b.Fatal(err)

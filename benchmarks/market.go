@@ -78,7 +78,11 @@ func (b marketBench) Run(ctx context.Context, env *Env) (Section, error) {
 	budget := Pick(env, 15*time.Second, 2*time.Second, 300*time.Millisecond)
 	// The WATCH variant keeps the book's timeouts (5 s to list, 10 s to buy): a purchase that loses the
 	// lock for 10 s gives up (ErrContention, reported), one still trying when the run ends is cut off.
-	variants := []marketVariant{{"WATCH", market.NewWatch(nil)}, {"Lua script", market.Script{}}}
+	watch, err := market.NewWatch(nil)
+	if err != nil {
+		return Section{}, err
+	}
+	variants := []marketVariant{{"WATCH", watch}, {"Lua script", market.Script{}}}
 	var runs []marketRun
 	for i, load := range marketLoads {
 		order := variants

@@ -73,7 +73,10 @@ func (t table45) Run(ctx context.Context, env *Env) (Section, error) {
 	defer raw.Close()
 	cfgClient := srv.NewClient()
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		return Section{}, err
+	}
 	defer reg.Close()
 	if err := reg.SetConfig(ctx, "bench", map[string]any{"host": "127.0.0.1", "port": srv.Port()}); err != nil {
 		return Section{}, err

@@ -18,7 +18,10 @@ func newBenchRegistry(b *testing.B) (*conn.Registry, redis.UniversalClient) {
 	cfgServer, data := miniredis.RunT(b), miniredis.RunT(b)
 	cfg := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	b.Cleanup(func() { cfg.Close() })
-	reg := conn.New(cfg, nil)
+	reg, err := conn.New(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(func() { reg.Close() })
 	ctx := context.Background()
 	if err := reg.SetConfig(ctx, "app", map[string]any{"addr": data.Addr()}); err != nil {

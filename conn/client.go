@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 
@@ -120,15 +120,16 @@ func (c *Config) tlsConfig(ctx context.Context, host string) (*tls.Config, error
 	return tc, nil
 }
 
-// NewClient makes the go-redis client the config describes: a *redis.ClusterClient for Cluster, a
-// *redis.Client otherwise (from redis.NewFailoverClient for Sentinel). Every client it makes has
-// ContextTimeoutEnabled, so a context's deadline bounds each call, and an error from a call whose
-// context has ended matches ctx.Err() (go-redis reports a deadline it set on the socket as an i/o
-// timeout). It makes no retries unless MaxRetries asks for them, and dials once per connection unless
-// DialRetries asks for more (go-redis dials up to 5 times, 100 ms apart, so a host that is down cost
-// every call 400 ms). A config that turns TLS verification off (Insecure) is refused with a
-// *ConfigError wrapping ErrInsecureTLS: use NewClientAllowInsecure where the application, not the
-// config store, has decided to allow it.
+// NewClient makes the go-redis client the config describes: a *redis.ClusterClient for KindCluster, a
+// *redis.Client otherwise (from redis.NewFailoverClient for KindSentinel), from the options Options,
+// ClusterOptions or FailoverOptions return. Every client it makes has ContextTimeoutEnabled, so a
+// context's deadline bounds each call, and a hook that makes the error of a call whose context has
+// ended match ctx.Err() (go-redis reports a deadline it set on the socket as an i/o timeout). It makes
+// no retries unless MaxRetries asks for them, and dials once per connection unless DialRetries asks for
+// more (go-redis dials up to 5 times, 100 ms apart, so a host that is down cost every call 400 ms). A
+// config that turns TLS verification off (Insecure) is refused with a *ConfigError wrapping
+// ErrInsecureTLS: use NewClientAllowInsecure where the application, not the config store, has decided
+// to allow it. A Config built or changed by hand is held to ParseConfig's rules first (see StoredJSON).
 //
 // NewClient reads the config's TLS files, if any. Each must be a regular file (a FIFO, a device or a
 // socket is refused before it is read, as a *ConfigError naming the field) of at most 1 MiB, and an
@@ -144,15 +145,89 @@ func (c *Config) NewClientAllowInsecure() (redis.UniversalClient, error) {
 
 // newClient is NewClient with ctx bounding the reads of the TLS files.
 func (c *Config) newClient(ctx context.Context, allowInsecure bool) (redis.UniversalClient, error) {
-	if !allowInsecure && c.Insecure() {
-		return nil, &ConfigError{Field: "ssl", Err: ErrInsecureTLS}
-	}
-	client, err := c.build(ctx)
-	if err != nil {
-		return nil, err
+	var client redis.UniversalClient
+	switch c.Kind {
+	case KindCluster:
+		o, err := c.clusterOptions(ctx, allowInsecure)
+		if err != nil {
+			return nil, err
+		}
+		client = redis.NewClusterClient(o)
+	case KindSentinel:
+		o, err := c.failoverOptions(ctx, allowInsecure)
+		if err != nil {
+			return nil, err
+		}
+		client = redis.NewFailoverClient(o)
+	default:
+		o, err := c.options(ctx, allowInsecure)
+		if err != nil {
+			return nil, err
+		}
+		client = redis.NewClient(o)
 	}
 	client.AddHook(ctxErrHook{})
 	return client, nil
+}
+
+// Options returns the go-redis options NewClient makes a KindSingle config's client from, TLS included
+// (its files read as NewClient reads them), so a Registry's Options.NewClient hook can set what conn
+// does not (OnConnect, a Limiter, a Dialer) and add hooks without rebuilding TLS by hand. It refuses
+// what NewClient refuses (insecure TLS, a Config ParseConfig would not return), and a config of another
+// kind with ErrKind. Each call returns new options, which the caller may change.
+//
+// A client made from them lacks only NewClient's ctx hook: a call on it whose context has ended may
+// fail with go-redis's i/o timeout instead of an error matching ctx.Err(). Call, Do and the Wrap
+// functions make fn's error match ctx.Err() whichever client it ran on.
+func (c *Config) Options() (*redis.Options, error) { return c.options(context.Background(), false) }
+
+// OptionsAllowInsecure is Options that also accepts a config turning TLS verification off.
+func (c *Config) OptionsAllowInsecure() (*redis.Options, error) {
+	return c.options(context.Background(), true)
+}
+
+// ClusterOptions is Options for a KindCluster config: the options of its *redis.ClusterClient.
+func (c *Config) ClusterOptions() (*redis.ClusterOptions, error) {
+	return c.clusterOptions(context.Background(), false)
+}
+
+// ClusterOptionsAllowInsecure is ClusterOptions that also accepts a config turning TLS verification off.
+func (c *Config) ClusterOptionsAllowInsecure() (*redis.ClusterOptions, error) {
+	return c.clusterOptions(context.Background(), true)
+}
+
+// FailoverOptions is Options for a KindSentinel config: the options redis.NewFailoverClient takes.
+func (c *Config) FailoverOptions() (*redis.FailoverOptions, error) {
+	return c.failoverOptions(context.Background(), false)
+}
+
+// FailoverOptionsAllowInsecure is FailoverOptions that also accepts a config turning TLS verification off.
+func (c *Config) FailoverOptionsAllowInsecure() (*redis.FailoverOptions, error) {
+	return c.failoverOptions(context.Background(), true)
+}
+
+// prepare checks c for building a client of kind and returns its TLS config, reading the files
+// within ctx; host is the name to verify when the config names none.
+func (c *Config) prepare(ctx context.Context, kind Kind, allowInsecure bool, host string) (*tls.Config, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if c.Kind != kind {
+		want := map[Kind]string{KindSingle: "Options", KindCluster: "ClusterOptions", KindSentinel: "FailoverOptions"}
+		return nil, fmt.Errorf("%w: the config is %v; %s makes a %v config's options", ErrKind, c.Kind, want[kind], kind)
+	}
+	if !allowInsecure && c.Insecure() {
+		return nil, &ConfigError{Field: "ssl", Err: ErrInsecureTLS}
+	}
+	return c.tlsConfig(ctx, host)
+}
+
+// maxRetries is go-redis's MaxRetries for the config: -1 disables retries, and 0 would mean 3.
+func (c *Config) maxRetries() int {
+	if c.MaxRetries <= 0 {
+		return -1
+	}
+	return c.MaxRetries
 }
 
 // dialerRetries is go-redis's DialerRetries for the config: the number of dials per connection, where
@@ -164,72 +239,69 @@ func (c *Config) dialerRetries() int {
 	return c.DialRetries + 1
 }
 
-func (c *Config) build(ctx context.Context) (redis.UniversalClient, error) {
-	retries := c.MaxRetries
-	if retries == 0 {
-		retries = -1 // go-redis: -1 disables retries; 0 would mean its default of 3
+func (c *Config) options(ctx context.Context, allowInsecure bool) (*redis.Options, error) {
+	host := ""
+	if c.Network != "unix" {
+		host, _, _ = net.SplitHostPort(c.Addr)
 	}
-	switch c.Kind {
-	case Cluster:
-		tc, err := c.tlsConfig(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs: c.Addrs, Username: c.Username, Password: c.Password, ClientName: c.ClientName,
-			TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
-			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-			DialerRetries: c.dialerRetries(), MaxRetries: retries,
-			MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
-			PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
-			MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
-			MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
-			PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
-			ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
-			ReadOnly: c.ReadOnly, RouteByLatency: c.RouteByLatency, RouteRandomly: c.RouteRandomly,
-		}), nil
-	case Sentinel:
-		tc, err := c.tlsConfig(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: c.Master, SentinelAddrs: c.Addrs,
-			SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
-			Username: c.Username, Password: c.Password, DB: c.DB, ClientName: c.ClientName,
-			TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
-			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-			DialerRetries: c.dialerRetries(), MaxRetries: retries,
-			MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
-			PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
-			MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
-			MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
-			PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
-			ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
-		}), nil
-	default:
-		host := ""
-		if c.Network != "unix" {
-			host, _, _ = net.SplitHostPort(c.Addr)
-		}
-		tc, err := c.tlsConfig(ctx, host)
-		if err != nil {
-			return nil, err
-		}
-		return redis.NewClient(&redis.Options{
-			Network: c.Network, Addr: c.Addr, DB: c.DB,
-			Username: c.Username, Password: c.Password, ClientName: c.ClientName,
-			TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
-			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-			DialerRetries: c.dialerRetries(), MaxRetries: retries,
-			MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
-			PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
-			MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
-			MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
-			PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
-			ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
-		}), nil
+	tc, err := c.prepare(ctx, KindSingle, allowInsecure, host)
+	if err != nil {
+		return nil, err
 	}
+	return &redis.Options{
+		Network: c.Network, Addr: c.Addr, DB: c.DB,
+		Username: c.Username, Password: c.Password, ClientName: c.ClientName,
+		TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
+		DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+		DialerRetries: c.dialerRetries(), MaxRetries: c.maxRetries(),
+		MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+		PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
+		MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
+		MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
+		PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
+		ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
+	}, nil
+}
+
+func (c *Config) clusterOptions(ctx context.Context, allowInsecure bool) (*redis.ClusterOptions, error) {
+	tc, err := c.prepare(ctx, KindCluster, allowInsecure, "")
+	if err != nil {
+		return nil, err
+	}
+	return &redis.ClusterOptions{
+		Addrs: slices.Clone(c.Addrs), Username: c.Username, Password: c.Password, ClientName: c.ClientName,
+		TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
+		DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+		DialerRetries: c.dialerRetries(), MaxRetries: c.maxRetries(),
+		MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+		PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
+		MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
+		MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
+		PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
+		ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
+		ReadOnly: c.ReadOnly, RouteByLatency: c.RouteByLatency, RouteRandomly: c.RouteRandomly,
+	}, nil
+}
+
+func (c *Config) failoverOptions(ctx context.Context, allowInsecure bool) (*redis.FailoverOptions, error) {
+	tc, err := c.prepare(ctx, KindSentinel, allowInsecure, "")
+	if err != nil {
+		return nil, err
+	}
+	return &redis.FailoverOptions{
+		MasterName: c.Master, SentinelAddrs: slices.Clone(c.Addrs),
+		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+		Username: c.Username, Password: c.Password, DB: c.DB, ClientName: c.ClientName,
+		TLSConfig: tc, Protocol: c.Protocol, ContextTimeoutEnabled: true,
+		DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+		DialerRetries: c.dialerRetries(), MaxRetries: c.maxRetries(),
+		MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+		PoolFIFO: c.PoolFIFO, PoolSize: c.PoolSize, PoolTimeout: c.PoolTimeout,
+		MinIdleConns: c.MinIdleConns, MaxIdleConns: c.MaxIdleConns, MaxActiveConns: c.MaxActiveConns,
+		MaxConcurrentDials: c.MaxConcurrentDials, PipelinePoolSize: c.PipelinePoolSize,
+		PipelineReadBufferSize: c.PipelineReadBufferSize, PipelineWriteBufferSize: c.PipelineWriteBufferSize,
+		ConnMaxIdleTime: c.ConnMaxIdleTime, ConnMaxLifetime: c.ConnMaxLifetime, ConnMaxLifetimeJitter: c.ConnMaxLifetimeJitter,
+	}, nil
 }
 
 // ctxErrHook makes the error of a command (or pipeline) whose context has ended match ctx.Err().
@@ -242,7 +314,7 @@ func (ctxErrHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if noretry.Transport(err) {
-			if e := ctxErr(ctx, err); e != err {
+			if e := noretry.CtxErr(ctx, err); e != err {
 				cmd.SetErr(e)
 				return e
 			}
@@ -259,36 +331,12 @@ func (ctxErrHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 		}
 		for _, cmd := range cmds {
 			if ce := cmd.Err(); noretry.Transport(ce) {
-				cmd.SetErr(ctxErr(ctx, ce))
+				cmd.SetErr(noretry.CtxErr(ctx, ce))
 			}
 		}
 		if noretry.Transport(err) {
-			return ctxErr(ctx, err)
+			return noretry.CtxErr(ctx, err)
 		}
 		return err
 	}
-}
-
-// ctxErr is noretry.CtxErr once ctx has caught up with its deadline (see ended).
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil {
-		ended(ctx)
-	}
-	return noretry.CtxErr(ctx, err)
-}
-
-// ended reports whether ctx has ended. go-redis sets the socket's deadline to ctx's, so its i/o
-// timeout can arrive a moment before ctx's own timer marks ctx done: past its deadline, ended waits
-// for that.
-func ended(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second): // a Context that does not keep its Deadline
-		}
-	}
-	return ctx.Err() != nil
 }

@@ -19,7 +19,10 @@ import (
 func TestDeadlineErrorsPausedServers(t *testing.T) {
 	cfgServer := redistest.RunT(t, nil)
 	data := redistest.RunT(t, nil)
-	reg := conn.New(cfgServer.Client(t), &conn.Options{Wait: time.Hour})
+	reg, err := conn.New(cfgServer.Client(t), &conn.Options{Wait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() { within(t, "Close", func() { reg.Close() }) }()
 	bg := context.Background()
 	if err := reg.SetConfig(bg, "app", realConfig(data)); err != nil {

@@ -202,7 +202,10 @@ func TestRegistryTLSFilesNotRegular(t *testing.T) {
 	defer cfgClient.Close()
 	data := miniredis.RunT(t)
 	good := fmt.Sprintf(`{"addr": %q}`, data.Addr())
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	i := 0
 	for target, say := range targets {
 		for _, field := range []string{"ssl_ca_certs", "ssl_ca_path"} {

@@ -9,18 +9,21 @@ import (
 )
 
 // Config is a component's connection settings, parsed from the JSON stored at config:redis:<component>.
-// Build one with ParseConfig. It is normalized (host and port become Addr, a URL is expanded), so two
-// JSON texts that mean the same server compare equal, and it never prints its passwords or user names.
+// Build one with ParseConfig; StoredJSON gives the JSON back. It is normalized (host and port become
+// Addr, a URL is expanded), so two JSON texts that mean the same server compare equal, and it never
+// prints its passwords or user names.
 //
-// A zero value means go-redis's default, except where a field says conn's default differs.
+// Each number means what the go-redis option of the same name means, with two exceptions that keep
+// every call bounded and every write sent once: a duration is never 0-or-negative "off" (a parsed
+// Config holds 0, go-redis's default, or a value from 1 ns to a day), and MaxRetries 0 means none.
 type Config struct {
 	Kind Kind // which client the config makes
 
-	Network string   // "tcp" or "unix" (single server)
-	Addr    string   // host:port or socket path (single server); redis-py's default: localhost:6379
-	Addrs   []string // cluster seeds, or sentinel addresses
-	Master  string   // sentinel master name
-	DB      int
+	Network string   // "tcp" or "unix" (KindSingle)
+	Addr    string   // host:port or socket path (KindSingle); redis-py's default: localhost:6379
+	Addrs   []string // cluster seeds (KindCluster), or sentinel addresses (KindSentinel)
+	Master  string   // sentinel master name (KindSentinel)
+	DB      int      // 0 or more; 0: database 0 (a cluster has only that one)
 
 	Username         string
 	Password         string
@@ -30,54 +33,58 @@ type Config struct {
 
 	TLS *TLSConfig // nil: plain TCP
 
-	DialTimeout  time.Duration // 0: go-redis default (5 s)
-	ReadTimeout  time.Duration // 0: go-redis default (5 s); never negative: conn does not turn it off
-	WriteTimeout time.Duration // 0: same as ReadTimeout
-	PoolSize     int           // 0: go-redis default (10 per CPU)
-	MinIdleConns int
-	MaxRetries   int // retries after a network error; 0 (conn's default) means none, see the package doc
-	Protocol     int // 2 or 3; 0: go-redis default (3)
+	DialTimeout  time.Duration // 0: go-redis's default (5 s)
+	ReadTimeout  time.Duration // 0: go-redis's default (5 s); never negative (go-redis's -1 turns it off)
+	WriteTimeout time.Duration // 0: ReadTimeout; never negative
+	PoolSize     int           // 0: go-redis's default (10 per GOMAXPROCS); otherwise at least 1
+	MinIdleConns int           // 0: go-redis's default (none kept idle)
+
+	// MaxRetries is how many times a command is resent after a network error. 0 means none, conn's
+	// default and go-redis's -1 (ParseConfig reads -1 as 0): go-redis's own 0 means 3, and a resent
+	// INCR whose reply was lost is applied twice.
+	MaxRetries int
+	Protocol   int // 2 or 3; 0: go-redis's default (3)
 
 	// DialRetries is how many more times a new connection is dialed after a dial fails (go-redis's
 	// DialerRetries, "retry attempts when dialing fails"). 0: dial once (conn's default, so a server
 	// that is down fails fast); n > 0: up to n+1 dials; -1: go-redis's default (5 dials).
 	DialRetries int
 
-	MinRetryBackoff         time.Duration // 0: go-redis default (10 ms)
-	MaxRetryBackoff         time.Duration // 0: go-redis default (1 s)
-	PoolFIFO                bool          // false: go-redis default (LIFO)
-	PoolTimeout             time.Duration // 0: go-redis default (ReadTimeout + 1 s)
-	MaxIdleConns            int           // 0: go-redis default (no limit)
-	MaxActiveConns          int           // 0: go-redis default (no limit)
-	MaxConcurrentDials      int           // 0: go-redis default (PoolSize)
-	ConnMaxIdleTime         time.Duration // 0: go-redis default (30 min)
-	ConnMaxLifetime         time.Duration // 0: go-redis default (no limit)
-	ConnMaxLifetimeJitter   time.Duration // 0: go-redis default (none); at most ConnMaxLifetime
-	PipelinePoolSize        int           // 0: go-redis default (10); -1: no separate pipeline pool
-	PipelineReadBufferSize  int           // 0: go-redis default
-	PipelineWriteBufferSize int           // 0: go-redis default
+	MinRetryBackoff         time.Duration // 0: go-redis's default (10 ms); never negative (go-redis's -1: no backoff)
+	MaxRetryBackoff         time.Duration // 0: go-redis's default (1 s); never negative
+	PoolFIFO                bool          // false: go-redis's default (LIFO)
+	PoolTimeout             time.Duration // 0: go-redis's default (ReadTimeout + 1 s)
+	MaxIdleConns            int           // 0: go-redis's default (no limit)
+	MaxActiveConns          int           // 0: go-redis's default (no limit)
+	MaxConcurrentDials      int           // 0: go-redis's default (PoolSize)
+	ConnMaxIdleTime         time.Duration // 0: go-redis's default (30 min); never negative (go-redis's -1: no idle check)
+	ConnMaxLifetime         time.Duration // 0: go-redis's default (no limit)
+	ConnMaxLifetimeJitter   time.Duration // 0: go-redis's default (none); at most ConnMaxLifetime
+	PipelinePoolSize        int           // 0: go-redis's default (10); -1: no separate pipeline pool, as in go-redis
+	PipelineReadBufferSize  int           // bytes, up to 64 MiB; 0: go-redis's default (the larger of 128 KiB and the read buffer)
+	PipelineWriteBufferSize int           // bytes, up to 64 MiB; 0: go-redis's default (likewise)
 
-	ReadOnly       bool // cluster: read from replicas
-	RouteByLatency bool // cluster: read from the closest node
-	RouteRandomly  bool // cluster: read from a random node
+	ReadOnly       bool // KindCluster: read from replicas
+	RouteByLatency bool // KindCluster: read from the closest node
+	RouteRandomly  bool // KindCluster: read from a random node
 }
 
 // Kind says which go-redis client a Config makes.
 type Kind int
 
 const (
-	Single   Kind = iota // *redis.Client
-	Cluster              // *redis.ClusterClient
-	Sentinel             // *redis.Client from redis.NewFailoverClient
+	KindSingle   Kind = iota // *redis.Client, from Options
+	KindCluster              // *redis.ClusterClient, from ClusterOptions
+	KindSentinel             // *redis.Client from redis.NewFailoverClient, from FailoverOptions
 )
 
 func (k Kind) String() string {
 	switch k {
-	case Single:
+	case KindSingle:
 		return "single"
-	case Cluster:
+	case KindCluster:
 		return "cluster"
-	case Sentinel:
+	case KindSentinel:
 		return "sentinel"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
@@ -90,7 +97,7 @@ type TLSConfig struct {
 	MinVersion      uint16 `json:"min_version,omitempty"`       // ssl_min_version: tls.VersionTLS12 or 13; 0 means TLS 1.2
 	CertFile        string `json:"cert_file,omitempty"`         // ssl_certfile: client certificate
 	KeyFile         string `json:"key_file,omitempty"`          // ssl_keyfile
-	ServerName      string `json:"server_name,omitempty"`       // name to verify; empty means the host being dialed
+	ServerName      string `json:"server_name,omitempty"`       // ssl_server_name: name to verify; empty means the host dialed
 	SkipVerify      bool   `json:"skip_verify,omitempty"`       // ssl_cert_reqs "none": no verification at all (insecure)
 	NoHostnameCheck bool   `json:"no_hostname_check,omitempty"` // ssl_check_hostname false: verify the chain, not the name (insecure)
 }
@@ -158,8 +165,8 @@ func (c Config) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) }
 // LogValue makes slog print String too.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// MarshalJSON encodes String's form, passwords masked: a Config does not round-trip through JSON
-// (store the config's own JSON for that).
+// MarshalJSON encodes String's form, passwords masked, which ParseConfig does not read: StoredJSON
+// is the form to store.
 func (c Config) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
 
 // plainConfig is Config without its methods, so canonical can encode every field.

@@ -19,6 +19,8 @@ var (
 	ErrNotLoaded = errors.New("conn: config stored, but not loaded")
 	// ErrClosed: the registry has been closed.
 	ErrClosed = errors.New("conn: registry closed")
+	// ErrKind: Options, ClusterOptions or FailoverOptions was asked of a config of another Kind.
+	ErrKind = errors.New("conn: config is of another kind")
 	// ErrClientType: the component's client is not of the type asked for (As, Call and the Wrap
 	// functions' C), or does not implement that interface.
 	ErrClientType = errors.New("conn: client is not of the type asked for")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 
-		if c.Kind != Single && c.Kind != Cluster && c.Kind != Sentinel {
+		if c.Kind != KindSingle && c.Kind != KindCluster && c.Kind != KindSentinel {
 			t.Fatalf("unknown kind %v", c.Kind)
 		}
 		// String() masks secrets: changing them must not change it.
@@ -77,6 +78,14 @@ func FuzzParseConfig(f *testing.F) {
 		again, err := ParseConfig(data)
 		if err != nil || again.canonical() != c.canonical() {
 			t.Fatalf("second parse differs: %v", err)
+		}
+		// Its stored form reads back to the same config.
+		stored, err := c.StoredJSON()
+		if err != nil {
+			t.Fatalf("StoredJSON of a parsed config: %v", err)
+		}
+		if back, err := ParseConfig(stored); err != nil || !reflect.DeepEqual(back, c) {
+			t.Fatalf("stored as %q, which parses to %v, %v", stored, back, err)
 		}
 	})
 }

@@ -24,7 +24,10 @@ func TestRealServerComponent(t *testing.T) {
 	defer cancel()
 	servers := redistest.RunShardsT(t, 2, nil)
 	cfg := servers[0].Client(t)
-	reg := conn.New(cfg, nil)
+	reg, err := conn.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	if err := reg.SetConfig(ctx, "app", realConfig(servers[1])); err != nil {
 		t.Fatal(err)
@@ -51,12 +54,18 @@ func TestSwitchServerUnderLoad(t *testing.T) {
 	defer cancel()
 	servers := redistest.RunShardsT(t, 3, nil)
 	cfgServer, a, b := servers[0], servers[1], servers[2]
-	writer := conn.New(cfgServer.Client(t), nil) // stands in for another process
+	writer, err := conn.New(cfgServer.Client(t), nil) // stands in for another process
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer writer.Close()
 	if err := writer.SetConfig(ctx, "app", realConfig(a)); err != nil {
 		t.Fatal(err)
 	}
-	reader := conn.New(cfgServer.Client(t), &conn.Options{Wait: 50 * time.Millisecond})
+	reader, err := conn.New(cfgServer.Client(t), &conn.Options{Wait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reader.Close()
 
 	incr := conn.Wrap1(reader, "app", func(ctx context.Context, c redis.Cmdable, key string) (int64, error) {
@@ -111,7 +120,7 @@ func TestSwitchServerUnderLoad(t *testing.T) {
 		t.Fatalf("server a served %d, b %d, of %d calls; want both > 0 and the sum equal", na, nb, calls.Load())
 	}
 	// The replaced client's connections to a are closed: only the test's own probe stays.
-	err := poll(ctx, func() error {
+	err = poll(ctx, func() error {
 		list, err := ac.ClientList(ctx).Result()
 		if err != nil {
 			return err

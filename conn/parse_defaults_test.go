@@ -24,7 +24,7 @@ func TestParseDefaultsAreRedisPys(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseConfig(%s): %v", tc.json, err)
 		}
-		if c.Kind != Single || c.Network != "tcp" || c.Addr != tc.addr {
+		if c.Kind != KindSingle || c.Network != "tcp" || c.Addr != tc.addr {
 			t.Fatalf("ParseConfig(%s) = %v; want a single server at %s", tc.json, c, tc.addr)
 		}
 	}

@@ -410,7 +410,7 @@ func TestParseGoRedisOptionsAsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Kind: Single, Network: "tcp", Addr: "h:1", DialRetries: -1, PoolFIFO: true, PoolTimeout: 2 * time.Second,
+	want := Config{Kind: KindSingle, Network: "tcp", Addr: "h:1", DialRetries: -1, PoolFIFO: true, PoolTimeout: 2 * time.Second,
 		MaxIdleConns: 3, MaxActiveConns: 4, MaxConcurrentDials: 2, MinRetryBackoff: 5 * time.Millisecond,
 		MaxRetryBackoff: time.Second, MaxRetries: 2, ConnMaxIdleTime: time.Minute, ConnMaxLifetime: time.Hour,
 		ConnMaxLifetimeJitter: time.Minute, PipelinePoolSize: -1, PipelineReadBufferSize: 1024, PipelineWriteBufferSize: 2048}

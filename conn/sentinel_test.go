@@ -17,7 +17,10 @@ func TestSentinelComponentFollowsFailover(t *testing.T) {
 	defer cancel()
 	r := redistest.RunReplicatedT(t, nil)
 	s := redistest.RunSentinelT(t, r.Master, nil)
-	reg := conn.New(redistest.RunT(t, nil).Client(t), nil)
+	reg, err := conn.New(redistest.RunT(t, nil).Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	if err := reg.SetConfig(ctx, "app", fmt.Sprintf(`{"sentinel": {"master": "mymaster", "addrs": [%q]}, "socket_timeout": 2}`, s.Addr())); err != nil {
 		t.Fatal(err)

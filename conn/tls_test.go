@@ -42,9 +42,15 @@ func TestTLSRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgServer := redistest.RunT(t, nil)
-	strict := conn.New(cfgServer.Client(t), nil)
+	strict, err := conn.New(cfgServer.Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer strict.Close()
-	lax := conn.New(cfgServer.Client(t), &conn.Options{AllowInsecureTLS: true})
+	lax, err := conn.New(cfgServer.Client(t), &conn.Options{AllowInsecureTLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer lax.Close()
 
 	tests := []struct {
@@ -130,7 +136,10 @@ func TestACLUserRealServer(t *testing.T) {
 	srv := redistest.RunT(t, &redistest.Options{Config: []string{
 		"user app on >" + secret + " ~app:* +@read +@write -@dangerous",
 	}})
-	reg := conn.New(redistest.RunT(t, nil).Client(t), nil)
+	reg, err := conn.New(redistest.RunT(t, nil).Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	if err := reg.SetConfig(ctx, "app", fmt.Sprintf(`{"host": "127.0.0.1", "port": %d, "username": "app", "password": %q}`, srv.Port(), secret)); err != nil {
 		t.Fatal(err)

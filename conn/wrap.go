@@ -6,6 +6,8 @@ import (
 	"reflect"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // The Wrap functions are the Go form of the book's redis_connection decorator: given a registry and a
@@ -17,8 +19,11 @@ import (
 //	purchase := conn.Wrap4(reg, "market", market.PurchaseItem)
 //	receipt, err := purchase(ctx, buyer, item, seller, price)
 
-// Call resolves component's client and calls fn with it.
-func Call[C, T any](ctx context.Context, r *Registry, component string, fn func(context.Context, C) (T, error)) (T, error) {
+// Call resolves component's client and calls fn with it. Once ctx has ended, its error matches
+// ctx.Err(), fn's included: whether fn wrapped go-redis's error with %v or ran on a client from an
+// Options.NewClient hook that reports a deadline as an i/o timeout.
+func Call[C, T any](ctx context.Context, r *Registry, component string, fn func(context.Context, C) (T, error)) (_ T, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	var zero T
 	client, release, err := r.Acquire(ctx, component)
 	if err != nil {

@@ -54,16 +54,20 @@
 //
 // Errors about a file are *FileError values naming the file and byte offset, wrapping a sentinel
 // (ErrUnreadable, ErrLineTooLong, ErrCallback, ...). Once ctx has ended, the error also matches
-// ctx.Err() (context.DeadlineExceeded or context.Canceled), even when go-redis reported the deadline
-// it enforced on the socket as an i/o timeout. On any error the uncommitted batch is
+// ctx.Err() (context.DeadlineExceeded or context.Canceled), even when go-redis reported the
+// deadline it enforced on the socket as an i/o timeout. On any error the uncommitted batch is
 // discarded and the saved progress is that of the last commit, except ErrCommandFailed: a command
-// the callback queued failed inside EXEC, and Redis committed the rest, progress included. Files are
-// read through a 64 KiB buffer and lines are bounded by Options.MaxLineBytes (default 1 MiB), so
-// memory stays bounded whatever the size of a file. A batch is committed after BatchLines lines or
-// once its lines reach Options.MaxBatchBytes (default 8 MiB), whichever comes first, so the pipeline
-// holds the commands of at most about MaxBatchBytes + MaxLineBytes of lines.
+// the callback queued failed inside EXEC, and Redis committed the rest, progress included. Files
+// are read through a 64 KiB buffer and lines are bounded by Options.MaxLineBytes (default 1 MiB),
+// so memory stays bounded whatever the size of a file. A batch is committed after BatchLines lines
+// or once its lines reach Options.MaxBatchBytes (default 8 MiB), whichever comes first, so the
+// pipeline holds the commands of at most about MaxBatchBytes + MaxLineBytes of lines.
 //
-// # Errata fixed
+// Options follow go-redis's rule, as in every package of the module: 0 means the default, -1 means
+// off where the field's doc gives an off (BatchLines), and any other negative value is an
+// *OptionError naming the field (matching ErrBadOption and ErrBadInput), returned before any I/O.
+//
+// # Fixed from the book
 //
 //   - Resuming compared each file name with the saved one even when nothing was saved yet (None in
 //     Python; a TypeError in Python 3): here missing progress means "start with the first file", and

@@ -3,11 +3,24 @@ package logs
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ria-go/ria/internal/option"
 )
 
+// OptionError is the error for a refused Options field: it names the Options type, the field and
+// the value. It matches ErrBadOption, and, for logs.Options, ErrBadInput.
+type OptionError = option.Error
+
 var (
-	// ErrBadInput: a nil client or callback, an empty directory name, or a negative option.
+	// ErrBadInput: a nil client or callback, an empty directory name, or an option the rule refuses
+	// (then the error matches ErrBadOption too).
 	ErrBadInput = errors.New("logs: bad input")
+
+	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
+	// every package of the module (go-redis's): 0 means the default, -1 means off where the field's
+	// doc says so, and any other negative value is an error. The error is an *OptionError naming the
+	// field; ErrBadOption is one value shared by all the packages (conn.ErrBadOption is the same).
+	ErrBadOption = option.ErrBadOption
 
 	// ErrUnreadable: the directory cannot be listed, or a file cannot be opened or read, or is not a
 	// regular file (a FIFO, socket, device or dangling link: see the package doc).

@@ -11,11 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/option"
 	"github.com/ria-go/ria/internal/safefile"
 )
 
@@ -28,18 +28,18 @@ type Options struct {
 
 	// BatchLines is how many lines go into one MULTI/EXEC with the progress update. A file's last
 	// lines are committed at its end whatever their number.
-	// default: 1000 (the book's)
+	// default: 1000 (the book's); -1: no count limit (a batch ends at MaxBatchBytes or a file's end)
 	BatchLines int
 
 	// MaxBatchBytes: a batch is committed early once the lines read into it (newlines included)
 	// reach this many bytes, so a batch of long lines holds at most about MaxBatchBytes +
 	// MaxLineBytes of text, not BatchLines × MaxLineBytes (1 GiB with the defaults).
-	// default: 8 MiB
+	// default: 8 MiB; it cannot be off (-1 is an error): it is what bounds a batch's memory
 	MaxBatchBytes int
 
 	// MaxLineBytes bounds a line's length (without its newline). A longer line stops the run with
 	// ErrLineTooLong.
-	// default: 1 MiB
+	// default: 1 MiB; it cannot be off (-1 is an error): it is what bounds a line's memory
 	MaxLineBytes int
 
 	// SkipMissing: when the saved progress names a file that is gone, continue with the next file
@@ -68,19 +68,18 @@ const (
 	readBufferSize       = 64 << 10
 )
 
-func (o *Options) init() {
+var optionsOf = option.Of{Type: "logs.Options", Also: ErrBadInput}
+
+// init checks o by the package's option rule (see ErrBadOption) and fills the defaults.
+func (o *Options) init() error {
 	if o.Prefix == "" {
 		o.Prefix = defaultPrefix
 	}
-	if o.BatchLines == 0 {
-		o.BatchLines = defaultBatchLines
-	}
-	if o.MaxLineBytes == 0 {
-		o.MaxLineBytes = defaultMaxLineBytes
-	}
-	if o.MaxBatchBytes == 0 {
-		o.MaxBatchBytes = defaultMaxBatchBytes
-	}
+	return errors.Join(
+		option.Fill(optionsOf, "BatchLines", &o.BatchLines, defaultBatchLines, true),
+		option.Fill(optionsOf, "MaxLineBytes", &o.MaxLineBytes, defaultMaxLineBytes, false),
+		option.Fill(optionsOf, "MaxBatchBytes", &o.MaxBatchBytes, defaultMaxBatchBytes, false),
+	)
 }
 
 // Line is one line handed to the callback.
@@ -115,7 +114,7 @@ type Progress struct {
 
 // ReadProgress returns the progress saved under prefix ("" means the default "progress:").
 func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progress, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if c == nil {
 		return Progress{}, fmt.Errorf("%w: nil client", ErrBadInput)
 	}
@@ -155,16 +154,18 @@ func parseProgress(vals []any) (Progress, error) {
 
 // ProcessLogs passes every line of the files in dir, in sorted name order, to callback, and commits
 // the callback's writes together with the progress (file name and byte position) in one MULTI/EXEC
-// every BatchLines lines (sooner once a batch reaches MaxBatchBytes) and at the end of each file. It resumes from the saved progress, so a run
-// stopped at any moment (crash, SIGKILL, ctx) and started again sees each line committed exactly once.
+// every BatchLines lines (sooner once a batch reaches MaxBatchBytes) and at the end of each file.
+// It resumes from the saved progress, so a run stopped at any moment (crash, SIGKILL, ctx) and
+// started again sees each line committed exactly once.
 //
 // It returns when every file has been read to its end, or with the first error; the saved progress
 // is then that of the last commit. Each transaction is guarded by WATCH on the progress keys, so it
 // applies only if the progress is still the one this call saved last: a transaction resent by the
-// client, or a second processor with the same prefix, cannot apply a batch twice.
+// client, or a second processor with the same prefix, cannot apply a batch twice. Options are
+// checked before any I/O: a value the option rule refuses (see ErrBadOption) is an *OptionError.
 func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (_ Result, err error) {
 	// A deadline go-redis enforced on the socket reads "i/o timeout": make it say ctx's error too.
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	var o Options
 	if opt != nil {
 		o = *opt
@@ -176,14 +177,10 @@ func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callb
 		return Result{}, fmt.Errorf("%w: nil callback", ErrBadInput)
 	case dir == "":
 		return Result{}, fmt.Errorf("%w: empty directory name", ErrBadInput)
-	case o.BatchLines < 0:
-		return Result{}, fmt.Errorf("%w: BatchLines %d is negative", ErrBadInput, o.BatchLines)
-	case o.MaxLineBytes < 0:
-		return Result{}, fmt.Errorf("%w: MaxLineBytes %d is negative", ErrBadInput, o.MaxLineBytes)
-	case o.MaxBatchBytes < 0:
-		return Result{}, fmt.Errorf("%w: MaxBatchBytes %d is negative", ErrBadInput, o.MaxBatchBytes)
 	}
-	o.init()
+	if err := o.init(); err != nil {
+		return Result{}, err
+	}
 
 	saved, err := ReadProgress(ctx, c, o.Prefix)
 	if err != nil {
@@ -325,7 +322,7 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 		pipe := tx.TxPipeline()
 		pos, n := *off, 0
 		// The callback's commands hold about the lines' text until EXEC: bound both count and bytes.
-		for n < p.o.BatchLines && pos-*off < int64(p.o.MaxBatchBytes) {
+		for (p.o.BatchLines == option.Off || n < p.o.BatchLines) && pos-*off < int64(p.o.MaxBatchBytes) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -427,18 +424,4 @@ func trimCR(b []byte) []byte {
 		return b[:n-1]
 	}
 	return b
-}
-
-// ctxErr is noretry.CtxErr once ctx has caught up with its deadline: go-redis sets the socket's
-// deadline to ctx's, so its i/o timeout can arrive a moment before ctx's own timer marks it done.
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() == nil {
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second): // a Context that does not keep its Deadline
-			}
-		}
-	}
-	return noretry.CtxErr(ctx, err)
 }

@@ -13,17 +13,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/conn/conntest"
 )
 
-func newMini(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
-	t.Helper()
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
-	return m, c
-}
+// newMini starts a miniredis server and a client on it, both closed when the test ends.
+var newMini = conntest.MiniClient
 
 func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
@@ -607,7 +603,7 @@ func TestBadInput(t *testing.T) {
 		{"nil client", nil, dir, record, nil},
 		{"nil callback", c, dir, nil, nil},
 		{"empty dir", c, "", record, nil},
-		{"negative batch", c, dir, record, &Options{BatchLines: -1}},
+		{"negative batch", c, dir, record, &Options{BatchLines: -2}},
 		{"negative max line", c, dir, record, &Options{MaxLineBytes: -5}},
 		{"negative max batch bytes", c, dir, record, &Options{MaxBatchBytes: -1}},
 	} {

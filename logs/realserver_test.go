@@ -281,7 +281,10 @@ func TestThroughRegistry(t *testing.T) {
 	cfg := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	if err := reg.SetConfig(ctx, "logs", map[string]any{"addr": m.Addr()}); err != nil {
 		t.Fatal(err)

@@ -43,9 +43,9 @@ func benchmarkMarket(b *testing.B, m market.Market, parallelism int) {
 	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 }
 
-func BenchmarkWatch1(b *testing.B)   { benchmarkMarket(b, market.NewWatch(nil), 1) }
+func BenchmarkWatch1(b *testing.B)   { benchmarkMarket(b, newWatch(nil), 1) }
 func BenchmarkScript1(b *testing.B)  { benchmarkMarket(b, market.Script{}, 1) }
-func BenchmarkWatch8(b *testing.B)   { benchmarkMarket(b, market.NewWatch(nil), 8) }
+func BenchmarkWatch8(b *testing.B)   { benchmarkMarket(b, newWatch(nil), 8) }
 func BenchmarkScript8(b *testing.B)  { benchmarkMarket(b, market.Script{}, 8) }
-func BenchmarkWatch32(b *testing.B)  { benchmarkMarket(b, market.NewWatch(nil), 32) }
+func BenchmarkWatch32(b *testing.B)  { benchmarkMarket(b, newWatch(nil), 32) }
 func BenchmarkScript32(b *testing.B) { benchmarkMarket(b, market.Script{}, 32) }

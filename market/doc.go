@@ -34,20 +34,9 @@
 // errors mean "not sent" and which are the server's reply is decided by one rule for the whole
 // toolkit (internal/noretry).
 //
-// # Fixed from the book
-//
-//   - The book returns None for "not in inventory", "sold", "price changed" and "insufficient funds"
-//     alike, and False when it gives up; here each is a distinct error.
-//   - purchase_item computes int(hget(buyer, "funds")), which raises on a user without funds; here
-//     missing funds are 0.
-//   - MULTI/EXEC does not roll back: a HINCRBY on non-integer funds (or one that overflows) fails
-//     inside EXEC while the other writes apply, losing money or an item. Both users' funds are
-//     checked first, so the seller's hash is watched too.
-//   - Listing an item already listed by the same seller overwrote its price and destroyed an item;
-//     buying an item id the buyer already owns did the same (inventories are SETs). Both are refused
-//     (ErrAlreadyListed, ErrAlreadyOwned).
-//   - A price is compared exactly: ZSET scores are doubles, so prices stop at 2^53.
-//   - The loop makes at least one attempt, and stops when ctx ends as well as at its deadline.
+// Options follow go-redis's rule, as in every package of the module: 0 means the default, -1 means
+// off (no deadline of the option's own: attempts go on until ctx ends), and any other negative value
+// makes NewWatch return an *OptionError naming the field (matching ErrBadOption).
 //
 // # Clients
 //
@@ -62,4 +51,19 @@
 // any I/O. Put the market component on its own server (its config in config:redis:market can name
 // any single server). Hash-tagging every key ({market}) would work but changes the book's layout,
 // and puts the whole market in one slot, that is on one node, anyway.
+//
+// # Fixed from the book
+//
+//   - The book returns None for "not in inventory", "sold", "price changed" and "insufficient funds"
+//     alike, and False when it gives up; here each is a distinct error.
+//   - purchase_item computes int(hget(buyer, "funds")), which raises on a user without funds; here
+//     missing funds are 0.
+//   - MULTI/EXEC does not roll back: a HINCRBY on non-integer funds (or one that overflows) fails
+//     inside EXEC while the other writes apply, losing money or an item. Both users' funds are
+//     checked first, so the seller's hash is watched too.
+//   - Listing an item already listed by the same seller overwrote its price and destroyed an item;
+//     buying an item id the buyer already owns did the same (inventories are SETs). Both are refused
+//     (ErrAlreadyListed, ErrAlreadyOwned).
+//   - A price is compared exactly: ZSET scores are doubles, so prices stop at 2^53.
+//   - The loop makes at least one attempt, and stops when ctx ends as well as at its deadline.
 package market

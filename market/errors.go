@@ -1,6 +1,10 @@
 package market
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ria-go/ria/internal/option"
+)
 
 // Outcomes other than success. Each is returned wrapped with details (ids, prices); test with errors.Is.
 // Every one of them except ErrUnknownOutcome means nothing was written. Once ctx has ended, every error
@@ -51,4 +55,14 @@ var (
 	// users:<id>, inventory:<id>) do not share a hash slot, so neither MULTI/EXEC nor a script can
 	// span them there. Point the market component at one server (or a Sentinel-managed master).
 	ErrCrossSlot = errors.New("market: the market's keys span cluster slots or ring shards")
+
+	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
+	// every package of the module (go-redis's): 0 means the default, -1 means off where the field's
+	// doc says so, and any other negative value is an error. The error is an *OptionError naming the
+	// field; ErrBadOption is one value shared by all the packages (conn.ErrBadOption is the same).
+	ErrBadOption = option.ErrBadOption
 )
+
+// OptionError is the error NewWatch returns for a refused Options field: it names the Options type,
+// the field and the value, and matches ErrBadOption.
+type OptionError = option.Error

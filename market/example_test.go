@@ -85,7 +85,11 @@ func ExampleScript() {
 	defer done()
 	ctx := context.Background()
 
-	for _, m := range []market.Market{market.NewWatch(&market.Options{PurchaseTimeout: time.Second}), market.Script{}} {
+	watch, err := market.NewWatch(&market.Options{PurchaseTimeout: time.Second})
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range []market.Market{watch, market.Script{}} {
 		if _, err := m.ListItem(ctx, c, "ItemM", "17", 97); err != nil {
 			panic(err)
 		}
@@ -102,4 +106,110 @@ func ExampleScript() {
 	// Output:
 	// *market.Watch: bought once, then: market: item not listed: ItemM.17
 	// market.Script: bought once, then: market: item not listed: ItemM.17
+}
+
+// rival is a go-redis hook that, before each of the first n EXECs, changes users:17 (which every
+// purchase from user 17 watches) through another client, as a concurrent buyer or seller would. After
+// the last one it waits for ctx's end, when wait is set.
+type rival struct {
+	other *redis.Client
+	n     int
+	wait  bool
+}
+
+func (r *rival) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (r *rival) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (r *rival) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if r.n == 0 || cmds[len(cmds)-1].Name() != "exec" {
+			return next(ctx, cmds)
+		}
+		r.n--
+		r.other.HSet(context.Background(), "users:17", "name", "Frank") // same value, still a write
+		err := next(ctx, cmds)
+		if r.n == 0 && r.wait {
+			<-ctx.Done()
+		}
+		return err
+	}
+}
+
+// Under contention WATCH starts over each time EXEC reports the lock lost, and says how often in
+// Retries; when the lock is lost until PurchaseTimeout, the purchase gives up with ErrContention, a
+// deadline error. Nothing is written by a lost attempt.
+func ExampleWatch_PurchaseItem_contention() {
+	c, done := exampleClient()
+	defer done()
+	ctx := context.Background()
+	other := redis.NewClient(c.Options())
+	defer other.Close()
+	r := &rival{other: other}
+	c.AddHook(r)
+
+	// A clock that moves one second each time the market reads it, so the deadline comes after
+	// a known number of attempts.
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { now = now.Add(time.Second); return now }
+	w, err := market.NewWatch(&market.Options{PurchaseTimeout: 3 * time.Second, Now: clock})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := w.ListItem(ctx, c, "ItemM", "17", 97); err != nil {
+		panic(err)
+	}
+
+	r.n = 2 // the lock is lost twice, then the third attempt commits
+	p, err := w.PurchaseItem(ctx, c, "27", "ItemM", "17", 97)
+	fmt.Println("bought after", p.Retries, "retries:", err)
+
+	w.ListItem(ctx, c, "ItemL", "17", 10)
+	r.n = 100 // lost every time: the purchase gives up at PurchaseTimeout
+	p, err = w.PurchaseItem(ctx, c, "27", "ItemL", "17", 10)
+	fmt.Println("retries:", p.Retries)
+	fmt.Println(errors.Is(err, market.ErrContention), errors.Is(err, context.DeadlineExceeded))
+	fmt.Println("Bill's funds:", c.HGet(ctx, "users:27", "funds").Val())
+	// Output:
+	// bought after 2 retries: <nil>
+	// retries: 2
+	// true true
+	// Bill's funds: 28
+}
+
+// Once ctx's deadline has passed, every error matches context.DeadlineExceeded as well as the
+// outcome: a call made with an expired ctx sends nothing and writes nothing, and a purchase whose ctx
+// ends while it keeps losing the lock is ErrContention.
+func ExampleWatch_PurchaseItem_deadline() {
+	c, done := exampleClient()
+	defer done()
+	ctx := context.Background()
+	other := redis.NewClient(c.Options())
+	defer other.Close()
+	r := &rival{other: other}
+	c.AddHook(r)
+	w, err := market.NewWatch(&market.Options{PurchaseTimeout: -1}) // no limit of its own: ctx alone
+	if err != nil {
+		panic(err)
+	}
+	if _, err := w.ListItem(ctx, c, "ItemM", "17", 97); err != nil {
+		panic(err)
+	}
+
+	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	_, err = w.PurchaseItem(expired, c, "27", "ItemM", "17", 97)
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), err)
+
+	// The lock is lost three times, and ctx ends meanwhile (500 ms is ample for three attempts).
+	r.n, r.wait = 3, true
+	short, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel2()
+	p, err := w.PurchaseItem(short, c, "27", "ItemM", "17", 97)
+	fmt.Println("retries:", p.Retries)
+	fmt.Println(errors.Is(err, market.ErrContention), errors.Is(err, context.DeadlineExceeded))
+	fmt.Println("still listed:", c.ZScore(ctx, "market:", "ItemM.17").Val())
+	// Output:
+	// true market: purchase: watch: context deadline exceeded
+	// retries: 2
+	// true true
+	// still listed: 97
 }

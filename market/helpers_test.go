@@ -10,9 +10,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/market"
 )
 
@@ -21,17 +21,21 @@ var variants = []struct {
 	name string
 	m    market.Market
 }{
-	{"watch", market.NewWatch(nil)},
+	{"watch", newWatch(nil)},
 	{"script", market.Script{}},
 }
 
-func newMini(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
-	t.Helper()
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
-	return m, c
+// newWatch is market.NewWatch for options a test knows are valid.
+func newWatch(opt *market.Options) *market.Watch {
+	w, err := market.NewWatch(opt)
+	if err != nil {
+		panic(err)
+	}
+	return w
 }
+
+// newMini starts a miniredis server and a client on it, both closed when the test ends.
+var newMini = conntest.MiniClient
 
 // must fails the test on err.
 func must(t testing.TB, err error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/option"
 )
 
 // MaxPrice is the highest price accepted: ZSET scores are doubles, exact for integers up to 2^53.
@@ -44,16 +45,18 @@ type Purchase struct {
 	Retries             int // attempts after the first, each after losing the optimistic lock (0 for Script)
 }
 
-// Options configure the WATCH implementation.
+// Options configure the WATCH implementation. They follow go-redis's rule, as in every package of
+// the module: 0 means the default, -1 means off, and any other negative value makes NewWatch return
+// an *OptionError naming the field (see ErrBadOption).
 type Options struct {
 	// ListTimeout is how long ListItem keeps starting new attempts after losing the optimistic lock;
 	// then it returns ErrContention, which also matches context.DeadlineExceeded. An attempt in
 	// flight is bounded by ctx only.
-	// default: 5 seconds (the book's)
+	// default: 5 seconds (the book's); -1: no limit (new attempts until ctx ends)
 	ListTimeout time.Duration
 
 	// PurchaseTimeout is the same for PurchaseItem.
-	// default: 10 seconds (the book's)
+	// default: 10 seconds (the book's); -1: no limit (new attempts until ctx ends)
 	PurchaseTimeout time.Duration
 
 	// Now is the clock for those deadlines.
@@ -61,22 +64,29 @@ type Options struct {
 	Now func() time.Time
 }
 
-func (o *Options) init() {
-	if o.ListTimeout <= 0 {
-		o.ListTimeout = 5 * time.Second
-	}
-	if o.PurchaseTimeout <= 0 {
-		o.PurchaseTimeout = 10 * time.Second
-	}
+var optionsOf = option.Of{Type: "market.Options"}
+
+// init checks o by the option rule and fills the defaults.
+func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	return errors.Join(
+		option.Fill(optionsOf, "ListTimeout", &o.ListTimeout, 5*time.Second, true),
+		option.Fill(optionsOf, "PurchaseTimeout", &o.PurchaseTimeout, 10*time.Second, true),
+	)
 }
 
 var (
-	defaultWatch = NewWatch(nil)
+	defaultWatch = &Watch{opt: defaultOptions()}
 	script       = Script{}
 )
+
+func defaultOptions() Options {
+	var o Options
+	_ = o.init() // zero values are always valid
+	return o
+}
 
 // ListItem lists item from seller's inventory at price with WATCH/MULTI/EXEC and default Options
 // (the book's list_item).
@@ -164,16 +174,4 @@ func commitError(op string, err error) error {
 		return fmt.Errorf("market: %s: %w", op, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, op, err)
-}
-
-// ctxErr is noretry.CtxErr, after waiting for ctx's timer when its deadline has passed: go-redis
-// sets the socket deadline to ctx's, and the read it ends often returns before the timer has set
-// ctx.Err(), so the error would read "i/o timeout" alone. The timer is due, so the wait is short.
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() == nil {
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			<-ctx.Done()
-		}
-	}
-	return noretry.CtxErr(ctx, err)
 }

@@ -371,7 +371,7 @@ func TestWatchContention(t *testing.T) {
 	// A clock that moves a second per reading: the 10 s deadline passes after about ten attempts.
 	var tick atomic.Int64
 	clock := func() time.Time { return time.Unix(tick.Add(1), 0) }
-	w := market.NewWatch(&market.Options{Now: clock})
+	w := newWatch(&market.Options{Now: clock})
 	p, err := w.PurchaseItem(ctx, c, "27", "ItemM", "17", 97)
 	wantErr(t, err, market.ErrContention)
 	wantErr(t, err, context.DeadlineExceeded) // the option's deadline reads as a deadline
@@ -394,7 +394,7 @@ func TestWatchContention(t *testing.T) {
 			return err
 		}
 	}})
-	_, err = market.NewWatch(&market.Options{PurchaseTimeout: time.Hour}).PurchaseItem(cctx, c, "27", "ItemM", "17", 97)
+	_, err = newWatch(&market.Options{PurchaseTimeout: time.Hour}).PurchaseItem(cctx, c, "27", "ItemM", "17", 97)
 	wantErr(t, err, market.ErrContention)
 	wantErr(t, err, context.Canceled)
 }
@@ -405,7 +405,7 @@ func TestWatchOneAttempt(t *testing.T) {
 	_, c := newMini(t)
 	setupStory(t, c)
 	frozen := time.Unix(1e9, 0)
-	w := market.NewWatch(&market.Options{ListTimeout: time.Nanosecond, Now: func() time.Time { return frozen }})
+	w := newWatch(&market.Options{ListTimeout: time.Nanosecond, Now: func() time.Time { return frozen }})
 	_, err := w.ListItem(ctx, c, "ItemM", "17", 97)
 	must(t, err)
 }

@@ -18,13 +18,16 @@ func TestRegistry(t *testing.T) {
 	configs := miniredis.RunT(t)
 	cc := redis.NewClient(&redis.Options{Addr: configs.Addr()})
 	defer cc.Close()
-	reg := conn.New(cc, nil)
+	reg, err := conn.New(cc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	data, c := newMini(t)
 	must(t, reg.SetConfig(ctx, "market", map[string]any{"addr": data.Addr()}))
 	setupStory(t, c)
 
-	for _, m := range []market.Market{market.NewWatch(nil), market.Script{}} {
+	for _, m := range []market.Market{newWatch(nil), market.Script{}} {
 		list := conn.Wrap3(reg, "market", m.ListItem)
 		purchase := conn.Wrap4(reg, "market", m.PurchaseItem)
 		_, err := list(ctx, "ItemM", "17", 5)
@@ -34,7 +37,7 @@ func TestRegistry(t *testing.T) {
 		must(t, c.SMove(ctx, "inventory:27", "inventory:17", "ItemM").Err())
 	}
 	// The package functions bind the same way.
-	_, err := conn.Wrap3(reg, "market", market.ListItemScript)(ctx, "ItemM", "17", 7)
+	_, err = conn.Wrap3(reg, "market", market.ListItemScript)(ctx, "ItemM", "17", 7)
 	must(t, err)
 	_, err = conn.Wrap4(reg, "market", market.PurchaseItem)(ctx, "27", "ItemM", "17", 7)
 	must(t, err)

@@ -85,7 +85,7 @@ return {0}
 // ListItem is Watch.ListItem as one script: same outcomes, never ErrContention.
 func (s Script) ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l, err := s.listItem(ctx, c, item, seller, price)
-	return l, ctxErr(ctx, err)
+	return l, noretry.CtxErr(ctx, err)
 }
 
 func (Script) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
@@ -112,7 +112,7 @@ func (Script) listItem(ctx context.Context, c redis.UniversalClient, item, selle
 // PurchaseItem is Watch.PurchaseItem as one script: same outcomes, never ErrContention.
 func (s Script) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu, err := s.purchaseItem(ctx, c, buyer, item, seller, price)
-	return pu, ctxErr(ctx, err)
+	return pu, noretry.CtxErr(ctx, err)
 }
 
 func (Script) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {

@@ -18,14 +18,10 @@ import (
 	"github.com/ria-go/ria/redistest"
 )
 
-// realClient is a client of srv that never retries: a retried EVALSHA would run a purchase twice.
+// realClient is a client of srv with pool connections; like every redistest client it never
+// retries: a retried EVALSHA would run a purchase twice.
 func realClient(t testing.TB, srv *redistest.Server, pool int) *redis.Client {
-	opt := srv.Options()
-	opt.MaxRetries = -1
-	opt.PoolSize = pool
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
+	return srv.ClientWith(t, func(o *redis.Options) { o.PoolSize = pool })
 }
 
 // ledger is what the goroutines saw succeed; with no faults every outcome is known, so the final data
@@ -54,9 +50,9 @@ func TestConcurrentMarket(t *testing.T) {
 		name  string
 		impls []market.Market
 	}{
-		{"watch", []market.Market{market.NewWatch(nil)}},
+		{"watch", []market.Market{newWatch(nil)}},
 		{"script", []market.Market{market.Script{}}},
-		{"mixed", []market.Market{market.NewWatch(nil), market.Script{}}},
+		{"mixed", []market.Market{newWatch(nil), market.Script{}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

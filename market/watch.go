@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/option"
 )
 
 // Watch is the book's market: optimistic locking with WATCH/MULTI/EXEC. Each attempt reads through
@@ -18,14 +21,17 @@ type Watch struct {
 	opt Options
 }
 
-// NewWatch returns a WATCH market; opt may be nil for the defaults.
-func NewWatch(opt *Options) *Watch {
+// NewWatch returns a WATCH market; opt may be nil for the defaults. An option the rule refuses is an
+// *OptionError (see ErrBadOption).
+func NewWatch(opt *Options) (*Watch, error) {
 	w := &Watch{}
 	if opt != nil {
 		w.opt = *opt
 	}
-	w.opt.init()
-	return w
+	if err := w.opt.init(); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // ListItem moves item from inventory:<seller> to market: as "<item>.<seller>" scored price,
@@ -33,7 +39,7 @@ func NewWatch(opt *Options) *Watch {
 // ErrNotInInventory, ErrAlreadyListed, ErrContention, ErrUnknownOutcome, or the client's error.
 func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l, err := w.listItem(ctx, c, item, seller, price)
-	return l, ctxErr(ctx, err)
+	return l, noretry.CtxErr(ctx, err)
 }
 
 func (w *Watch) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
@@ -86,7 +92,7 @@ func (w *Watch) listItem(ctx context.Context, c redis.UniversalClient, item, sel
 // ErrUnknownOutcome, or the client's error.
 func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu, err := w.purchaseItem(ctx, c, buyer, item, seller, price)
-	return pu, ctxErr(ctx, err)
+	return pu, noretry.CtxErr(ctx, err)
 }
 
 func (w *Watch) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
@@ -192,8 +198,9 @@ func commitResult(op string, err error) error {
 	return commitError(op, err)
 }
 
-// retry runs attempt again while it loses the optimistic lock, until timeout or ctx ends. It always
-// makes one attempt, even past the deadline (the book would give up before trying).
+// retry runs attempt again while it loses the optimistic lock, until timeout (unless it is off) or
+// ctx ends. It always makes one attempt, even past the deadline (the book would give up before
+// trying).
 func (w *Watch) retry(ctx context.Context, op string, timeout time.Duration, retries *int, attempt func() error) error {
 	deadline := w.opt.Now().Add(timeout)
 	for {
@@ -204,7 +211,8 @@ func (w *Watch) retry(ctx context.Context, op string, timeout time.Duration, ret
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("%w: %s: lost the lock %d times: %w", ErrContention, op, *retries+1, cerr)
 		}
-		if !w.opt.Now().Before(deadline) { // the option's deadline: a deadline error, like ctx's
+		// The option's deadline: a deadline error, like ctx's.
+		if timeout != option.Off && !w.opt.Now().Before(deadline) {
 			return fmt.Errorf("%w: %s: lost the lock %d times in %v: %w",
 				ErrContention, op, *retries+1, timeout, context.DeadlineExceeded)
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 const clusterSlots = 16384
@@ -240,7 +242,8 @@ func (c *Cluster) withRole(ctx context.Context, role string) ([]*Server, error) 
 		info, err := cl.Info(ctx, "replication").Result()
 		cl.Close()
 		if err != nil {
-			return nil, fmt.Errorf("redistest: %s: %w", s.Addr(), err)
+			// An i/o timeout from ctx's deadline is ctx's error.
+			return nil, noretry.CtxErr(ctx, fmt.Errorf("redistest: %s: %w", s.Addr(), err))
 		}
 		if strings.Contains(info, role+"\r\n") {
 			out = append(out, s)
@@ -252,7 +255,8 @@ func (c *Cluster) withRole(ctx context.Context, role string) ([]*Server, error) 
 // NodeForKey returns the node that currently serves key's slot as master. It asks the running nodes
 // in turn, skipping one that fails; when none can say, the error wraps the last node's error (ctx's,
 // when it ended), so a timeout is not mistaken for an unserved slot.
-func (c *Cluster) NodeForKey(ctx context.Context, key string) (*Server, error) {
+func (c *Cluster) NodeForKey(ctx context.Context, key string) (_ *Server, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	var last error
 	for _, s := range c.Nodes {
 		if err := ctx.Err(); err != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 func TestCluster(t *testing.T) {
-	ctx := ctxT(t, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a bound: the test waits for a condition
+	defer cancel()
 	c := redistest.RunClusterT(t, nil)
 	if got, want := len(c.Nodes), 6; got != want {
 		t.Fatalf("len(Nodes) = %d; want %d", got, want)

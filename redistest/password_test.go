@@ -61,7 +61,7 @@ func TestPasswordBytes(t *testing.T) {
 		}
 		func() {
 			defer s.Close()
-			ctx := ctxT(t, 10*time.Second)
+			ctx := t.Context()
 			c := s.Client(t)
 			if got, err := c.ConfigGet(ctx, "requirepass").Result(); err != nil || got["requirepass"] != pw {
 				t.Errorf("password %d: CONFIG GET requirepass = %q, %v; want %q", i, got["requirepass"], err, pw)
@@ -83,7 +83,7 @@ func TestPasswordBytesReplicated(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 5))
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 
 	rep := redistest.RunReplicatedT(t, &redistest.Options{Password: "\x00\u00a0" + randomSecret(r, nil)})
 	if err := rep.Replica.Client(t).Ping(ctx).Err(); err != nil {
@@ -105,7 +105,7 @@ func TestPasswordBytesReplicated(t *testing.T) {
 // TestSentinelRefusesWhatItCannotKeep: a master name or password that a Sentinel would write
 // unreadably into its config is refused before anything starts, and the error does not show it.
 func TestSentinelRefusesWhatItCannotKeep(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	for _, pw := range []string{"two words", `quo"te`, "nul\x00byte", "tab\tbed"} {
 		m := redistest.RunT(t, &redistest.Options{Password: pw})
 		_, err := redistest.RunSentinel(ctx, m, nil)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // SentinelOptions configure a Sentinel.
@@ -133,7 +135,8 @@ func SentinelMaster(ctx context.Context, sentinel *Server, masterName string) (s
 	defer c.Close()
 	addr, err := c.GetMasterAddrByName(ctx, masterName).Result()
 	if err != nil {
-		return "", fmt.Errorf("redistest: sentinel %s: master %q: %w", sentinel.Addr(), masterName, err)
+		// An i/o timeout from ctx's deadline is ctx's error.
+		return "", noretry.CtxErr(ctx, fmt.Errorf("redistest: sentinel %s: master %q: %w", sentinel.Addr(), masterName, err))
 	}
 	if len(addr) != 2 {
 		return "", fmt.Errorf("redistest: sentinel %s: master %q: unexpected reply %q", sentinel.Addr(), masterName, addr)

@@ -1,6 +1,7 @@
 package redistest_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -8,7 +9,8 @@ import (
 )
 
 func TestSentinelFailover(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound: the test waits for a condition
+	defer cancel()
 	r := redistest.RunReplicatedT(t, nil)
 	s := redistest.RunSentinelT(t, r.Master, nil)
 	if got, err := redistest.SentinelMaster(ctx, s, "mymaster"); err != nil || got != r.Master.Addr() {

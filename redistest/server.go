@@ -288,8 +288,16 @@ func (s *Server) Options() *redis.Options {
 func (s *Server) NewClient() *redis.Client { return redis.NewClient(s.Options()) }
 
 // Client returns a new client that is closed when the test ends.
-func (s *Server) Client(t testing.TB) *redis.Client {
-	c := s.NewClient()
+func (s *Server) Client(t testing.TB) *redis.Client { return s.ClientWith(t, nil) }
+
+// ClientWith returns a new client that is closed when the test ends, with change (if not nil)
+// applied to a copy of Options first: a pool size, a client name, a hook's settings.
+func (s *Server) ClientWith(t testing.TB, change func(*redis.Options)) *redis.Client {
+	opt := s.Options()
+	if change != nil {
+		change(opt)
+	}
+	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -13,13 +13,6 @@ import (
 	"github.com/ria-go/ria/redistest"
 )
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // timedOut reports whether err is a deadline passing (ctx's, or the socket's that go-redis sets from it).
 func timedOut(err error) bool {
 	var ne net.Error
@@ -30,7 +23,7 @@ func TestServerFaults(t *testing.T) {
 	for _, unix := range []bool{false, true} {
 		name := map[bool]string{false: "tcp", true: "unix"}[unix]
 		t.Run(name, func(t *testing.T) {
-			ctx := ctxT(t, time.Minute)
+			ctx := t.Context()
 			s := redistest.RunT(t, &redistest.Options{Unix: unix})
 			if got, want := s.Network(), name; got != want {
 				t.Fatalf("Network() = %q; want %q", got, want)
@@ -82,7 +75,7 @@ func TestServerFaults(t *testing.T) {
 }
 
 func TestAOFSurvivesKill(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	// appendfsync always makes the write durable before the reply, so the test need not sleep.
 	s := redistest.RunT(t, &redistest.Options{AOF: true, Config: []string{"appendfsync always"}})
 	c := s.Client(t)
@@ -101,7 +94,7 @@ func TestAOFSurvivesKill(t *testing.T) {
 }
 
 func TestStopThenRestartKeepsSnapshot(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	s := redistest.RunT(t, &redistest.Options{Config: []string{"save 3600 1"}})
 	c := s.Client(t)
 	if err := c.Set(ctx, "k", "saved", 0).Err(); err != nil {
@@ -119,7 +112,7 @@ func TestStopThenRestartKeepsSnapshot(t *testing.T) {
 }
 
 func TestPassword(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	s := redistest.RunT(t, &redistest.Options{Password: "s3cret"})
 	if err := s.Client(t).Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING with the password: %v", err)
@@ -154,7 +147,7 @@ func TestBadConfigReportsLog(t *testing.T) {
 }
 
 func TestShards(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	g := redistest.RunShardsT(t, 4, nil)
 	seen := map[string]bool{}
 	for i, s := range g {
@@ -213,7 +206,7 @@ func TestShards(t *testing.T) {
 
 // Options that cannot work are refused before anything starts.
 func TestBadOptions(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	for _, host := range []string{"0.0.0.0", "10.0.0.1", "localhost", "example.com", "::"} {
 		if _, err := redistest.Run(ctx, &redistest.Options{Host: host}); !errors.Is(err, redistest.ErrInvalid) {
 			t.Errorf("Run with Host %q: %v; want ErrInvalid", host, err)
@@ -251,7 +244,8 @@ func TestBadOptions(t *testing.T) {
 func TestReplicated(t *testing.T) {
 	for _, aof := range []bool{false, true} {
 		t.Run(map[bool]string{false: "rdb", true: "aof"}[aof], func(t *testing.T) {
-			ctx := ctxT(t, time.Minute)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound: the test waits for a condition
+			defer cancel()
 			r := redistest.RunReplicatedT(t, &redistest.Options{AOF: aof})
 			m, rc := r.Master.Client(t), r.Replica.Client(t)
 			info, err := rc.Info(ctx, "persistence").Result()
@@ -347,7 +341,7 @@ func TestReplicated(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	s := redistest.RunT(t, &redistest.Options{TLS: true, TLSAuthClients: true})
 	if err := s.Client(t).Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatalf("SET over TLS: %v", err)
@@ -372,5 +366,29 @@ func TestTLS(t *testing.T) {
 	}
 	if err := s.Restart(ctx); err != nil {
 		t.Fatalf("restart a TLS server: %v", err)
+	}
+}
+
+// ClientWith applies the change to the server's options, and closes the client when the test ends.
+func TestClientWith(t *testing.T) {
+	s := redistest.RunT(t, nil)
+	var c *redis.Client
+	t.Run("client", func(t *testing.T) {
+		c = s.ClientWith(t, func(o *redis.Options) { o.PoolSize = 3; o.ClientName = "with" })
+		if got := c.Options().PoolSize; got != 3 {
+			t.Errorf("PoolSize = %d; want 3", got)
+		}
+		if got := c.Options().MaxRetries; got != 0 { // go-redis stores -1 (no retries) as 0
+			t.Errorf("MaxRetries = %d; want 0 (none), as in Options", got)
+		}
+		if got, err := c.ClientGetName(t.Context()).Result(); err != nil || got != "with" {
+			t.Errorf("CLIENT GETNAME = %q, %v; want with", got, err)
+		}
+	})
+	if err := c.Ping(t.Context()).Err(); !errors.Is(err, redis.ErrClosed) {
+		t.Errorf("PING after the test that made the client: %v; want redis.ErrClosed", err)
+	}
+	if got := s.ClientWith(t, nil).Options().Addr; got != s.Addr() {
+		t.Errorf("ClientWith(nil) Addr = %q; want %q", got, s.Addr())
 	}
 }

@@ -3,8 +3,6 @@ package shard
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -13,27 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/redistest"
 )
-
-// blackhole accepts connections and never answers: a host whose every call ends with its ctx.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	return l.Addr().String()
-}
 
 // ctxCases are the ways a caller's ctx ends: already cancelled, or a deadline that passes while a
 // host does not answer (go-redis then reports the socket's "i/o timeout").
@@ -54,7 +33,7 @@ func ctxCases() map[string]func() (context.Context, context.CancelFunc) {
 // which errors.Is(err, ctx.Err()) holds; the server here never answers, so without ctx nothing
 // would end.
 func TestCtxEndedErrors(t *testing.T) {
-	hole := blackhole(t)
+	hole := redistest.BlackHole(t) // every call ends with its ctx
 	cfgServer := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	defer cfgClient.Close()

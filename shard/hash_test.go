@@ -199,7 +199,7 @@ func TestKeyErrata(t *testing.T) {
 // naming the character's byte offset, never a shard, and writes nothing. The Python2 mode hashes
 // the UTF-8 bytes.
 func TestNotLatin1(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer c.Close()

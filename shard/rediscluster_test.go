@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -34,7 +33,7 @@ func TestSlotVectors(t *testing.T) {
 }
 
 func TestMGetAndScanPlainClient(t *testing.T) {
-	ctx := ctxT(t, 10*time.Second)
+	ctx := t.Context()
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer c.Close()
@@ -57,7 +56,7 @@ func TestMGetAndScanPlainClient(t *testing.T) {
 // TestRedisCluster checks the helpers against a real Redis Cluster: Slot agrees with the server,
 // MGet works across slots where MGET fails with CROSSSLOT, and Scan sees every master's keys.
 func TestRedisCluster(t *testing.T) {
-	ctx := ctxT(t, 2*time.Minute)
+	ctx := t.Context()
 	rc := redistest.RunClusterT(t, &redistest.ClusterOptions{ReplicasPerMaster: -1})
 	cc := rc.Client(t)
 

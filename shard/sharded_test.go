@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -16,7 +15,7 @@ import (
 )
 
 func TestShardedHashAndSet(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer c.Close()
@@ -86,7 +85,7 @@ func TestShardedHashAndSet(t *testing.T) {
 // its compact encoding (intset, listpack), and the sharded form uses much less memory than one big
 // structure holding the same elements.
 func TestRealShardEncodingAndMemory(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	c := redistest.RunT(t, nil).Client(t)
 	const total = 5000
 	p := c.Pipeline()
@@ -145,7 +144,7 @@ func TestRealShardEncodingAndMemory(t *testing.T) {
 }
 
 func TestShardedConnections(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	cfg := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
 	defer cfgClient.Close()
@@ -218,11 +217,4 @@ func TestShardedConnections(t *testing.T) {
 	if s, err := w3(ctx, "k", 1, 2, 3); s != 6 || err != nil {
 		t.Errorf("Wrap3 = %d, %v", s, err)
 	}
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -1,8 +1,9 @@
 // Package sync verifies replication and persistence, and helps replace a failed master: the book's
 // wait_for_sync and the operations of Redis in Action sections 4.1 to 4.3.
 //
-// The design card names the package sync, which clashes with the standard library's, so callers
-// alias it; the API is kept small for that reason:
+// The package is named sync for what it checks, as the book's wait_for_sync is: that replicas and
+// disks are in sync with the master. The name clashes with the standard library's sync, so a file
+// that needs both imports this one under another name; the API is kept small to make that cheap:
 //
 //	import riasync "github.com/ria-go/ria/sync"
 //
@@ -29,10 +30,15 @@
 //	wait := conn.WrapPair(reg, "master", "replica", riasync.WaitForSync)
 //	res, err := wait(ctx, nil)
 //
+// Options follow go-redis's rule, as in every package of the module: 0 means the default, -1 means
+// off where the field's doc gives an off (Timeout, MaxAge, FsyncWait), and any other negative value
+// is an *OptionError naming the field (matching ErrBadOption and ErrBadInput), returned before any
+// I/O.
+//
 // The token ZSET is the book's sync:wait (token -> unix time in seconds), so Go and Python callers
 // can share it.
 //
-// # Errata fixed
+// # Fixed from the book
 //
 //   - while not sconn.info()['master_link_status'] != 'up' spins while the link is up and goes on
 //     when it is down; here WaitForSync waits for master_link_status:up, and a server that is not a

@@ -1,10 +1,25 @@
 package sync
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ria-go/ria/internal/option"
+)
+
+// OptionError is the error for a refused Options field: it names the Options type, the field and
+// the value. It matches ErrBadOption, and, for sync.Options, ErrBadInput.
+type OptionError = option.Error
 
 var (
-	// ErrBadInput: a nil client, a negative option, or a malformed address.
+	// ErrBadInput: a nil client, a malformed address, or an option the rule refuses (then the error
+	// matches ErrBadOption too).
 	ErrBadInput = errors.New("sync: bad input")
+
+	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
+	// every package of the module (go-redis's): 0 means the default, -1 means off where the field's
+	// doc says so, and any other negative value is an error. The error is an *OptionError naming the
+	// field; ErrBadOption is one value shared by all the packages (conn.ErrBadOption is the same).
+	ErrBadOption = option.ErrBadOption
 
 	// ErrNotReplica: the server given as a replica reports role:master.
 	ErrNotReplica = errors.New("sync: server is not a replica")

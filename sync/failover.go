@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // ReplicationInfo is a server's INFO replication, parsed.
@@ -23,7 +25,7 @@ type ReplicationInfo struct {
 
 // Replication reads c's INFO replication.
 func Replication(ctx context.Context, c redis.Cmdable) (_ ReplicationInfo, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if c == nil {
 		return ReplicationInfo{}, fmt.Errorf("%w: nil client", ErrBadInput)
 	}
@@ -58,9 +60,9 @@ func Promote(ctx context.Context, c redis.Cmdable, opt *Options) (_ ReplicationI
 	if err != nil {
 		return ReplicationInfo{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := withTimeout(ctx, &o)
 	defer cancel()
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if err := c.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
 		return ReplicationInfo{}, fmt.Errorf("sync: REPLICAOF NO ONE: %w", err)
 	}
@@ -92,9 +94,9 @@ func ReplicaOf(ctx context.Context, c redis.Cmdable, masterAddr string, opt *Opt
 	if err != nil {
 		return ReplicationInfo{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := withTimeout(ctx, &o)
 	defer cancel()
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if err := c.ReplicaOf(ctx, host, strconv.Itoa(port)).Err(); err != nil {
 		return ReplicationInfo{}, deadlineErr(ctx, ErrNotSynced, fmt.Sprintf("REPLICAOF %s %d", host, port), err)
 	}
@@ -109,7 +111,7 @@ func ReplicaOf(ctx context.Context, c redis.Cmdable, masterAddr string, opt *Opt
 		return ri.Role == "slave" && ri.MasterHost == host && ri.MasterPort == port && ri.LinkUp && !ri.Syncing, nil
 	})
 	if err != nil {
-		if !ended(ctx) {
+		if !noretry.Ended(ctx) {
 			return ri, fmt.Errorf("sync: REPLICAOF %s %d: %w", host, port, err)
 		}
 		link := "down"

@@ -11,32 +11,35 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/option"
 )
 
-// Options configure every function of the package; each uses the fields it needs.
+// Options configure every function of the package; each uses the fields it needs. They follow
+// go-redis's rule (see ErrBadOption): 0 means the default, -1 means off where a field's doc gives an
+// off, and any other negative value is an error, returned before any I/O.
 type Options struct {
 	// Timeout bounds a call, on top of ctx's own deadline: it is never a silent success.
-	// default: 10 seconds
+	// default: 10 seconds; -1: no timeout of its own (ctx alone bounds the call)
 	Timeout time.Duration
 
 	// Poll is the first pause between two polls of a server; it doubles after each miss up to 20 ms.
-	// default: 1 millisecond (the book's)
+	// default: 1 millisecond (the book's); it cannot be off (-1 is an error)
 	Poll time.Duration
 
 	// MaxAge: WaitForSync and WaitReplicas remove tokens older than this from sync:wait (left by
 	// calls that died before cleaning up).
-	// default: 15 minutes (the book's 900 seconds)
+	// default: 15 minutes (the book's 900 seconds); -1: never (only the call's own token is removed)
 	MaxAge time.Duration
 
 	// FsyncWait: when the replica's appendfsync is everysec (or cannot be read), how long after the
 	// token reached the replica's AOF WaitForSync waits before trusting aof_pending_bio_fsync:0.
 	// everysec fsyncs at most about a second after a write; Redis 7.0 does not say which offset is
 	// on disk (WAITAOF came in 7.2).
-	// default: 1.2 seconds
+	// default: 1.2 seconds; -1: no wait (aof_pending_bio_fsync:0 is trusted at once)
 	FsyncWait time.Duration
 
 	// Replicas is how many replicas WaitReplicas waits for.
-	// default: 1
+	// default: 1; it cannot be off (-1 is an error)
 	Replicas int
 
 	// Now is the clock for the token scores and MaxAge.
@@ -46,25 +49,20 @@ type Options struct {
 
 const maxPoll = 20 * time.Millisecond
 
-func (o *Options) init() {
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
-	}
-	if o.Poll == 0 {
-		o.Poll = time.Millisecond
-	}
-	if o.MaxAge == 0 {
-		o.MaxAge = 15 * time.Minute
-	}
-	if o.FsyncWait == 0 {
-		o.FsyncWait = 1200 * time.Millisecond
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
+var optionsOf = option.Of{Type: "sync.Options", Also: ErrBadInput}
+
+// init checks o by the option rule and fills the defaults.
+func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	return errors.Join(
+		option.Fill(optionsOf, "Timeout", &o.Timeout, 10*time.Second, true),
+		option.Fill(optionsOf, "Poll", &o.Poll, time.Millisecond, false),
+		option.Fill(optionsOf, "MaxAge", &o.MaxAge, 15*time.Minute, true),
+		option.Fill(optionsOf, "FsyncWait", &o.FsyncWait, 1200*time.Millisecond, true),
+		option.Fill(optionsOf, "Replicas", &o.Replicas, 1, false),
+	)
 }
 
 // options copies opt, checks it, and fills defaults.
@@ -73,16 +71,16 @@ func options(opt *Options) (Options, error) {
 	if opt != nil {
 		o = *opt
 	}
-	for name, d := range map[string]time.Duration{"Timeout": o.Timeout, "Poll": o.Poll, "MaxAge": o.MaxAge, "FsyncWait": o.FsyncWait} {
-		if d < 0 {
-			return o, fmt.Errorf("%w: %s %v is negative", ErrBadInput, name, d)
-		}
+	err := o.init()
+	return o, err
+}
+
+// withTimeout bounds ctx by o.Timeout, unless it is off.
+func withTimeout(ctx context.Context, o *Options) (context.Context, context.CancelFunc) {
+	if o.Timeout == option.Off {
+		return context.WithCancel(ctx)
 	}
-	if o.Replicas < 0 {
-		return o, fmt.Errorf("%w: Replicas %d is negative", ErrBadInput, o.Replicas)
-	}
-	o.init()
-	return o, nil
+	return context.WithTimeout(ctx, o.Timeout)
 }
 
 // info returns one INFO section as a map.
@@ -142,7 +140,7 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 		}
 		if err != nil {
 			if !transient(err) {
-				return ctxErr(ctx, err)
+				return noretry.CtxErr(ctx, err)
 			}
 			last = err
 		}
@@ -151,7 +149,7 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 		case <-ctx.Done():
 			t.Stop()
 			if last != nil {
-				return ctxErr(ctx, last)
+				return noretry.CtxErr(ctx, last)
 			}
 			return ctx.Err()
 		case <-t.C:
@@ -160,41 +158,14 @@ func poll(ctx context.Context, first time.Duration, f func() (bool, error)) erro
 	}
 }
 
-// ended reports whether ctx has ended. go-redis sets a socket's deadline to ctx's, so its "i/o
-// timeout" can come a moment before ctx's own timer marks ctx done: past the deadline, ended waits
-// for that, so the same expired ctx always gives the same answer.
-func ended(ctx context.Context) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-		t := time.NewTimer(time.Second) // a Context that does not keep its Deadline must not hang the call
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}
-	return ctx.Err() != nil
-}
-
-// ctxErr is noretry.CtxErr once ended has settled ctx: when ctx has ended, errors.Is(err, ctx.Err())
-// holds, and err's own sentinels still match.
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil {
-		ended(ctx)
-	}
-	return noretry.CtxErr(ctx, err)
-}
-
 // deadlineErr wraps err in sentinel when ctx has ended (the deadline, or the caller's cancel, is
 // why the call failed), as the functions' docs promise; otherwise it prefixes what was being done.
 func deadlineErr(ctx context.Context, sentinel error, what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if ended(ctx) {
-		return fmt.Errorf("%w: %s: %w", sentinel, what, ctxErr(ctx, err))
+	if noretry.Ended(ctx) {
+		return fmt.Errorf("%w: %s: %w", sentinel, what, noretry.CtxErr(ctx, err))
 	}
 	return fmt.Errorf("sync: %s: %w", what, err)
 }
@@ -213,7 +184,7 @@ const (
 // answer still returns by its deadline.
 func reserve(ctx context.Context) (context.Context, time.Duration, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
-	if !ok { // callers apply Options.Timeout first; keep the reserve off an unbounded call
+	if !ok { // Timeout off and ctx without a deadline: nothing to keep a reserve from
 		wctx, cancel := context.WithCancel(ctx)
 		return wctx, maxReserve, cancel
 	}
@@ -237,7 +208,9 @@ func cleanup(ctx context.Context, master redis.Cmdable, o *Options, token string
 		if token != "" {
 			p.ZRem(ctx, waitKey, token)
 		}
-		p.ZRemRangeByScore(ctx, waitKey, "-inf", "("+strconv.FormatFloat(unixSeconds(o.Now().Add(-o.MaxAge)), 'f', -1, 64))
+		if o.MaxAge != option.Off {
+			p.ZRemRangeByScore(ctx, waitKey, "-inf", "("+strconv.FormatFloat(unixSeconds(o.Now().Add(-o.MaxAge)), 'f', -1, 64))
+		}
 		return nil
 	})
 	if err != nil {

@@ -38,9 +38,9 @@ func BGSave(ctx context.Context, c redis.Cmdable, opt *Options) (_ Snapshot, err
 	if err != nil {
 		return Snapshot{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := withTimeout(ctx, &o)
 	defer cancel()
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 
 	// Start our own save, waiting out any other child process.
 	err = poll(ctx, o.Poll, func() (bool, error) {
@@ -117,9 +117,9 @@ func EnableAOF(ctx context.Context, c redis.Cmdable, opt *Options) (_ AOFStatus,
 	if err != nil {
 		return AOFStatus{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := withTimeout(ctx, &o)
 	defer cancel()
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 
 	var st AOFStatus
 	pers, err := info(ctx, c, "persistence")

@@ -452,7 +452,10 @@ func TestThroughRegistry(t *testing.T) {
 	cfg := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	for comp, s := range map[string]*redistest.Server{"master": r.Master, "replica": r.Replica} {
 		if err := reg.SetConfig(ctx, comp, map[string]any{"host": "127.0.0.1", "port": s.Port()}); err != nil {
@@ -481,7 +484,7 @@ func TestBadInput(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer c.Close()
-	neg := []*Options{{Timeout: -1}, {Poll: -1}, {MaxAge: -1}, {FsyncWait: -1}, {Replicas: -1}}
+	neg := []*Options{{Timeout: -2}, {Poll: -1}, {Poll: -2}, {MaxAge: -2}, {FsyncWait: -2}, {Replicas: -1}, {Replicas: -2}}
 	calls := map[string]func(redis.Cmdable, *Options) error{
 		"WaitForSync":  func(c redis.Cmdable, o *Options) error { _, err := WaitForSync(ctx, c, c, o); return err },
 		"WaitReplicas": func(c redis.Cmdable, o *Options) error { _, err := WaitReplicas(ctx, c, o); return err },

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Result is what WaitForSync verified.
@@ -24,17 +26,17 @@ type Result struct {
 // when the replica has an append-only file, until it is on the replica's disk: the book's
 // wait_for_sync (listing 4.3), fixed.
 //
-// It writes a unique token to the sync:wait ZSET on the master, waits until the replica's link to its
-// master is up and the replica has the token, then reads the replica's persistence state. With AOF
-// off the result says the write is in the replica's memory only (Durable false, no error). With AOF
-// on, it waits until the AOF is fsynced past the token (see Options.FsyncWait) and reports Durable.
-// It removes its token and tokens older than MaxAge. When Timeout or ctx's deadline passes first
-// (or ctx is cancelled), writing the token included, it returns ErrNotSynced or ErrNotDurable,
-// wrapping the cause and the context's error: never a silent success. Once
-// the token has arrived, any failure to confirm the disk (INFO persistence refused, say) is
-// ErrNotDurable, wrapping the cause. The waiting stops a quarter of the time left (50 ms to 250 ms)
-// before that deadline, which is kept for the removal, so the call returns by its deadline even
-// when a server does not answer.
+// It writes a unique token to the sync:wait ZSET on the master, waits until the replica's link to
+// its master is up and the replica has the token, then reads the replica's persistence state. With
+// AOF off the result says the write is in the replica's memory only (Durable false, no error). With
+// AOF on, it waits until the AOF is fsynced past the token (see Options.FsyncWait) and reports
+// Durable. It removes its token and tokens older than MaxAge. When Timeout or ctx's deadline passes
+// first (or ctx is cancelled), writing the token included, it returns ErrNotSynced or
+// ErrNotDurable, wrapping the cause and the context's error: never a silent success. Once the token
+// has arrived, any failure to confirm the disk (INFO persistence refused, say) is ErrNotDurable,
+// wrapping the cause. The waiting stops a quarter of the time left (50 ms to 250 ms) before that
+// deadline, which is kept for the removal, so the call returns by its deadline even when a server
+// does not answer.
 //
 // master and replica are clients of the two servers (plain clients, or a registry's through
 // conn.WrapPair).
@@ -47,9 +49,9 @@ func WaitForSync(ctx context.Context, master, replica redis.Cmdable, opt *Option
 	if err != nil {
 		return Result{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := withTimeout(ctx, &o)
 	defer cancel()
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	wctx, r, wcancel := reserve(ctx)
 	defer wcancel()
 
@@ -122,7 +124,7 @@ func waitForSync(ctx context.Context, replica redis.Cmdable, o *Options, res *Re
 	}
 	// With always, Redis writes and fsyncs the AOF before it replies to anyone, so the token's reply
 	// came after the fsync; with everysec the fsync follows within about a second.
-	wait := o.FsyncWait
+	wait := max(o.FsyncWait, 0) // -1: off
 	if res.Fsync == "always" {
 		wait = 0
 	}
@@ -203,14 +205,15 @@ type Acks struct {
 // applied in memory, not on disk.
 //
 // WAIT waits for the replication offset of its own connection's last command (its last write, in
-// Redis 7.2 and later), and a pooled client may run it on a connection last used before the caller's
-// write on another one: it would then count replicas that lack that write. So each round pipelines
-// a token write (to sync:wait) and WAIT on one connection: the token follows the caller's earlier
-// writes in the replication stream, and WAIT for it covers them. Rounds last at most 500 ms, under any sane client read timeout, until Timeout or
-// ctx's deadline (less the time kept for removing the token, as in WaitForSync); then it returns
-// ErrTooFewReplicas, wrapping the context's error (so also when ctx is cancelled, or a round's
-// request fails because of the deadline). On a Redis Cluster pass the node's own client:
-// a cluster pipeline may send WAIT to another node.
+// Redis 7.2 and later), and a pooled client may run it on a connection last used before the
+// caller's write on another one: it would then count replicas that lack that write. So each round
+// pipelines a token write (to sync:wait) and WAIT on one connection: the token follows the caller's
+// earlier writes in the replication stream, and WAIT for it covers them. Rounds last at most
+// 500 ms, under any sane client read timeout, until Timeout or ctx's deadline (less the time kept
+// for removing the token, as in WaitForSync); then it returns ErrTooFewReplicas, wrapping the
+// context's error (so also when ctx is cancelled, or a round's request fails because of the
+// deadline). On a Redis Cluster pass the node's own client: a cluster pipeline may send WAIT to
+// another node.
 func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (_ Acks, err error) {
 	start := time.Now()
 	if master == nil {
@@ -220,10 +223,10 @@ func WaitReplicas(ctx context.Context, master redis.Cmdable, opt *Options) (_ Ac
 	if err != nil {
 		return Acks{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := withTimeout(ctx, &o)
 	defer cancel()
 	cctx := ctx // the call's, for the cleanup; the rounds end before it to leave the cleanup its time
-	defer func() { err = ctxErr(cctx, err) }()
+	defer func() { err = noretry.CtxErr(cctx, err) }()
 	ctx, r, wcancel := reserve(ctx)
 	defer wcancel()
 	acks := Acks{Token: uuid.NewString(), Wanted: o.Replicas}

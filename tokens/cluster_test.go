@@ -102,7 +102,7 @@ func TestRealCluster(t *testing.T) {
 	var tick atomic.Int64
 	start := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	const keep = 3
-	u := tokens.New(&tokens.Options{Keep: keep, Now: func() time.Time { return start.Add(time.Duration(tick.Add(1)) * time.Second) }})
+	u := newUpdater(&tokens.Options{Keep: keep, Now: func() time.Time { return start.Add(time.Duration(tick.Add(1)) * time.Second) }})
 
 	type last struct {
 		user string

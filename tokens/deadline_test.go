@@ -123,7 +123,7 @@ func TestCtxEndedErrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	t.Logf("seed %d", seed)
 	for i := range 300 {
-		vs := variants(tokens.New(nil))
+		vs := variants(newUpdater(nil))
 		v := vs[rng.IntN(len(vs))]
 		item := []string{"", "item"}[rng.IntN(2)]
 		cause := []error{context.DeadlineExceeded, context.Canceled}[rng.IntN(2)]
@@ -167,7 +167,7 @@ func TestCtxEndedErrors(t *testing.T) {
 // A deadline that has passed while its timer has not run yet: go-redis reports "i/o timeout" from
 // the socket, and the error must still match context.DeadlineExceeded.
 func TestDeadlinePassedTimerLate(t *testing.T) {
-	for _, v := range variants(tokens.New(nil)) {
+	for _, v := range variants(newUpdater(nil)) {
 		t.Run(v.name, func(t *testing.T) {
 			_, c := newMini(t)
 			must(t, c.Ping(context.Background()).Err())
@@ -193,7 +193,7 @@ func TestDeadlineErrorsRealServer(t *testing.T) {
 	t.Cleanup(func() { srv.Resume() })
 
 	for rep := range 4 {
-		for _, v := range variants(tokens.New(nil)) {
+		for _, v := range variants(newUpdater(nil)) {
 			for _, cancel := range []bool{false, true} {
 				for _, fresh := range []bool{false, true} {
 					c := warm

@@ -28,6 +28,10 @@
 // the pipeline holding it from being resent). Any go-redis client is safe; a lost reply is
 // ErrUnknownOutcome.
 //
+// Options follow go-redis's rule, as in every package of the module: 0 means the default, -1 means
+// off (Keep -1: no limit on viewed:<token>), and any other negative value makes New return an
+// *OptionError naming the field (matching ErrBadOption).
+//
 // All keys are written independently, so the functions work on Redis Cluster too (a ClusterClient
 // splits the pipeline per node).
 package tokens

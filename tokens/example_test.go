@@ -23,7 +23,10 @@ func ExampleUpdateTokenPipeline() {
 
 	// A fixed clock, so the timestamps are known.
 	at := time.Date(2013, 6, 1, 12, 0, 0, 0, time.UTC)
-	u := tokens.New(&tokens.Options{Now: func() time.Time { return at }})
+	u, err := tokens.New(&tokens.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		panic(err)
+	}
 
 	up, err := u.UpdateToken(ctx, c, "d2f1b6", "bill", "ItemM")
 	if err != nil {

@@ -17,7 +17,10 @@ func TestRegistry(t *testing.T) {
 	configs := miniredis.RunT(t)
 	cc := redis.NewClient(&redis.Options{Addr: configs.Addr()})
 	defer cc.Close()
-	reg := conn.New(cc, nil)
+	reg, err := conn.New(cc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer reg.Close()
 	data, c := newMini(t)
 	must(t, reg.SetConfig(ctx, "tokens", map[string]any{"host": data.Host(), "port": data.Server().Addr().Port}))

@@ -14,14 +14,10 @@ import (
 	"github.com/ria-go/ria/tokens"
 )
 
-// realClient never retries: a retried ZINCRBY would count a view twice.
+// realClient is a client of srv with pool connections; like every redistest client it never
+// retries: a retried ZINCRBY would count a view twice.
 func realClient(t testing.TB, srv *redistest.Server, pool int) *redis.Client {
-	opt := srv.Options()
-	opt.MaxRetries = -1
-	opt.PoolSize = pool
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
+	return srv.ClientWith(t, func(o *redis.Options) { o.PoolSize = pool })
 }
 
 // counts tallies, per item, the updates acknowledged and those whose outcome is unknown.

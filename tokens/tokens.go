@@ -8,33 +8,38 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/option"
 )
 
-// Options configure an Updater.
+// Options configure an Updater. They follow go-redis's rule, as in every package of the module: 0
+// means the default, -1 means off, and any other negative value makes New return an *OptionError
+// naming the field (see ErrBadOption).
 type Options struct {
 	// Now is the clock whose Unix seconds become the timestamps.
 	// default: time.Now
 	Now func() time.Time
 
 	// Keep is how many recently viewed items each token keeps.
-	// default: 25 (the book's)
+	// default: 25 (the book's); -1: no limit (every view is kept, and the ZREMRANGEBYRANK that
+	// trims viewed:<token> is not sent)
 	Keep int
 }
 
-func (o *Options) init() {
+var optionsOf = option.Of{Type: "tokens.Options"}
+
+// init checks o by the option rule and fills the defaults.
+func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Keep <= 0 {
-		o.Keep = 25
-	}
+	return option.Fill(optionsOf, "Keep", &o.Keep, 25, true)
 }
 
 // Update is the result of an update. On error it still carries the arguments and the timestamp.
 type Update struct {
 	Token, User, Item string
 	Timestamp         float64 // written to recent: and viewed:<token>, Unix seconds
-	Commands          int     // commands sent: 2, or 5 with an item
+	Commands          int     // commands sent: 2, or 5 with an item (4 with Keep -1)
 	// RoundTrips is the round trips the function asks for, by design: Commands without the
 	// pipeline, 1 with it (a ClusterClient splits that pipeline into one per node, in parallel).
 	// Tests count the commands and pipelines go-redis actually processes with a hook.
@@ -46,17 +51,23 @@ type Updater struct {
 	opt Options
 }
 
-// New returns an Updater; opt may be nil for the defaults.
-func New(opt *Options) *Updater {
+// New returns an Updater; opt may be nil for the defaults. An option the rule refuses is an
+// *OptionError (see ErrBadOption).
+func New(opt *Options) (*Updater, error) {
 	u := &Updater{}
 	if opt != nil {
 		u.opt = *opt
 	}
-	u.opt.init()
-	return u
+	if err := u.opt.init(); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
-var std = New(nil)
+var std = func() *Updater {
+	u, _ := New(nil) // zero values are always valid
+	return u
+}()
 
 // UpdateToken is the book's update_token with default Options: each command sent on its own.
 func UpdateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
@@ -83,18 +94,18 @@ func (u *Updater) commands(token, user, item string, ts float64) []command {
 		return cmds
 	}
 	viewed := keyViewed(token)
-	return append(cmds,
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
-			return c.ZAdd(ctx, viewed, redis.Z{Score: ts, Member: item})
-		},
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	cmds = append(cmds, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.ZAdd(ctx, viewed, redis.Z{Score: ts, Member: item})
+	})
+	if u.opt.Keep != option.Off {
+		cmds = append(cmds, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 			return c.ZRemRangeByRank(ctx, viewed, 0, int64(-u.opt.Keep-1))
-		},
-		// Never resent by go-redis: a resent ZINCRBY whose reply was lost counts the view twice.
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
-			return noretry.ZIncrBy(ctx, c, keyViews, -1, item)
-		},
-	)
+		})
+	}
+	// Never resent by go-redis: a resent ZINCRBY whose reply was lost counts the view twice.
+	return append(cmds, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return noretry.ZIncrBy(ctx, c, keyViews, -1, item)
+	})
 }
 
 func (u *Updater) start(ctx context.Context, token, user, item string) (Update, error) {
@@ -117,7 +128,7 @@ func (u *Updater) start(ctx context.Context, token, user, item string) (Update, 
 // that it viewed item: up to 5 commands, each its own round trip. It stops at the first error.
 func (u *Updater) UpdateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
 	up, err := u.updateToken(ctx, c, token, user, item)
-	return up, ctxErr(ctx, err)
+	return up, noretry.CtxErr(ctx, err)
 }
 
 func (u *Updater) updateToken(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
@@ -144,7 +155,7 @@ func (u *Updater) updateToken(ctx context.Context, c redis.Cmdable, token, user,
 // Every command runs even if another fails; the first error is returned.
 func (u *Updater) UpdateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
 	up, err := u.updateTokenPipeline(ctx, c, token, user, item)
-	return up, ctxErr(ctx, err)
+	return up, noretry.CtxErr(ctx, err)
 }
 
 func (u *Updater) updateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item string) (Update, error) {
@@ -186,16 +197,4 @@ func classify(name, note string, err error) error {
 		return fmt.Errorf("tokens: %s: not sent: %w%s", name, err, note)
 	}
 	return fmt.Errorf("%w: %s: %w%s", ErrUnknownOutcome, name, err, note)
-}
-
-// ctxErr is noretry.CtxErr, after waiting for ctx's timer when its deadline has passed: go-redis
-// sets the socket deadline to ctx's, and the read it ends often returns before the timer has set
-// ctx.Err(), so the error would read "i/o timeout" alone. The timer is due, so the wait is short.
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() == nil {
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			<-ctx.Done()
-		}
-	}
-	return noretry.CtxErr(ctx, err)
 }

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/tokens"
 )
 
@@ -30,13 +30,8 @@ func variants(u *tokens.Updater) []struct {
 	}{{"plain", u.UpdateToken}, {"pipeline", u.UpdateTokenPipeline}}
 }
 
-func newMini(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
-	t.Helper()
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
-	return m, c
-}
+// newMini starts a miniredis server and a client on it, both closed when the test ends.
+var newMini = conntest.MiniClient
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -67,7 +62,7 @@ func TestUpdate(t *testing.T) {
 	for _, name := range []string{"plain", "pipeline"} {
 		t.Run(name, func(t *testing.T) {
 			_, c := newMini(t)
-			u := tokens.New(&tokens.Options{Now: clock(1000)}) // each variant sees the same readings
+			u := newUpdater(&tokens.Options{Now: clock(1000)}) // each variant sees the same readings
 			f := map[string]updateFunc{"plain": u.UpdateToken, "pipeline": u.UpdateTokenPipeline}[name]
 
 			up, err := f(ctx, c, "t1", "alice", "")
@@ -115,7 +110,7 @@ func TestUpdate(t *testing.T) {
 func TestTrim(t *testing.T) {
 	ctx := context.Background()
 	for _, keep := range []int{0, 3} {
-		for _, v := range variants(tokens.New(&tokens.Options{Now: clock(0), Keep: keep})) {
+		for _, v := range variants(newUpdater(&tokens.Options{Now: clock(0), Keep: keep})) {
 			t.Run(fmt.Sprintf("%s/keep=%d", v.name, keep), func(t *testing.T) {
 				_, c := newMini(t)
 				want := keep
@@ -142,7 +137,7 @@ func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 	defer dead.Close()
-	for _, v := range variants(tokens.New(nil)) {
+	for _, v := range variants(newUpdater(nil)) {
 		up, err := v.f(ctx, dead, "", "u", "i")
 		if !errors.Is(err, tokens.ErrInvalidToken) || up.Commands != 0 {
 			t.Errorf("%s: empty token: %+v, %v; want ErrInvalidToken, nothing sent", v.name, up, err)
@@ -168,7 +163,7 @@ func TestBadInput(t *testing.T) {
 // A key of the wrong type: the plain version stops there, the pipeline runs everything else.
 func TestWrongType(t *testing.T) {
 	ctx := context.Background()
-	for _, v := range variants(tokens.New(&tokens.Options{Now: clock(7)})) {
+	for _, v := range variants(newUpdater(&tokens.Options{Now: clock(7)})) {
 		t.Run(v.name, func(t *testing.T) {
 			_, c := newMini(t)
 			must(t, c.Set(ctx, "viewed:tok", "oops", 0).Err())
@@ -194,7 +189,7 @@ func TestWrongType(t *testing.T) {
 func TestUnknownOutcome(t *testing.T) {
 	ctx := context.Background()
 	lost := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
-	for _, v := range variants(tokens.New(nil)) {
+	for _, v := range variants(newUpdater(nil)) {
 		t.Run(v.name, func(t *testing.T) {
 			m, check := newMini(t)
 			c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})

@@ -22,7 +22,7 @@ func BenchmarkCountVisitHLLReal(b *testing.B) {
 
 func benchmarkCountVisit(b *testing.B, c redis.Cmdable, hll bool) {
 	ctx := context.Background()
-	counter := NewOnClient(c, &Options{Now: fixedClock(day)})
+	counter := mustOnClient(b, c, &Options{Now: fixedClock(day)})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

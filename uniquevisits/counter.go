@@ -14,10 +14,13 @@ import (
 
 	"github.com/ria-go/ria/conn"
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/option"
 	"github.com/ria-go/ria/shard"
 )
 
-// Options configure a Counter.
+// Options configure a Counter. They follow go-redis's rule, as in every package of the module: 0
+// means the default, -1 means off where a field's doc gives an off, and any other negative value
+// makes New and NewOnClient return an *OptionError naming the field (see ErrBadOption).
 type Options struct {
 	// Component is the unsharded component (the daily counts and expected sizes); the sharded sets
 	// live on components "<Component>:0" to "<Component>:<Shards-1>".
@@ -25,15 +28,15 @@ type Options struct {
 	Component string
 
 	// Shards is the number of sharded servers: crc32("x"+sessionID) % Shards picks one.
-	// default: 16
+	// default: 16; it cannot be off (-1 is an error)
 	Shards int
 
 	// ShardSize is the number of ids per set shard.
-	// default: 512
+	// default: 512; it cannot be off (-1 is an error)
 	ShardSize int
 
 	// DailyExpected is the day's expected size when yesterday's count is unknown.
-	// default: 1,000,000
+	// default: 1,000,000; it cannot be off (-1 is an error)
 	DailyExpected int64
 
 	// Now is the clock; the day counted is Now()'s date in Now()'s location.
@@ -42,29 +45,27 @@ type Options struct {
 
 	// CacheDays bounds the expected-size cache to this many days (the most recent ones): the book's
 	// EXPECTED dictionary gained an entry a day forever.
-	// default: 2 (today, and yesterday for visits around midnight)
+	// default: 2 (today, and yesterday for visits around midnight); -1: no cache (every call reads
+	// the expected size from Redis)
 	CacheDays int
 }
 
-func (o *Options) init() {
+var optionsOf = option.Of{Type: "uniquevisits.Options"}
+
+// init checks o by the option rule and fills the defaults.
+func (o *Options) init() error {
 	if o.Component == "" {
 		o.Component = Component
-	}
-	if o.Shards <= 0 {
-		o.Shards = Shards
-	}
-	if o.ShardSize <= 0 {
-		o.ShardSize = ShardSize
-	}
-	if o.DailyExpected <= 0 {
-		o.DailyExpected = DailyExpected
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.CacheDays <= 0 {
-		o.CacheDays = 2
-	}
+	return errors.Join(
+		option.Fill(optionsOf, "Shards", &o.Shards, Shards, false),
+		option.Fill(optionsOf, "ShardSize", &o.ShardSize, ShardSize, false),
+		option.Fill(optionsOf, "DailyExpected", &o.DailyExpected, DailyExpected, false),
+		option.Fill(optionsOf, "CacheDays", &o.CacheDays, 2, true),
+	)
 }
 
 // Counter counts unique visitors per day: the book's count_visit and get_expected over sharded
@@ -80,25 +81,35 @@ type Counter struct {
 
 // New returns a counter whose sets live on the registry's components "<Component>:<n>" and whose
 // counts live on "<Component>", as in the book's chapter 10. Any component may be a Redis Cluster
-// config: every command the counter sends names one key. With a nil reg every call fails with
-// ErrNoClient (New keeps its one result so that callers need no error check for a constant setup).
-func New(reg *conn.Registry, opt *Options) *Counter {
-	c := &Counter{reg: reg, cache: map[string]int64{}}
-	if opt != nil {
-		c.opt = *opt
+// config: every command the counter sends names one key. A nil reg is ErrNoClient, and an option
+// the rule refuses an *OptionError.
+func New(reg *conn.Registry, opt *Options) (*Counter, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("%w: nil registry", ErrNoClient)
 	}
-	c.opt.init()
-	return c
+	return makeCounter(reg, nil, opt)
 }
 
 // NewOnClient returns a counter that keeps everything on client, as in the book's chapter 9 (Shards
 // and Component are not used). The client may be a *redis.ClusterClient, retrying or not: the SADD
-// and INCR are never resent (see the package doc). A nil client makes every call fail with
-// ErrNoClient.
-func NewOnClient(client redis.Cmdable, opt *Options) *Counter {
-	c := New(nil, opt)
-	c.client = client
-	return c
+// and INCR are never resent (see the package doc). A nil client is ErrNoClient, and an option the
+// rule refuses an *OptionError.
+func NewOnClient(client redis.Cmdable, opt *Options) (*Counter, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrNoClient)
+	}
+	return makeCounter(nil, client, opt)
+}
+
+func makeCounter(reg *conn.Registry, client redis.Cmdable, opt *Options) (*Counter, error) {
+	c := &Counter{reg: reg, client: client, cache: map[string]int64{}}
+	if opt != nil {
+		c.opt = *opt
+	}
+	if err := c.opt.init(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Options returns the counter's options, defaults filled in.
@@ -121,7 +132,7 @@ func (c *Counter) counts(ctx context.Context) (redis.Cmdable, func(), error) {
 // UUID is one visitor on one server; when it is new, the day's count is incremented on the unsharded
 // server. Errors are Add's.
 func (c *Counter) CountVisit(ctx context.Context, sessionID string) (_ Visit, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	canonical, id, err := session(sessionID)
 	if err != nil {
 		return Visit{}, err
@@ -155,7 +166,7 @@ func (c *Counter) CountVisit(ctx context.Context, sessionID string) (_ Visit, er
 
 // Expected is get_expected with the book's process cache, bounded to the CacheDays most recent days.
 func (c *Counter) Expected(ctx context.Context, day time.Time) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	d := Day(day)
 	c.mu.Lock()
 	v, ok := c.cache[d]
@@ -171,6 +182,9 @@ func (c *Counter) Expected(ctx context.Context, day time.Time) (_ int64, err err
 	v, err = Expected(ctx, counts, day, c.opt.DailyExpected)
 	if err != nil {
 		return 0, err
+	}
+	if c.opt.CacheDays == option.Off {
+		return v, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -201,7 +215,7 @@ func (c *Counter) CachedDays() []string {
 
 // Count returns day's count of unique visitors (the INCRed counter).
 func (c *Counter) Count(ctx context.Context, day time.Time) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	counts, release, err := c.counts(ctx)
 	if err != nil {
 		return 0, err
@@ -219,7 +233,7 @@ func (c *Counter) Count(ctx context.Context, day time.Time) (_ int64, err error)
 // to audit or repair the count after ErrUncounted. It does not write anything; a day without an
 // expected size has no sets and counts 0.
 func (c *Counter) Recount(ctx context.Context, day time.Time) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	d := Day(day)
 	counts, release, err := c.counts(ctx)
 	if err != nil {
@@ -371,7 +385,7 @@ func sumCards(ctx context.Context, c redis.Cmdable, keys []string) (int64, error
 // HyperLogLog on the unsharded server. It reports whether the estimate changed (usually, but not
 // exactly, whether the visitor is new).
 func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (_ bool, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	counts, release, err := c.counts(ctx)
 	if err != nil {
 		return false, err
@@ -382,7 +396,7 @@ func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (_ bool, 
 
 // UniqueHLL returns the HyperLogLog estimate of day's unique visitors.
 func (c *Counter) UniqueHLL(ctx context.Context, day time.Time) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	counts, release, err := c.counts(ctx)
 	if err != nil {
 		return 0, err

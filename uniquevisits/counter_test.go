@@ -22,7 +22,10 @@ import (
 func registry(t testing.TB) *conn.Registry {
 	t.Helper()
 	_, cfg := mini(t)
-	reg := conn.New(cfg, nil)
+	reg, err := conn.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { reg.Close() })
 	return reg
 }
@@ -30,7 +33,7 @@ func registry(t testing.TB) *conn.Registry {
 // miniShards configures "unique:0..15" on 16 miniredis servers and "unique" on a 17th.
 func miniShards(t *testing.T, reg *conn.Registry) []*miniredis.Miniredis {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	minis := make([]*miniredis.Miniredis, Shards+1)
 	for i := range minis {
 		minis[i] = miniredis.RunT(t)
@@ -84,10 +87,10 @@ func countAll(t *testing.T, ctx context.Context, c *Counter, sids []string) (int
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 func TestCounter16Shards(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	reg := registry(t)
 	minis := miniShards(t, reg)
-	c := New(reg, &Options{Now: fixedClock(day)})
+	c := mustNew(t, reg, &Options{Now: fixedClock(day)})
 	for _, v := range sessionVectors {
 		got, err := c.CountVisit(ctx, v.sid)
 		if err != nil {
@@ -130,10 +133,10 @@ func TestCounter16Shards(t *testing.T) {
 }
 
 func TestCounterBadInputWritesNothing(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	reg := registry(t)
 	minis := miniShards(t, reg)
-	c := New(reg, &Options{Now: fixedClock(day)})
+	c := mustNew(t, reg, &Options{Now: fixedClock(day)})
 	for _, bad := range []string{"", "short", "zzzzzzzzzzzzzzzzzzzz"} {
 		if _, err := c.CountVisit(ctx, bad); !errors.Is(err, ErrBadSessionID) {
 			t.Errorf("CountVisit(%q): %v; want ErrBadSessionID", bad, err)
@@ -147,10 +150,10 @@ func TestCounterBadInputWritesNothing(t *testing.T) {
 }
 
 func TestCounterCacheBounded(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	_, client := mini(t)
 	now := day
-	c := NewOnClient(client, &Options{Now: func() time.Time { return now }})
+	c := mustOnClient(t, client, &Options{Now: func() time.Time { return now }})
 	for i := 0; i < 6; i++ {
 		now = day.AddDate(0, 0, i)
 		v, err := c.CountVisit(ctx, "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2")
@@ -176,10 +179,10 @@ func TestCounterCacheBounded(t *testing.T) {
 // TestUncounted: when the unsharded server fails between SADD and INCR, CountVisit says so, and
 // Recount still finds the visitor.
 func TestUncounted(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	reg := registry(t)
 	minis := miniShards(t, reg)
-	c := New(reg, &Options{Now: fixedClock(day), DailyExpected: 10_000}) // fewer set shards to recount
+	c := mustNew(t, reg, &Options{Now: fixedClock(day), DailyExpected: 10_000}) // fewer set shards to recount
 	sids, distinct := visits(30)
 	for _, sid := range sids {
 		if _, err := c.CountVisit(ctx, sid); err != nil {
@@ -210,7 +213,7 @@ func TestUncounted(t *testing.T) {
 // TestSameCountEverywhere counts the same visits over 16 miniredis shards, over 16 components on 4
 // real servers, and over 16 components that all name one real Redis Cluster, and gets the same count.
 func TestSameCountEverywhere(t *testing.T) {
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := t.Context()
 	sids, distinct := visits(1200)
 	want := int64(distinct)
 	results := map[string][2]int64{}
@@ -218,7 +221,7 @@ func TestSameCountEverywhere(t *testing.T) {
 	t.Run("miniredis", func(t *testing.T) {
 		reg := registry(t)
 		miniShards(t, reg)
-		count, recount := countAll(t, ctx, New(reg, &Options{Now: fixedClock(day)}), sids)
+		count, recount := countAll(t, ctx, mustNew(t, reg, &Options{Now: fixedClock(day)}), sids)
 		results["miniredis"] = [2]int64{count, recount}
 	})
 
@@ -233,7 +236,7 @@ func TestSameCountEverywhere(t *testing.T) {
 		if err := reg.SetConfig(ctx, Component, map[string]any{"addr": g[0].Addr(), "db": 5}); err != nil {
 			t.Fatal(err)
 		}
-		count, recount := countAll(t, ctx, New(reg, &Options{Now: fixedClock(day)}), sids)
+		count, recount := countAll(t, ctx, mustNew(t, reg, &Options{Now: fixedClock(day)}), sids)
 		results["real"] = [2]int64{count, recount}
 		for i, s := range g {
 			info, err := s.Client(t).Info(ctx, "keyspace").Result()
@@ -260,7 +263,7 @@ func TestSameCountEverywhere(t *testing.T) {
 		if err := reg.SetConfig(ctx, Component, cfg); err != nil {
 			t.Fatal(err)
 		}
-		c := New(reg, &Options{Now: fixedClock(day)})
+		c := mustNew(t, reg, &Options{Now: fixedClock(day)})
 		count, recount := countAll(t, ctx, c, sids)
 		results["cluster"] = [2]int64{count, recount}
 		client, err := reg.Client(ctx, Component)
@@ -296,7 +299,7 @@ func TestSameCountEverywhere(t *testing.T) {
 // TestRealHLLError measures the HyperLogLog variant's error on a real server against its documented
 // 0.81% standard error, and its size.
 func TestRealHLLError(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	c := redistest.RunT(t, nil).Client(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	const n = 100_000
@@ -340,31 +343,31 @@ func abs(f float64) float64 {
 	return f
 }
 
-// TestCounterWithoutClient: a Counter made with a nil registry or client fails every call with
-// ErrNoClient instead of panicking.
+// TestCounterWithoutClient: New and NewOnClient refuse a nil registry or client with ErrNoClient,
+// and a zero Counter fails every call with ErrNoClient instead of panicking.
 func TestCounterWithoutClient(t *testing.T) {
-	ctx := ctxT(t, 10*time.Second)
+	ctx := t.Context()
+	if c, err := New(nil, &Options{Now: fixedClock(day)}); c != nil || !errors.Is(err, ErrNoClient) {
+		t.Errorf("New(nil): %v, %v; want nil, ErrNoClient", c, err)
+	}
+	if c, err := NewOnClient(nil, nil); c != nil || !errors.Is(err, ErrNoClient) {
+		t.Errorf("NewOnClient(nil): %v, %v; want nil, ErrNoClient", c, err)
+	}
 	const sid = "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2"
-	for name, c := range map[string]*Counter{
-		"New(nil)":         New(nil, &Options{Now: fixedClock(day)}),
-		"NewOnClient(nil)": NewOnClient(nil, nil),
-	} {
-		t.Run(name, func(t *testing.T) {
-			calls := map[string]error{}
-			_, calls["CountVisit"] = c.CountVisit(ctx, sid)
-			_, calls["Expected"] = c.Expected(ctx, day)
-			_, calls["Count"] = c.Count(ctx, day)
-			_, calls["Recount"] = c.Recount(ctx, day)
-			_, calls["CountVisitHLL"] = c.CountVisitHLL(ctx, sid)
-			_, calls["UniqueHLL"] = c.UniqueHLL(ctx, day)
-			for call, err := range calls {
-				if !errors.Is(err, ErrNoClient) {
-					t.Errorf("%s: %v; want ErrNoClient", call, err)
-				}
-			}
-			if len(c.CachedDays()) != 0 {
-				t.Errorf("cached %v after failures", c.CachedDays())
-			}
-		})
+	c := &Counter{opt: Options{Now: fixedClock(day)}, cache: map[string]int64{}}
+	calls := map[string]error{}
+	_, calls["CountVisit"] = c.CountVisit(ctx, sid)
+	_, calls["Expected"] = c.Expected(ctx, day)
+	_, calls["Count"] = c.Count(ctx, day)
+	_, calls["Recount"] = c.Recount(ctx, day)
+	_, calls["CountVisitHLL"] = c.CountVisitHLL(ctx, sid)
+	_, calls["UniqueHLL"] = c.UniqueHLL(ctx, day)
+	for call, err := range calls {
+		if !errors.Is(err, ErrNoClient) {
+			t.Errorf("%s: %v; want ErrNoClient", call, err)
+		}
+	}
+	if len(c.CachedDays()) != 0 {
+		t.Errorf("cached %v after failures", c.CachedDays())
 	}
 }

@@ -9,8 +9,8 @@
 // (set-max-intset-entries), and, when the id is new, increments the day's count unique:<date>. The
 // number of set shards comes from the day's expected size (Expected): yesterday's count times 1.5,
 // rounded up to a power of two, or 1,000,000 when yesterday is unknown, stored once with SETNX at
-// unique:<date>:expected so that every process agrees. With New (chapter 10) the sets are spread over
-// 16 servers, components "unique:0" to "unique:15" of a conn.Registry, the server chosen by
+// unique:<date>:expected so that every process agrees. With New (chapter 10) the sets are spread
+// over 16 servers, components "unique:0" to "unique:15" of a conn.Registry, the server chosen by
 // crc32("x"+sessionID) % 16 of the canonical spelling, while the counts stay on the unsharded
 // component "unique". NewOnClient (chapter 9) keeps everything on one client. The plain functions
 // (ParseSessionID, Expected, Add, CountVisit, Count) work on any clients the caller holds, a Redis
@@ -20,21 +20,36 @@
 // Key names and hashing are the book's, so the Go code and the book's Python code (under Python 3)
 // can share one dataset: the same session id lands in the same set on the same server.
 //
-// Errata fixed: a stored count of "0" made get_expected's log(0) fail (a zero count now counts as
-// unknown); its EXPECTED cache grew by one entry a day forever (now bounded to the days in use); a
-// yesterday with fewer than 86 visitors gave an expected size under 256 and shard_key divided by zero
-// (shard.Key now uses one shard); a malformed session id was counted as whatever int(..., 16) made of
-// it, or raised ValueError (now ErrBadSessionID); the server was chosen from the session id as
-// spelled while the set member came from its digits, so one UUID spelled four ways (upper case, no
-// dashes, ...) counted as up to four visitors on four servers.
+// CountVisit's SADD-then-INCR is not idempotent: if a client resent an INCR whose reply was lost, a
+// visitor would count twice, and a resent SADD answers 0, so the INCR would be skipped. Both are
+// marked never to be resent (go-redis's per-command NoRetry), so any go-redis client is safe: when
+// the INCR fails CountVisit returns ErrUncounted rather than guessing, a lost reply is
+// ErrUnknownOutcome (see Add), and Recount recomputes the exact count from the sets. Once ctx has
+// ended, every error wraps ctx.Err(), even when go-redis saw only its socket's deadline ("i/o
+// timeout").
 //
-// CountVisit's SADD-then-INCR is not idempotent: if a client resent an INCR whose reply was lost,
-// a visitor would count twice, and a resent SADD answers 0, so the INCR would be skipped. Both are
-// marked never to be resent (go-redis's per-command NoRetry), so any go-redis client is safe: when the
-// INCR fails CountVisit returns ErrUncounted rather than guessing, a lost reply is ErrUnknownOutcome
-// (see Add), and Recount recomputes the exact count from the sets. Once ctx has ended, every error
-// wraps ctx.Err(), even when go-redis saw only its socket's deadline ("i/o timeout").
+// Recount tells the sharded servers apart by what they say (INFO server's run_id), so a user that
+// runs it needs +info. A user without it still gets a count: Recount then tells servers apart by
+// their components' configs, where two spellings of one address (localhost and 127.0.0.1) count
+// that server twice.
 //
-// For less memory at the price of an estimate, CountVisitHLL and UniqueHLL count with one HyperLogLog
-// per day (PFADD, PFCOUNT): about 12 KB a day however many visitors, with a standard error of 0.81%.
+// Options follow go-redis's rule, as in every package of the module: 0 means the default, -1 means
+// off where the field's doc gives an off (CacheDays), and any other negative value makes New and
+// NewOnClient return an *OptionError naming the field (matching ErrBadOption).
+//
+// For less memory at the price of an estimate, CountVisitHLL and UniqueHLL count with one
+// HyperLogLog per day (PFADD, PFCOUNT): about 12 KB a day however many visitors, with a standard
+// error of 0.81%.
+//
+// # Fixed from the book
+//
+//   - A stored count of "0" made get_expected's log(0) fail: a zero count now counts as unknown.
+//   - Its EXPECTED cache grew by one entry a day forever: it is now bounded to the days in use.
+//   - A yesterday with fewer than 86 visitors gave an expected size under 256, and shard_key
+//     divided by zero: shard.Key now uses one shard.
+//   - A malformed session id was counted as whatever int(..., 16) made of it, or raised
+//     ValueError: it is now ErrBadSessionID.
+//   - The server was chosen from the session id as spelled while the set member came from its
+//     digits, so one UUID spelled four ways (upper case, no dashes, ...) counted as up to four
+//     visitors on four servers.
 package uniquevisits

@@ -1,6 +1,14 @@
 package uniquevisits
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ria-go/ria/internal/option"
+)
+
+// OptionError is the error New and NewOnClient return for a refused Options field: it names the
+// Options type, the field and the value, and matches ErrBadOption.
+type OptionError = option.Error
 
 var (
 	// ErrBadSessionID: the session id is not a UUID in a spelling CanonicalSessionID accepts. The
@@ -22,6 +30,13 @@ var (
 	// or that never left the client, is a plain error instead.
 	ErrUnknownOutcome = errors.New("uniquevisits: outcome unknown")
 
-	// ErrNoClient: the Counter was made with a nil registry (New) or a nil client (NewOnClient).
+	// ErrNoClient: New was given a nil registry, or NewOnClient a nil client (or a Counter not made
+	// by either was used).
 	ErrNoClient = errors.New("uniquevisits: counter has no registry or client")
+
+	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
+	// every package of the module (go-redis's): 0 means the default, -1 means off where the field's
+	// doc says so, and any other negative value is an error. The error is an *OptionError naming the
+	// field; ErrBadOption is one value shared by all the packages (conn.ErrBadOption is the same).
+	ErrBadOption = option.ErrBadOption
 )

@@ -61,7 +61,10 @@ func ExampleCounter_CountVisit() {
 	defer cfg.Close()
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
 	defer cfgClient.Close()
-	reg := conn.New(cfgClient, nil)
+	reg, err := conn.New(cfgClient, nil)
+	if err != nil {
+		panic(err)
+	}
 	defer reg.Close()
 	// Chapter 10: sets on config:redis:unique:0 and :1, counts on config:redis:unique.
 	for _, comp := range []string{shard.ShardComponent("unique", 0), shard.ShardComponent("unique", 1), "unique"} {
@@ -71,7 +74,10 @@ func ExampleCounter_CountVisit() {
 		reg.SetConfig(ctx, comp, map[string]any{"host": m.Host(), "port": m.Server().Addr().Port})
 	}
 	now := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
-	counter := uniquevisits.New(reg, &uniquevisits.Options{Shards: 2, Now: func() time.Time { return now }})
+	counter, err := uniquevisits.New(reg, &uniquevisits.Options{Shards: 2, Now: func() time.Time { return now }})
+	if err != nil {
+		panic(err)
+	}
 	for _, sid := range []string{
 		"6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2",
 		"00000000-0000-0000-0000-000000000001",
@@ -81,7 +87,7 @@ func ExampleCounter_CountVisit() {
 		v, err := counter.CountVisit(ctx, sid)
 		fmt.Println(v.Shard, v.Set, v.New, err)
 	}
-	_, err := counter.CountVisit(ctx, "12345678-9abc-def0-1234-56789abcdef0x")
+	_, err = counter.CountVisit(ctx, "12345678-9abc-def0-1234-56789abcdef0x")
 	fmt.Println(errors.Is(err, uniquevisits.ErrBadSessionID))
 	n, _ := counter.Count(ctx, now)
 	exact, _ := counter.Recount(ctx, now)

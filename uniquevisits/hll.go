@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // The HyperLogLog variant counts with one HyperLogLog per day (PFADD, PFCOUNT) instead of sharded
@@ -20,7 +22,7 @@ import (
 // A lost PFADD reply is ErrUnknownOutcome: the id may be in the HyperLogLog, and whether it changed
 // the estimate is not known.
 func CountVisitHLL(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (_ bool, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
 		return false, err
@@ -35,6 +37,6 @@ func CountVisitHLL(ctx context.Context, c redis.Cmdable, sessionID string, now t
 
 // UniqueHLL returns the estimated number of unique visitors on day.
 func UniqueHLL(ctx context.Context, c redis.Cmdable, day time.Time) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	return c.PFCount(ctx, hllKey(Day(day))).Result()
 }

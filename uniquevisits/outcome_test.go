@@ -71,7 +71,7 @@ func (c *loseConn) Read(b []byte) (int, error) {
 // TestWriteOutcomes: a lost SADD, INCR or PFADD reply is ErrUnknownOutcome; a refused one (an error
 // reply) or one never sent stays a plain error, ErrUncounted for the INCR.
 func TestWriteOutcomes(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	srv := redistest.RunT(t, nil)
 	audit := srv.Client(t)
 	lose := &loseReply{}
@@ -171,7 +171,7 @@ func TestWriteOutcomes(t *testing.T) {
 // TestRecountOneServerTwoSpellings: components that reach one server as localhost:P and 127.0.0.1:P
 // are one server; Recount counted its sets twice (200 for 100 visitors) when it compared configs.
 func TestRecountOneServerTwoSpellings(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	srv := redistest.RunT(t, nil)
 	other := redistest.RunT(t, nil)
 	reg := registry(t)
@@ -194,7 +194,7 @@ func TestRecountOneServerTwoSpellings(t *testing.T) {
 	if err := reg.SetConfig(ctx, Component, map[string]any{"addr": srv.Addr(), "db": 3}); err != nil {
 		t.Fatal(err)
 	}
-	c := New(reg, &Options{Now: fixedClock(day), DailyExpected: 1000})
+	c := mustNew(t, reg, &Options{Now: fixedClock(day), DailyExpected: 1000})
 	sids, distinct := visits(150)
 	for _, sid := range sids {
 		if _, err := c.CountVisit(ctx, sid); err != nil {
@@ -218,7 +218,7 @@ func TestEndedContext(t *testing.T) {
 	srv := redistest.RunT(t, nil)
 	c := srv.Client(t)
 	reg := registry(t)
-	setup := ctxT(t, 30*time.Second)
+	setup := t.Context()
 	for i := 0; i < 4; i++ {
 		if err := reg.SetConfig(setup, shard.ShardComponent(Component, i), map[string]any{"addr": srv.Addr()}); err != nil {
 			t.Fatal(err)
@@ -228,8 +228,8 @@ func TestEndedContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	const sid = "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2"
-	one := NewOnClient(c, &Options{Now: fixedClock(day)})
-	sharded := New(reg, &Options{Shards: 4, Now: fixedClock(day)})
+	one := mustOnClient(t, c, &Options{Now: fixedClock(day)})
+	sharded := mustNew(t, reg, &Options{Shards: 4, Now: fixedClock(day)})
 	calls := map[string]func(context.Context) error{
 		"Expected":      func(ctx context.Context) error { _, err := Expected(ctx, c, day, 0); return err },
 		"Add":           func(ctx context.Context) error { _, err := Add(ctx, c, c, day, 7, 1000, 512); return err },

@@ -42,7 +42,7 @@ func spellingsOf(r *rand.Rand, canonical string) []string {
 // on the server and in the set of its canonical spelling, and the sharded count, the recount and the
 // HyperLogLog's (exact at this size on miniredis) must agree.
 func TestOneVisitorPerUUID(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx := t.Context()
 	reg := registry(t)
 	miniShards(t, reg)
 	seed := uint64(time.Now().UnixNano())
@@ -64,7 +64,7 @@ func TestOneVisitorPerUUID(t *testing.T) {
 	for trial := 0; trial < 20; trial++ {
 		// A fresh day without a yesterday: DailyExpected sizes it, small so that Recount reads few sets.
 		now := day.AddDate(0, 0, 2*trial)
-		c := New(reg, &Options{Now: fixedClock(now), DailyExpected: 1000})
+		c := mustNew(t, reg, &Options{Now: fixedClock(now), DailyExpected: 1000})
 		n := 1 + r.IntN(10)
 		type spelled struct{ sid, canonical string }
 		var all []spelled

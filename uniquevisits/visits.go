@@ -46,7 +46,7 @@ type Visit struct {
 // Fixed from the book: a stored count of "0" made log(0) fail; here a day counted as 0 is as good as
 // unknown and gives dailyExpected. The power of two is computed in integers, not with a float log.
 func Expected(ctx context.Context, c redis.Cmdable, day time.Time, dailyExpected int64) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if dailyExpected < 1 {
 		dailyExpected = DailyExpected
 	}
@@ -132,7 +132,7 @@ func parsePositive(key, s string) (int64, error) {
 // After ErrUncounted retrying Add would find the id present and count nothing: Recount gives the
 // exact figure.
 func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (_ Visit, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	d := Day(day)
 	if expected < 1 || expected > math.MaxInt/2 {
 		return Visit{}, fmt.Errorf("%w: expected size %d out of range", ErrBadCount, expected)
@@ -180,27 +180,10 @@ func writeError(name string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, name, err)
 }
 
-// ctxErr is noretry.CtxErr, so that errors.Is(err, ctx.Err()) holds once ctx has ended. go-redis sets
-// the socket's deadline to ctx's, and the read can time out ("i/o timeout") a moment before ctx's own
-// timer has set ctx.Err(): past the deadline, wait for that.
-func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() == nil {
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			t := time.NewTimer(time.Second) // a Context whose Done never closes must not hang the call
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-		}
-	}
-	return noretry.CtxErr(ctx, err)
-}
-
 // CountVisit is the book's chapter 9 count_visit on one server: both the sets and the count on c, the
 // day from now. It reads the expected size every time (Counter caches it).
 func CountVisit(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (_ Visit, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
 		return Visit{}, err
@@ -214,7 +197,7 @@ func CountVisit(ctx context.Context, c redis.Cmdable, sessionID string, now time
 
 // Count returns day's count of unique visitors from c (0 when none was counted).
 func Count(ctx context.Context, c redis.Cmdable, day time.Time) (_ int64, err error) {
-	defer func() { err = ctxErr(ctx, err) }()
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	key := countKey(Day(day))
 	s, err := c.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {

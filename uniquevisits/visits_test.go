@@ -12,24 +12,14 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-)
 
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+	"github.com/ria-go/ria/conn/conntest"
+)
 
 var day = time.Date(2024, 3, 1, 15, 4, 5, 0, time.UTC)
 
-func mini(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
-	t.Helper()
-	m := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { c.Close() })
-	return m, c
-}
+// mini starts a miniredis server and a client on it, both closed when the test ends.
+var mini = conntest.MiniClient
 
 // sessionVectors were computed with CPython: id = int(sid.replace("-", "")[:15], 16); the sharded
 // server is crc32('x'+sid) % 16; the set, with the default expected size 2**21, is
@@ -105,7 +95,7 @@ func TestRoundUp(t *testing.T) {
 }
 
 func TestExpected(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	next := day.AddDate(0, 0, 1)
 	for _, tc := range []struct {
 		name      string
@@ -181,7 +171,7 @@ func (h setBeforeSetNX) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 // TestExpectedLosesSetNX: when another process stores the day's expected size between our GET and
 // our SETNX, Expected returns the stored value, not the one computed here, so processes agree.
 func TestExpectedLosesSetNX(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	m, c := mini(t)
 	m.Set("unique:2024-02-29", "100") // computed here: 256
 	var seen atomic.Int32
@@ -201,7 +191,7 @@ func TestExpectedLosesSetNX(t *testing.T) {
 // TestExpectedProcessesAgree runs get_expected from many clients at once (race detector, one stored
 // value); TestExpectedLosesSetNX checks that a loser returns the winner's value.
 func TestExpectedProcessesAgree(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	m, _ := mini(t)
 	m.Set("unique:2024-02-29", "1000")
 	var wg sync.WaitGroup
@@ -228,7 +218,7 @@ func TestExpectedProcessesAgree(t *testing.T) {
 }
 
 func TestCountVisitOneServer(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	m, c := mini(t)
 	for i, v := range sessionVectors {
 		got, err := CountVisit(ctx, c, v.sid, day)
@@ -278,7 +268,7 @@ func TestCountVisitOneServer(t *testing.T) {
 }
 
 func TestHLL(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	_, c := mini(t)
 	for i := 0; i < 100; i++ {
 		sid := fmt.Sprintf("%08x-0000-4000-8000-%012x", i%60, i) // 60 visitors under 100 session ids

@@ -85,7 +85,10 @@ func Start(t testing.TB, opt *Options, components ...string) *Env {
 	addrs := serverAddrs(t, o.Real, len(components)+1)
 	cfg := redis.NewClient(&redis.Options{Addr: addrs[0], MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { cfg.Close() })
-	reg := conn.New(cfg, o.Registry)
+	reg, err := conn.New(cfg, o.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { reg.Close() })
 
 	env := &Env{Registry: reg, Config: cfg, Addrs: map[string]string{}}

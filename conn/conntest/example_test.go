@@ -30,7 +30,11 @@ func visitHandler(counter *uniquevisits.Counter) http.Handler {
 // The handler's test: 16 shard servers and the counts' server, all miniredis, in one call.
 func TestVisitHandler(t *testing.T) {
 	env := conntest.Start(t, nil, append(conntest.Shards("unique", 16), "unique")...)
-	h := visitHandler(uniquevisits.New(env.Registry, nil))
+	counter, err := uniquevisits.New(env.Registry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := visitHandler(counter)
 	for i, want := range []string{"true\n", "false\n"} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.AddCookie(&http.Cookie{Name: "session", Value: "6a1f0a42-0d23-4d6e-9a4c-4ab3e5c6f1d2"})

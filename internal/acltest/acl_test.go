@@ -154,7 +154,13 @@ func runScenario(t *testing.T, sc scenario, rule string) ([]string, error) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	e.registry = func(c redis.Cmdable) *conn.Registry { return conn.New(c, nil) }
+	e.registry = func(c redis.Cmdable) *conn.Registry {
+		reg, err := conn.New(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg
+	}
 	if sc.setup != nil {
 		if err := sc.setup(ctx, e); err != nil {
 			t.Fatal(err)

@@ -101,14 +101,19 @@ func CtxErr(ctx context.Context, err error) error {
 
 // Ended reports whether ctx has ended. A deadline that has passed counts, even in the instant before
 // ctx's own timer marks it done (go-redis's socket deadline, taken from ctx, can fire first): then
-// Ended waits for that timer, so ctx.Err() is set when it returns true.
+// Ended waits for that timer (a second at most), so ctx.Err() is set when it returns true.
 func Ended(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return true
 	}
 	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-		<-ctx.Done()
-		return true
+		t := time.NewTimer(time.Second) // a Context whose Done never closes must not hang the caller
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return ctx.Err() != nil
 	}
 	return false
 }

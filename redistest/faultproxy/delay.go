@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // DelayProxy is a TCP proxy on 127.0.0.1 that delays every chunk of data by a fixed one-way time, each
@@ -23,6 +25,7 @@ type DelayProxy struct {
 	upstream string
 	ln       net.Listener
 	delay    atomic.Int64 // one-way, nanoseconds
+	held     gauge        // chunks waiting out their delay, all connections and both ways
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -40,7 +43,8 @@ const chunkSize = 16 << 10
 
 // StartDelay starts a delaying proxy in front of upstream (host:port on loopback) that holds data
 // oneWay in each direction, so the round trip grows by 2*oneWay. The caller closes it.
-func StartDelay(ctx context.Context, upstream string, oneWay time.Duration) (*DelayProxy, error) {
+func StartDelay(ctx context.Context, upstream string, oneWay time.Duration) (_ *DelayProxy, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }() // a lookup cut short by ctx is ctx's error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -180,8 +184,8 @@ func (d *DelayProxy) serve(client net.Conn) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	halt := func() { client.Close(); server.Close() }
-	go func() { defer wg.Done(); relay(server, client, d.Delay, halt, d.done) }()
-	go func() { defer wg.Done(); relay(client, server, d.Delay, halt, d.done) }()
+	go func() { defer wg.Done(); relay(server, client, d.Delay, halt, d.done, &d.held) }()
+	go func() { defer wg.Done(); relay(client, server, d.Delay, halt, d.done, &d.held) }()
 	wg.Wait()
 }
 
@@ -191,11 +195,23 @@ type chunk struct {
 	due time.Time
 }
 
+// gauge counts the chunks read and not yet written or dropped, and the most at once. A peak above one
+// shows delays overlapping: a proxy that slept out each chunk's delay before reading the next would
+// never hold two.
+type gauge struct{ n, peak atomic.Int64 }
+
+func (g *gauge) add(d int64) {
+	n := g.n.Add(d)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+}
+
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
-// relay copies src to dst, each chunk delay() after it was read. On EOF it half-closes dst once the
-// queue is drained; on any error it calls halt, which closes both connections.
-func relay(dst, src net.Conn, delay func() time.Duration, halt func(), stop <-chan struct{}) {
+// relay copies src to dst, each chunk delay() after it was read; held counts the chunks between. On
+// EOF it half-closes dst once the queue is drained; on any error, or once stop is closed, it calls
+// halt, which closes both connections, and drops what is still queued.
+func relay(dst, src net.Conn, delay func() time.Duration, halt func(), stop <-chan struct{}, held *gauge) {
 	q := make(chan chunk, queueLen)
 	go func() {
 		defer close(q)
@@ -203,6 +219,7 @@ func relay(dst, src net.Conn, delay func() time.Duration, halt func(), stop <-ch
 			bp := chunkPool.Get().(*[]byte)
 			n, err := src.Read(*bp)
 			if n > 0 {
+				held.add(1)
 				q <- chunk{buf: bp, n: n, due: time.Now().Add(delay())}
 			} else {
 				chunkPool.Put(bp)
@@ -220,16 +237,29 @@ func relay(dst, src net.Conn, delay func() time.Duration, halt func(), stop <-ch
 	for c := range q {
 		if !failed {
 			waitUntil(c.due, stop)
-			if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
+			if stopped(stop) {
+				failed = true // Close: drop the chunk rather than send it early
+				halt()
+			} else if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
 				failed = true
 				halt() // the reader's Read fails now; keep draining so it never blocks on a full queue
 			}
 		}
+		held.add(-1)
 		chunkPool.Put(c.buf)
 	}
 	if !failed {
 		if tc, ok := dst.(*net.TCPConn); ok {
 			tc.CloseWrite() // pass the EOF on, keep the other direction open
 		}
+	}
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
 	}
 }

@@ -15,6 +15,8 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Direction says which way a toxic acts.
@@ -80,7 +82,8 @@ type Proxy struct {
 const defaultTimeout = 10 * time.Second
 
 // Start starts a proxy in front of upstream (host:port on loopback). The caller closes it.
-func Start(ctx context.Context, upstream string) (*Proxy, error) {
+func Start(ctx context.Context, upstream string) (_ *Proxy, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }() // a lookup cut short by ctx is ctx's error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -450,7 +453,7 @@ func checkLoopback(ctx context.Context, addr string) error {
 	}
 	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrNotLoopback, addr, err)
+		return fmt.Errorf("%w: %q: %w", ErrNotLoopback, addr, err)
 	}
 	for _, ip := range ips {
 		if !ip.IP.IsLoopback() {

@@ -26,15 +26,9 @@ func setup(t *testing.T) (*redistest.Server, *faultproxy.Proxy, *redis.Client) {
 	return srv, p, c
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestPassThrough(t *testing.T) {
 	srv, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +45,7 @@ func TestPassThrough(t *testing.T) {
 // (a loaded machine only adds time).
 func TestLatencyBothWays(t *testing.T) {
 	_, p, _ := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	if _, err := p.Latency(faultproxy.Both, 15*time.Millisecond, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +71,7 @@ func TestLatencyBothWays(t *testing.T) {
 
 func TestLatencyOneWayAndRemove(t *testing.T) {
 	_, p, _ := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	tox, err := p.Latency(faultproxy.Downstream, 20*time.Millisecond, 5*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +97,7 @@ func TestLatencyOneWayAndRemove(t *testing.T) {
 // 64 KB at 64 KB/s takes about a second; it cannot take less than half of that.
 func TestBandwidth(t *testing.T) {
 	srv, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	val := strings.Repeat("x", 64_000)
 	if err := srv.Client(t).Set(ctx, "big", val, 0).Err(); err != nil {
 		t.Fatal(err)
@@ -126,7 +120,7 @@ func TestBandwidth(t *testing.T) {
 
 func TestResetPeer(t *testing.T) {
 	srv, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	tox, err := p.ResetPeer(faultproxy.Upstream, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +147,7 @@ func TestResetPeer(t *testing.T) {
 // not with a connection error.
 func TestBlackHole(t *testing.T) {
 	_, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +175,7 @@ func TestBlackHole(t *testing.T) {
 // Timeout with a duration closes the connection once it has passed.
 func TestTimeoutCloses(t *testing.T) {
 	_, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	if _, err := p.Timeout(faultproxy.Downstream, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +188,7 @@ func TestTimeoutCloses(t *testing.T) {
 // limit_data cuts a reply mid-stream: the client gets an error, never a short value.
 func TestLimitDataCutsMidStream(t *testing.T) {
 	srv, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	val := strings.Repeat("v", 1000)
 	if err := srv.Client(t).Set(ctx, "k", val, 0).Err(); err != nil {
 		t.Fatal(err)
@@ -211,7 +205,7 @@ func TestLimitDataCutsMidStream(t *testing.T) {
 // The slicer delivers a reply in small pieces; the client reassembles it intact.
 func TestSlicerKeepsData(t *testing.T) {
 	srv, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	val := strings.Repeat("0123456789", 300)
 	if err := srv.Client(t).Set(ctx, "k", val, 0).Err(); err != nil {
 		t.Fatal(err)
@@ -227,7 +221,7 @@ func TestSlicerKeepsData(t *testing.T) {
 
 func TestDisableRefusesEnableRestores(t *testing.T) {
 	_, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +251,7 @@ func TestDisableRefusesEnableRestores(t *testing.T) {
 
 func TestProbabilisticToxicAndClose(t *testing.T) {
 	_, p, c := setup(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	// Toxicity 0 means the default, 1; toxicity is drawn per connection.
 	tox, err := p.Add(faultproxy.ToxicSpec{Type: "latency", Direction: faultproxy.Upstream, Toxicity: 1,
 		Attributes: map[string]any{"latency": 1}})
@@ -285,7 +279,7 @@ func TestProbabilisticToxicAndClose(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	for _, up := range []string{"10.0.0.1:6379", "example.com:6379", "192.168.1.1:1"} {
 		if _, err := faultproxy.Start(ctx, up); !errors.Is(err, faultproxy.ErrNotLoopback) {
 			t.Errorf("Start(%q): %v; want ErrNotLoopback", up, err)
@@ -411,20 +405,22 @@ func stalled(t *testing.T, ctx context.Context, srv *redistest.Server) *faultpro
 // its context. Remove and the calls without a ctx give up at their deadline with ErrStuck, then the
 // proxy refuses changes at once, and Close still returns.
 func TestChangesOnAStalledLinkAreBounded(t *testing.T) {
-	ctx := ctxT(t, time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound: the test waits for a condition
+	defer cancel()
 	srv := redistest.RunT(t, nil)
 	if err := srv.Client(t).Set(ctx, "big", strings.Repeat("x", 32<<20), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	const d, slack = 500 * time.Millisecond, 5 * time.Second // slack: a noisy machine, not a hang
+	// The errors say what ended each call: ErrStuck with DeadlineExceeded is a call given up on at its
+	// deadline, ErrStuck alone one refused at once. Not returning at all fails the test by its timeout.
+	const d = 500 * time.Millisecond
 	bounded := func(what string, err error, start time.Time) {
 		t.Helper()
-		el := time.Since(start)
 		if !errors.Is(err, faultproxy.ErrStuck) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: %v; want ErrStuck and context.DeadlineExceeded", what, err)
 		}
-		if el < d || el > d+slack {
-			t.Errorf("%s returned after %v; want its deadline %v (+ up to %v)", what, el, d, slack)
+		if el := time.Since(start); el < d { // a lower bound: it holds however loaded the machine is
+			t.Errorf("%s returned after %v; want its deadline %v", what, el, d)
 		}
 	}
 
@@ -436,9 +432,9 @@ func TestChangesOnAStalledLinkAreBounded(t *testing.T) {
 	if !p.Stuck() {
 		t.Error("Stuck() = false after a removal was given up on")
 	}
-	start = time.Now()
-	if _, err := p.Latency(faultproxy.Both, time.Millisecond, 0); !errors.Is(err, faultproxy.ErrStuck) || time.Since(start) > slack {
-		t.Errorf("Latency on a stuck proxy: %v after %v; want ErrStuck at once", err, time.Since(start))
+	if _, err := p.Latency(faultproxy.Both, time.Millisecond, 0); !errors.Is(err, faultproxy.ErrStuck) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Latency on a stuck proxy: %v; want ErrStuck at once, not at a deadline", err)
 	}
 	if err := p.Disable(); !errors.Is(err, faultproxy.ErrStuck) {
 		t.Errorf("Disable on a stuck proxy: %v; want ErrStuck", err)
@@ -451,11 +447,9 @@ func TestChangesOnAStalledLinkAreBounded(t *testing.T) {
 	bounded("BlackHole (SetTimeout)", err, start)
 
 	for _, px := range []*faultproxy.Proxy{p, q} {
-		start = time.Now()
 		px.SetTimeout(2 * time.Second)
-		err := px.Close()
-		if el := time.Since(start); el > 2*time.Second+slack {
-			t.Errorf("Close of a stuck proxy took %v (%v); want at most its timeout", el, err)
+		if err := px.Close(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Close of a stuck proxy: %v; want nil or its timeout's DeadlineExceeded", err)
 		}
 		if _, err := net.DialTimeout("tcp", px.Addr(), time.Second); err == nil && px.Enabled() {
 			t.Errorf("stuck proxy %s still accepts connections after Close", px.Addr())
@@ -465,7 +459,7 @@ func TestChangesOnAStalledLinkAreBounded(t *testing.T) {
 
 // localhost is accepted once resolved to loopback.
 func TestLocalhostUpstream(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	srv := redistest.RunT(t, nil)
 	p, err := faultproxy.Start(ctx, net.JoinHostPort("localhost", strconv.Itoa(srv.Port())))
 	if err != nil {

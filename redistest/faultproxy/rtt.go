@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // RTT is the round trip a client measured: PINGs on one connection, after one untimed PING that dials.
@@ -22,7 +24,8 @@ func (r RTT) String() string {
 // MeasureRTT opens a client with opt (one connection), sends one PING to connect, then n PINGs one at
 // a time, and returns their distribution. It includes the client's and the server's work, as a
 // benchmark's calls do; the median is the figure to report.
-func MeasureRTT(ctx context.Context, opt *redis.Options, n int) (RTT, error) {
+func MeasureRTT(ctx context.Context, opt *redis.Options, n int) (_ RTT, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }() // an i/o timeout from ctx's deadline is ctx's error
 	if opt == nil {
 		return RTT{}, fmt.Errorf("%w: nil options", ErrInvalid)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
 )
 
@@ -122,7 +121,7 @@ func TestMaxConcurrencyUnbounded(t *testing.T) {
 
 // TestFanoutDuplicateHost: a host listed twice is a bad host list, not a missing host.
 func TestFanoutDuplicateHost(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, _, rec := miniHosts(t, 3, nil)
 	for _, hosts := range [][]int{{0, 0}, {1, 2, 1}, {2, 0, 1, 0}} {
 		called := false
@@ -144,7 +143,7 @@ func TestFanoutDuplicateHost(t *testing.T) {
 // TestRefusalsNameClientForKey: the routing client's refusals of WATCH, transactions and pub/sub
 // send the reader to ClientForKey, which returns a client; HostForKey returns an int.
 func TestRefusalsNameClientForKey(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, _, _ := miniHosts(t, 2, nil)
 	rc := hs.Routing()
 	errs := map[string]error{
@@ -199,7 +198,7 @@ func TestUnreachableRingRefused(t *testing.T) {
 // TestPython3PartitionRefusesKey: a Hosts whose router is a shard.Python3 Partition fails only the
 // commands of keys latin-1 cannot encode, with shard.ErrNotLatin1, and ClientForKey says so.
 func TestPython3PartitionRefusesKey(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, _ := miniHosts(t, 3, &Options{Router: func(n int) (Router, error) { return NewPartitionMode(n, shard.Python3) }})
 	rc := hs.Routing()
 	if err := rc.Set(ctx, "中文", "v", 0).Err(); !errors.Is(err, shard.ErrNotLatin1) || !errors.Is(err, ErrUnroutable) {
@@ -229,26 +228,6 @@ func TestPython3PartitionRefusesKey(t *testing.T) {
 	}
 }
 
-// blackhole accepts connections and never answers: a host whose every call ends with its ctx.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	return l.Addr().String()
-}
-
 // ctxCases are the ways a caller's ctx ends: already cancelled, or a deadline that passes while a
 // host does not answer (go-redis then reports the socket's "i/o timeout").
 func ctxCases() map[string]func() (context.Context, context.CancelFunc) {
@@ -268,7 +247,7 @@ func ctxCases() map[string]func() (context.Context, context.CancelFunc) {
 // which errors.Is(err, ctx.Err()) holds, and so does every failed command, inside its *HostError
 // too; the hosts here never answer, so without ctx nothing would end.
 func TestCtxEndedErrors(t *testing.T) {
-	hole := blackhole(t)
+	hole := redistest.BlackHole(t) // every call ends with its ctx
 	cfgServer := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	defer cfgClient.Close()

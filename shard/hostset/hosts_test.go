@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -15,7 +14,7 @@ import (
 )
 
 func TestRoutingClient(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, _ := miniHosts(t, 3, nil)
 	rc := hs.Routing()
 	keys := []string{"foo", "bar", "baz", "a", "b", "c", "user:1", "user:2"}
@@ -95,7 +94,7 @@ func TestNewBadHosts(t *testing.T) {
 }
 
 func TestHostDefaults(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	m0, m1 := miniredis.RunT(t), miniredis.RunT(t)
 	// rb's form: a shared host, ports per host; and a host that names itself by addr.
 	hs, err := New(&Options{
@@ -138,7 +137,7 @@ func TestHostDefaults(t *testing.T) {
 }
 
 func TestFromRegistry(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	cfgServer := miniredis.RunT(t)
 	cfgClient := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	defer cfgClient.Close()

@@ -14,7 +14,7 @@ import (
 )
 
 func TestMapAutoBatch(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, rec := miniHosts(t, 3, nil)
 	const n = 60
 	sets := make([]*redis.StatusCmd, n)
@@ -120,7 +120,7 @@ func TestMapAutoBatch(t *testing.T) {
 }
 
 func TestMapHostDown(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	hs, minis, _ := miniHosts(t, 3, nil)
 	keys := make([]string, 30)
 	for i := range keys {
@@ -179,7 +179,7 @@ func TestMapHostDown(t *testing.T) {
 }
 
 func TestFanout(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, _ := miniHosts(t, 4, nil)
 	for i, m := range minis {
 		for j := 0; j <= i; j++ {

@@ -80,7 +80,7 @@ func (r badRouter) HostForKey(key string) int {
 // for those keys, with ErrNoHost and ErrUnroutable, inside Map's per-host work as on the routing
 // client, and the process does not panic.
 func TestRouterOutOfRange(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, _ := miniHosts(t, 2, &Options{Router: func(n int) (Router, error) { return badRouter{n}, nil }})
 	rc := hs.Routing()
 	check := func(what string, err error) {
@@ -161,7 +161,7 @@ func (f *inflight) enter() func() {
 }
 
 func TestMaxConcurrency(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	const hosts = 6
 	for _, limit := range []int{2, 1} {
 		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
@@ -227,7 +227,7 @@ func mapValues(m map[int]int) []int {
 // TestOptionsNoAutoBatch: the option (not the AutoBatch view) sends GETs and SETs as written, and a
 // GET of a list fails with WRONGTYPE as GET does; AutoBatch(true) turns batching back on.
 func TestOptionsNoAutoBatch(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, rec := miniHosts(t, 2, &Options{NoAutoBatch: true})
 	minis[hs.HostForKey("list")].Lpush("list", "x")
 	run := func(c *Hosts) (map[int][]string, error) {

@@ -69,7 +69,7 @@ func resetStats(t *testing.T, ctx context.Context, hs *Hosts) {
 // TestRealAutoBatchCommandStats proves auto-batching with the servers' own statistics: a Map of many
 // GETs reaches each host as one MGET, and SETs as one MSET.
 func TestRealAutoBatchCommandStats(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	hs, _ := realHosts(t, 4, nil)
 	const n = 400
 	perHost := map[int]int{}
@@ -130,7 +130,7 @@ func TestRealAutoBatchCommandStats(t *testing.T) {
 
 // TestRealFanout sends to 4 real servers and reads results keyed by host.
 func TestRealFanout(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	hs, g := realHosts(t, 4, nil)
 	if err := hs.Map(ctx, func(p redis.Pipeliner) error {
 		for i := 0; i < 200; i++ {
@@ -179,7 +179,7 @@ func TestRealFanout(t *testing.T) {
 // TestRealHostDown kills one of 4 servers: only its keys fail, with an error naming it; no key goes
 // elsewhere; after a restart the same Hosts serves them again. A paused host fails at the deadline.
 func TestRealHostDown(t *testing.T) {
-	ctx := ctxT(t, 90*time.Second)
+	ctx := t.Context()
 	hs, g := realHosts(t, 4, nil)
 	keys := make([]string, 200)
 	for i := range keys {
@@ -286,7 +286,7 @@ func keysOn(hs *Hosts, keys []string, host int) []string {
 // sent again command by command, so the allowed keys are written and read, the refused one alone
 // fails with NOPERM, and Map reports no host failure.
 func TestRealBatchRefusedPerKey(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	srv := redistest.RunT(t, nil)
 	admin := srv.Client(t)
 	if err := admin.Do(ctx, "ACL", "SETUSER", "limited", "on", ">pw", "~ok:*", "+@all").Err(); err != nil {

@@ -28,7 +28,7 @@ func wireKeys() []any {
 // router names for its bytes on the wire, and a GET of those bytes as a string finds it, through
 // the routing client, Map, and the MSET/MGET split.
 func TestRoutingHashesSentBytes(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, _ := miniHosts(t, 5, nil)
 	rc := hs.Routing()
 	differs := 0
@@ -121,7 +121,7 @@ func TestRoutingHashesSentBytes(t *testing.T) {
 // TestRoutingRefusesBadArgs: a command with an argument go-redis cannot write is refused with
 // ErrBadArg, names the argument, is never sent, and does not fail the other commands of its host.
 func TestRoutingRefusesBadArgs(t *testing.T) {
-	ctx := ctxT(t, 30*time.Second)
+	ctx := t.Context()
 	hs, minis, rec := miniHosts(t, 2, nil)
 	rc := hs.Routing()
 	for _, args := range [][]any{

@@ -15,7 +15,7 @@ import (
 // answer through the routing client as one server answers them unsplit; each key lives on its own
 // host only; and each host gets one command per split command, the hosts without its keys none.
 func TestSplitProperty(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	hs, minis, rec := miniHosts(t, 4, nil)
 	ref := miniredis.RunT(t)
 	refc := redis.NewClient(&redis.Options{Addr: ref.Addr()})

@@ -271,7 +271,7 @@ func randArg(r *rand.Rand) any {
 // every type go-redis accepts, wireArg gives exactly the bytes a real client writes, and for types
 // it refuses, wireArg refuses with go-redis's message.
 func TestWireArgMatchesGoRedis(t *testing.T) {
-	ctx := ctxT(t, 60*time.Second)
+	ctx := t.Context()
 	c, w := newWireClient(t)
 	state := uint64(time.Now().UnixNano())
 	t.Logf("rand.NewPCG(%d, ...)", state)

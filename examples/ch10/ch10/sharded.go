@@ -1,6 +1,8 @@
 // Package ch10 is section 10.2 of Redis in Action, "Scaling writes and memory capacity", on ria:
 // the book's 16 sharded servers and the sharded_connection decorator (shard.Wrap), count_visit over
-// them (uniquevisits.Counter), every server at once (shard/hostset), and a HyperLogLog variant.
+// them (uniquevisits.Counter), every server at once (shard/hostset), and a HyperLogLog variant
+// (sharded.go); the bulk CountVisits, a week in the three variants and the bitmap (week.go); and
+// access logs turned into unique visitors by process_logs feeding CountVisits (visitlogs.go).
 //
 // Run it with `go run ./examples/ch10`; the tour (examples/tour) runs it among the others.
 package ch10
@@ -27,6 +29,8 @@ const visits = 3_000
 // Parts are the chapter's parts in order.
 var Parts = []tour.Part{
 	{Chapter: "ch10", Title: "10.2 Sharded connections: count_visit over 16 servers", Run: ShardedConnections},
+	{Chapter: "ch10", Title: "10.2.2 Unique visitors in bulk, over a week, and as bitmaps", Run: Week},
+	{Chapter: "ch10", Title: "4.1.1 and 10.2.2 Access logs to unique visitors: process_logs feeding CountVisits", Run: VisitLogs},
 }
 
 // ShardedConnections configures the book's 16 sharded servers and the unsharded one, counts

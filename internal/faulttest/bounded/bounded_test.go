@@ -185,7 +185,10 @@ func (f *fixture) config(db int) map[string]any {
 // stored (not yet loaded) and loaded (loaded, their clients connected) components.
 func (f *fixture) registry(wait time.Duration, stored, loaded []string) *conn.Registry {
 	f.t.Helper()
-	reg := conn.New(f.client(), &conn.Options{Wait: wait})
+	reg, err := conn.New(f.client(), &conn.Options{Wait: wait})
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	f.t.Cleanup(func() { reg.Close() })
 	ctx, cancel := setupCtx()
 	defer cancel()
@@ -254,6 +257,7 @@ func calls(f *fixture) []call {
 		cs = append(cs, call{name: name, rounds: rounds, fn: fn})
 	}
 	day := time.Now()
+	from := day.AddDate(0, 0, -2)
 	sid := func() string { return uuid.NewString() }
 
 	// conn: the config server is the single server, and so are the components.
@@ -275,6 +279,17 @@ func calls(f *fixture) []call {
 		})
 		add("conn.Registry.Refresh", func(ctx context.Context) error { return reg.Refresh(ctx, "cached") })
 		add("conn.Registry.SetConfig", func(ctx context.Context) error { return reg.SetConfig(ctx, "d", f.config(1)) })
+		add("conn.Registry.StoredComponents", func(ctx context.Context) error { return errOnly(reg.StoredComponents(ctx)) })
+		add("conn.Registry.StoredConfig", func(ctx context.Context) error { return errOnly(reg.StoredConfig(ctx, "a")) })
+		// On a cluster's config client, StoredComponents scans every master.
+		clreg, err := conn.New(f.clusterClient(), &conn.Options{Wait: time.Hour})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.t.Cleanup(func() { clreg.Close() })
+		add("conn.Registry.StoredComponents (Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(clreg.StoredComponents(ctx))
+		})
 		instant("conn.Registry.Acquire (cached)", func(ctx context.Context) error {
 			_, release, err := reg.Acquire(ctx, "cached")
 			if err == nil {
@@ -295,7 +310,10 @@ func calls(f *fixture) []call {
 
 		// Close cancels background refreshes in flight rather than waiting for them: it returns at once
 		// even while a refresh waits for the config server that does not answer.
-		creg := conn.New(f.client(), &conn.Options{Wait: time.Millisecond, RefreshTimeout: safety})
+		creg, err := conn.New(f.client(), &conn.Options{Wait: time.Millisecond, RefreshTimeout: safety})
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		f.t.Cleanup(func() { creg.Close() })
 		func() {
 			ctx, cancel := setupCtx()
@@ -470,7 +488,10 @@ func calls(f *fixture) []call {
 	// market: both variants, default and own options; the watched one also on a client not yet connected.
 	{
 		c := f.client()
-		w := market.NewWatch(&market.Options{ListTimeout: deadline, PurchaseTimeout: deadline})
+		w, err := market.NewWatch(&market.Options{ListTimeout: deadline, PurchaseTimeout: deadline})
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		add("market.ListItem", func(ctx context.Context) error { return errOnly(market.ListItem(ctx, c, "item", "seller", 10)) })
 		add("market.ListItem (client not connected)", func(ctx context.Context) error {
 			return errOnly(market.ListItem(ctx, f.cold(), "item", "seller", 10))
@@ -496,6 +517,8 @@ func calls(f *fixture) []call {
 		add("market.Script.PurchaseItem", func(ctx context.Context) error {
 			return errOnly(market.Script{}.PurchaseItem(ctx, c, "buyer", "item", "seller", 10))
 		})
+		add("market.Cheapest", func(ctx context.Context) error { return errOnly(market.Cheapest(ctx, c, 10)) })
+		add("market.User", func(ctx context.Context) error { return errOnly(market.User(ctx, c, "buyer")) })
 		var watched, scripted market.Market = w, market.Script{}
 		add("market.Market.ListItem (Watch, through the interface)", func(ctx context.Context) error {
 			return errOnly(watched.ListItem(ctx, c, "item", "seller", 10))
@@ -508,7 +531,10 @@ func calls(f *fixture) []call {
 	// tokens
 	{
 		c := f.client()
-		u := tokens.New(&tokens.Options{Keep: 10})
+		u, err := tokens.New(&tokens.Options{Keep: 10})
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		add("tokens.UpdateToken", func(ctx context.Context) error { return errOnly(tokens.UpdateToken(ctx, c, "t", "u", "i")) })
 		add("tokens.UpdateToken (client not connected)", func(ctx context.Context) error {
 			return errOnly(tokens.UpdateToken(ctx, f.cold(), "t", "u", "i"))
@@ -561,9 +587,12 @@ func calls(f *fixture) []call {
 			})
 		}
 		add("sync.Replication", func(ctx context.Context) error { return errOnly(riasync.Replication(ctx, c)) })
+		add("sync.ReadReplication", func(ctx context.Context) error { return errOnly(riasync.ReadReplication(ctx, c)) })
+		add("sync.ReadPersistence", func(ctx context.Context) error { return errOnly(riasync.ReadPersistence(ctx, c)) })
 	}
 
-	// uniquevisits: the plain functions, a Counter on one client, on a registry, and on a Redis Cluster.
+	// uniquevisits: the plain functions, a Counter on one client, on a registry, and on a Redis Cluster,
+	// and the bitmap variant on one client and on a Redis Cluster.
 	{
 		c := f.client()
 		add("uniquevisits.Count", func(ctx context.Context) error { return errOnly(uniquevisits.Count(ctx, c, day)) })
@@ -574,8 +603,31 @@ func calls(f *fixture) []call {
 		add("uniquevisits.Expected", func(ctx context.Context) error { return errOnly(uniquevisits.Expected(ctx, c, day, 1000)) })
 		add("uniquevisits.UniqueHLL", func(ctx context.Context) error { return errOnly(uniquevisits.UniqueHLL(ctx, c, day)) })
 		add("uniquevisits.Add", func(ctx context.Context) error { return errOnly(uniquevisits.Add(ctx, c, c, day, 42, 1024, 512)) })
+		add("uniquevisits.CountVisits", func(ctx context.Context) error {
+			return errOnly(uniquevisits.CountVisits(ctx, c, []string{sid(), sid(), sid()}, day))
+		})
+		add("uniquevisits.UniqueRange", func(ctx context.Context) error {
+			return errOnly(uniquevisits.UniqueRange(ctx, c, from, day, nil))
+		})
+		add("uniquevisits.UniqueRangeHLL", func(ctx context.Context) error {
+			return errOnly(uniquevisits.UniqueRangeHLL(ctx, c, from, day))
+		})
+		add("uniquevisits.UniqueBitmap", func(ctx context.Context) error { return errOnly(uniquevisits.UniqueBitmap(ctx, c, day)) })
+		add("uniquevisits.UniqueRangeBitmap (BITOP in MULTI)", func(ctx context.Context) error {
+			return errOnly(uniquevisits.UniqueRangeBitmap(ctx, c, from, day))
+		})
+		bm, err := uniquevisits.NewBitmap(c, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		add("uniquevisits.Bitmap.CountVisit", func(ctx context.Context) error { return errOnly(bm.CountVisit(ctx, 42)) })
+		add("uniquevisits.Bitmap.Count", func(ctx context.Context) error { return errOnly(bm.Count(ctx, day)) })
+		add("uniquevisits.Bitmap.CountRange", func(ctx context.Context) error { return errOnly(bm.CountRange(ctx, from, day)) })
 
-		one := uniquevisits.NewOnClient(c, nil)
+		one, err := uniquevisits.NewOnClient(c, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		add("uniquevisits.Counter.CountVisit (one client)", func(ctx context.Context) error { return errOnly(one.CountVisit(ctx, sid())) })
 		add("uniquevisits.Counter.CountVisitHLL (one client)", func(ctx context.Context) error {
 			return errOnly(one.CountVisitHLL(ctx, sid()))
@@ -584,22 +636,67 @@ func calls(f *fixture) []call {
 		add("uniquevisits.Counter.Expected (one client)", func(ctx context.Context) error { return errOnly(one.Expected(ctx, day)) })
 		add("uniquevisits.Counter.Recount (one client)", func(ctx context.Context) error { return errOnly(one.Recount(ctx, day)) })
 		add("uniquevisits.Counter.UniqueHLL (one client)", func(ctx context.Context) error { return errOnly(one.UniqueHLL(ctx, day)) })
+		add("uniquevisits.Counter.CountVisits (one client)", func(ctx context.Context) error {
+			return errOnly(one.CountVisits(ctx, []string{sid(), sid()}))
+		})
+		add("uniquevisits.Counter.RecountEach (one client)", func(ctx context.Context) error {
+			return errOnly(one.RecountEach(ctx, day, func(uniquevisits.ShardCount) {}))
+		})
+		add("uniquevisits.Counter.UniqueRange (one client)", func(ctx context.Context) error {
+			return errOnly(one.UniqueRange(ctx, from, day, nil))
+		})
+		add("uniquevisits.Counter.UniqueRangeHLL (one client)", func(ctx context.Context) error {
+			return errOnly(one.UniqueRangeHLL(ctx, from, day))
+		})
 
 		ureg := f.registry(time.Hour, nil, append(shardComponents("unique", 4), "unique"))
-		sharded := uniquevisits.New(ureg, &uniquevisits.Options{Shards: 4})
+		sharded, err := uniquevisits.New(ureg, &uniquevisits.Options{Shards: 4})
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		add("uniquevisits.Counter.CountVisit (registry)", func(ctx context.Context) error {
 			return errOnly(sharded.CountVisit(ctx, sid()))
 		})
 		add("uniquevisits.Counter.Recount (registry)", func(ctx context.Context) error { return errOnly(sharded.Recount(ctx, day)) })
 		add("uniquevisits.Counter.Count (registry)", func(ctx context.Context) error { return errOnly(sharded.Count(ctx, day)) })
+		add("uniquevisits.Counter.CountVisits (registry)", func(ctx context.Context) error {
+			return errOnly(sharded.CountVisits(ctx, []string{sid(), sid(), sid(), sid()}))
+		})
+		add("uniquevisits.Counter.RecountEach (registry)", func(ctx context.Context) error {
+			return errOnly(sharded.RecountEach(ctx, day, func(uniquevisits.ShardCount) {}))
+		})
+		add("uniquevisits.Counter.UniqueRange (registry)", func(ctx context.Context) error {
+			return errOnly(sharded.UniqueRange(ctx, from, day, nil))
+		})
+		add("uniquevisits.Counter.UniqueRangeHLL (registry)", func(ctx context.Context) error {
+			return errOnly(sharded.UniqueRangeHLL(ctx, from, day))
+		})
 
-		onCluster := uniquevisits.NewOnClient(f.clusterClient(), nil)
+		ccl := f.clusterClient()
+		onCluster, err := uniquevisits.NewOnClient(ccl, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		add("uniquevisits.Counter.CountVisit (Redis Cluster)", func(ctx context.Context) error {
 			return errOnly(onCluster.CountVisit(ctx, sid()))
 		})
 		add("uniquevisits.Counter.Recount (Redis Cluster)", func(ctx context.Context) error {
 			return errOnly(onCluster.Recount(ctx, day))
 		})
+		add("uniquevisits.Counter.CountVisits (Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(onCluster.CountVisits(ctx, []string{sid(), sid(), sid()}))
+		})
+		add("uniquevisits.Counter.UniqueRangeHLL (Redis Cluster, copies in MULTI)", func(ctx context.Context) error {
+			return errOnly(onCluster.UniqueRangeHLL(ctx, from, day))
+		})
+		add("uniquevisits.UniqueRangeBitmap (Redis Cluster, GETRANGE per day)", func(ctx context.Context) error {
+			return errOnly(uniquevisits.UniqueRangeBitmap(ctx, ccl, from, day))
+		})
+		cbm, err := uniquevisits.NewBitmap(ccl, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		add("uniquevisits.Bitmap.CountVisit (Redis Cluster)", func(ctx context.Context) error { return errOnly(cbm.CountVisit(ctx, 7)) })
 	}
 
 	// faultproxy's own I/O helpers.

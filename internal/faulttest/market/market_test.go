@@ -174,7 +174,10 @@ func newWorld(t *testing.T) *world {
 	cfgServer := miniredis.RunT(t) // configs live apart, so pausing the server does not touch them
 	cfg := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	t.Cleanup(func() { cfg.Close() })
-	reg := conn.New(cfg, nil)
+	reg, err := conn.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { reg.Close() })
 	if err := reg.SetConfig(ctx, "market", map[string]any{
 		"addr": p.Addr(), "pool_size": 4 * users, "dial_timeout": "500ms", "read_timeout": "2s"}); err != nil {

@@ -92,13 +92,16 @@ func clients(t *testing.T, srv *redistest.Server, hookDefault, hookConn redis.Ho
 	d.AddHook(hookDefault)
 	t.Cleanup(func() { d.Close() })
 	cfg := srv.Client(t)
-	reg := conn.New(cfg, &conn.Options{Prefix: "config:test:", NewClient: func(_ string, c *conn.Config) (redis.UniversalClient, error) {
+	reg, err := conn.New(cfg, &conn.Options{Prefix: "config:test:", NewClient: func(_ string, c *conn.Config) (redis.UniversalClient, error) {
 		u, err := c.NewClient()
 		if err == nil {
 			u.AddHook(hookConn)
 		}
 		return u, err
 	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { reg.Close() })
 	if err := reg.SetConfig(ctx, "w", map[string]any{"addr": srv.Addr()}); err != nil {
 		t.Fatal(err)

@@ -135,7 +135,10 @@ func TestNoDoubleWritesUnderReadTimeouts(t *testing.T) {
 	cfgServer := miniredis.RunT(t)
 	cfg := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
 	t.Cleanup(func() { cfg.Close() })
-	reg := conn.New(cfg, nil)
+	reg, err := conn.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { reg.Close() })
 	for _, comp := range []string{"tokens", "unique", "unique:0", "unique:1"} {
 		if err := reg.SetConfig(ctx, comp, map[string]any{"addr": p.Addr(), "pool_size": 2 * workers, "dial_timeout": "500ms"}); err != nil {
@@ -144,7 +147,10 @@ func TestNoDoubleWritesUnderReadTimeouts(t *testing.T) {
 	}
 	update := conn.Wrap3(reg, "tokens", tokens.UpdateToken)
 	updatePipe := conn.Wrap3(reg, "tokens", tokens.UpdateTokenPipeline)
-	counter := uniquevisits.New(reg, &uniquevisits.Options{Shards: 2, DailyExpected: 4096, Now: func() time.Time { return day }})
+	counter, err := uniquevisits.New(reg, &uniquevisits.Options{Shards: 2, DailyExpected: 4096, Now: func() time.Time { return day }})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	target := calls(t)
 	fs := readFaults(srv, p)
@@ -325,7 +331,11 @@ func TestNoDoubleWritesUnderReadTimeouts(t *testing.T) {
 	if err := visits.check(int(count)); err != nil {
 		t.Errorf("unique:%s: %v", uniquevisits.Day(day), err)
 	}
-	exact, err := uniquevisits.NewOnClient(audit, &uniquevisits.Options{Now: func() time.Time { return day }}).Recount(ctx, day)
+	auditCounter, err := uniquevisits.NewOnClient(audit, &uniquevisits.Options{Now: func() time.Time { return day }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, err := auditCounter.Recount(ctx, day)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,355 @@
+package uniquevisits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/shard"
+)
+
+// Counting in bulk: CountVisits is count_visit for a batch of session ids, in two phases. First the
+// SADDs, one pipeline per sharded server (per bulkChunk commands), the servers in parallel (at most
+// bulkParallel at once); then, for the n ids that SADD found new, one INCRBY n of the day's count on
+// the unsharded server. Both are never resent, as in Add.
+//
+// One INCRBY rather than n pipelined INCRs: its reply, or its loss, speaks for exactly the n visits it
+// covers, as n INCRs whose replies were lost would (they may all have run), and it is one command
+// instead of n. Each new visit's Count is its place in the block INCRBY added: the first new visit of
+// the batch gets count-n+1, the last the count itself, as n INCRs from one connection would give.
+
+const (
+	// bulkParallel bounds the sharded servers one CountVisits talks to at once.
+	bulkParallel = 16
+	// bulkChunk bounds the commands in one pipeline, so that a huge batch does not build one huge
+	// request.
+	bulkChunk = 8192
+)
+
+// VisitResult is one session id's outcome in CountVisits: the Visit and error CountVisit would have
+// returned for it.
+type VisitResult struct {
+	Visit Visit
+	Err   error
+}
+
+// BatchError is CountVisits' error when some visits failed for a reason other than their own
+// malformed session id (a server down, a lost reply, ctx ended). Each visit's own error is on its
+// VisitResult; errors.Is and errors.As see the first of them, in batch order.
+type BatchError struct {
+	Failed int   // visits whose error is not ErrBadSessionID
+	Total  int   // visits in the batch
+	Err    error // the first of them
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("uniquevisits: %d of %d visits failed, the first: %v", e.Failed, e.Total, e.Err)
+}
+
+// Unwrap gives the first failed visit's error.
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// CountVisits counts a visit by the holder of each session id, today (one Now() for the whole
+// batch): CountVisit for many ids at once. results[i] is sessionIDs[i]'s Visit and error, as
+// CountVisit would have returned them called once per id in order:
+//   - a visitor already in today's set is not counted again, and the count grows only by the new
+//     members; an id repeated in the batch (in any spelling) is New at its first occurrence only;
+//   - a malformed session id fails only itself, with ErrBadSessionID on its own result;
+//   - a server that is down, or a lost reply, fails only the visits it carried, with Add's errors
+//     (ErrUnknownOutcome, ErrUncounted); a lost INCRBY reply is ErrUnknownOutcome and ErrUncounted
+//     on every new visit it covered, and on no other.
+//
+// The expected size is read once per batch. The SADDs go in one pipeline per sharded server, the
+// servers in parallel; then one INCRBY on the unsharded server. The error is nil when every visit
+// was counted or refused for its own malformed id, and otherwise a *BatchError (wrapping ctx.Err()
+// once ctx has ended).
+func (c *Counter) CountVisits(ctx context.Context, sessionIDs []string) (_ []VisitResult, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
+	b := parseBatch(sessionIDs)
+	if b.valid == 0 {
+		return b.results, nil
+	}
+	now := c.opt.Now()
+	expected, err := c.Expected(ctx, now)
+	if err != nil {
+		return b.fail(ctx, err)
+	}
+	counts, releaseCounts, err := c.counts(ctx)
+	if err != nil {
+		return b.fail(ctx, err)
+	}
+	defer releaseCounts()
+	if c.client != nil {
+		b.run(ctx, now, expected, c.opt.ShardSize, nil, func(context.Context, string) (redis.Cmdable, func(), error) {
+			return c.client, func() {}, nil
+		}, counts)
+		return b.finish(ctx)
+	}
+	route := func(canonical string) (string, error) {
+		return shard.Component(c.opt.Component, canonical, c.opt.Shards)
+	}
+	b.run(ctx, now, expected, c.opt.ShardSize, route, func(ctx context.Context, comp string) (redis.Cmdable, func(), error) {
+		return c.reg.Acquire(ctx, comp)
+	}, counts)
+	return b.finish(ctx)
+}
+
+// CountVisits is the chapter 9 CountVisits on one server: the sets and the count on c, the day from
+// now, the expected size read once for the batch. Results and errors are Counter.CountVisits'.
+func CountVisits(ctx context.Context, c redis.Cmdable, sessionIDs []string, now time.Time) (_ []VisitResult, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
+	b := parseBatch(sessionIDs)
+	if b.valid == 0 {
+		return b.results, nil
+	}
+	if c == nil {
+		return b.fail(ctx, ErrNoClient)
+	}
+	expected, err := Expected(ctx, c, now, DailyExpected)
+	if err != nil {
+		return b.fail(ctx, err)
+	}
+	b.run(ctx, now, expected, ShardSize, nil, func(context.Context, string) (redis.Cmdable, func(), error) {
+		return c, func() {}, nil
+	}, c)
+	return b.finish(ctx)
+}
+
+// batch is one CountVisits call's state.
+type batch struct {
+	results   []VisitResult
+	canonical []string // "" for a malformed id
+	ids       []int64
+	valid     int
+}
+
+func parseBatch(sessionIDs []string) *batch {
+	b := &batch{
+		results:   make([]VisitResult, len(sessionIDs)),
+		canonical: make([]string, len(sessionIDs)),
+		ids:       make([]int64, len(sessionIDs)),
+	}
+	for i, sid := range sessionIDs {
+		canonical, id, err := session(sid)
+		if err != nil {
+			b.results[i].Err = err
+			continue
+		}
+		b.canonical[i], b.ids[i] = canonical, id
+		b.valid++
+	}
+	return b
+}
+
+// fail gives err to every well-formed visit: nothing was sent.
+func (b *batch) fail(ctx context.Context, err error) ([]VisitResult, error) {
+	for i := range b.results {
+		if b.canonical[i] != "" {
+			b.results[i].Err = err
+		}
+	}
+	return b.finish(ctx)
+}
+
+// finish makes every error say why ctx ended, once it has, and sums up the failures.
+func (b *batch) finish(ctx context.Context) ([]VisitResult, error) {
+	var be *BatchError
+	for i := range b.results {
+		r := &b.results[i]
+		if r.Err == nil {
+			continue
+		}
+		r.Err = noretry.CtxErr(ctx, r.Err)
+		if b.canonical[i] == "" {
+			continue
+		}
+		if be == nil {
+			be = &BatchError{Total: len(b.results), Err: r.Err}
+		}
+		be.Failed++
+	}
+	if be == nil {
+		return b.results, nil
+	}
+	return b.results, be
+}
+
+// visitor is one sharded server's copy of a visitor id: the unit SADD adds and INCRBY counts.
+type visitor struct {
+	comp string
+	id   int64
+}
+
+// run sends the batch: route names each visit's sharded server ("" for one client), sets acquires it.
+func (b *batch) run(ctx context.Context, now time.Time, expected int64, shardSize int,
+	route func(canonical string) (string, error),
+	sets func(ctx context.Context, comp string) (redis.Cmdable, func(), error),
+	counts redis.Cmdable) {
+	d := Day(now)
+	if expected < 1 || expected > math.MaxInt/2 {
+		b.fail(ctx, fmt.Errorf("%w: expected size %d out of range", ErrBadCount, expected))
+		return
+	}
+	// The first occurrence of each visitor on its server is the one sent; the others follow it.
+	first := map[visitor]int{}
+	dup := make([]int, len(b.results)) // index of the first occurrence; -1 for a first or a bad id
+	groups := map[string][]int{}       // server -> the first occurrences it takes, in batch order
+	var comps []string
+	for i := range b.results {
+		dup[i] = -1
+		if b.canonical[i] == "" {
+			continue
+		}
+		comp := ""
+		if route != nil {
+			var err error
+			if comp, err = route(b.canonical[i]); err != nil {
+				b.results[i].Err = err
+				continue
+			}
+		}
+		member := strconv.FormatInt(b.ids[i], 10)
+		set, err := shard.Key(setBase(d), "x"+member, int(expected), shardSize, shard.Python3)
+		if err != nil {
+			b.results[i].Err = err
+			continue
+		}
+		b.results[i].Visit = Visit{Day: d, ID: b.ids[i], Set: set, Shard: comp}
+		k := visitor{comp, b.ids[i]}
+		if j, ok := first[k]; ok {
+			dup[i] = j
+			continue
+		}
+		first[k] = i
+		if _, ok := groups[comp]; !ok {
+			comps = append(comps, comp)
+		}
+		groups[comp] = append(groups[comp], i)
+	}
+
+	// Phase 1: the SADDs, one pipeline per server, the servers in parallel.
+	sem := make(chan struct{}, bulkParallel)
+	var wg sync.WaitGroup
+	for _, comp := range comps {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(comp string, idx []int) {
+			defer func() { <-sem; wg.Done() }()
+			b.sadd(ctx, comp, idx, sets) // each goroutine writes only its own visits' results
+		}(comp, groups[comp])
+	}
+	wg.Wait()
+
+	// Phase 2: one INCRBY for the new visits, in batch order.
+	var news []int
+	for i := range b.results {
+		if dup[i] < 0 && b.results[i].Err == nil && b.results[i].Visit.New {
+			news = append(news, i)
+		}
+	}
+	if len(news) > 0 {
+		b.incr(ctx, counts, countKey(d), news)
+	}
+
+	// A repeat within the batch is what CountVisit would say the second time: not new, or, when the
+	// first SADD's outcome is not known, the same error.
+	for i, j := range dup {
+		if j < 0 {
+			continue
+		}
+		b.results[i].Visit.New, b.results[i].Visit.Count = false, 0
+		if err := b.results[j].Err; err != nil && !errors.Is(err, ErrUncounted) {
+			b.results[i].Visit = b.results[j].Visit
+			b.results[i].Err = err
+		}
+	}
+}
+
+// sadd sends the SADDs of the visits idx to server comp, in pipelines of at most bulkChunk.
+func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx context.Context, comp string) (redis.Cmdable, func(), error)) {
+	failAll := func(err error) {
+		for _, i := range idx {
+			b.results[i].Err = err
+		}
+	}
+	client, release, err := sets(ctx, comp)
+	if err != nil {
+		for _, i := range idx {
+			b.results[i].Visit = Visit{} // as CountVisit: nothing known about a visit never routed
+		}
+		failAll(err)
+		return
+	}
+	defer release()
+	for len(idx) > 0 {
+		part := idx[:min(bulkChunk, len(idx))]
+		idx = idx[len(part):]
+		if err := ctx.Err(); err != nil { // not sent: nothing is unknown yet
+			for _, i := range part {
+				b.results[i].Err = fmt.Errorf("uniquevisits: SADD %s: not sent: %w", b.results[i].Visit.Set, err)
+			}
+			continue
+		}
+		cmds := make([]*redis.IntCmd, len(part))
+		// Each command carries its own error; Pipelined's is the first of them.
+		_, _ = client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for k, i := range part {
+				v := b.results[i].Visit
+				cmds[k] = noretry.SAdd(ctx, p, v.Set, strconv.FormatInt(v.ID, 10))
+			}
+			return nil
+		})
+		for k, i := range part {
+			added, err := cmds[k].Result()
+			if err != nil {
+				b.results[i].Err = writeError("SADD "+b.results[i].Visit.Set, err)
+				continue
+			}
+			b.results[i].Visit.New = added == 1
+		}
+	}
+}
+
+// incr adds len(news) to the day's count, never resent, and gives each new visit its count or the
+// INCRBY's error.
+func (b *batch) incr(ctx context.Context, counts redis.Cmdable, key string, news []int) {
+	n := int64(len(news))
+	name := "INCRBY " + key
+	var total int64
+	err := ctx.Err()
+	if err != nil {
+		err = fmt.Errorf("%w: %s: not sent: %w", ErrUncounted, name, err)
+	} else if total, err = incrBy(ctx, counts, key, n); err != nil {
+		if noretry.Classify(err) == noretry.Unknown {
+			err = fmt.Errorf("%w: %w: %s: %w", ErrUnknownOutcome, ErrUncounted, name, err)
+		} else {
+			err = fmt.Errorf("%w: %s: %w", ErrUncounted, name, err)
+		}
+	}
+	for k, i := range news {
+		if err != nil {
+			b.results[i].Err = err
+			continue
+		}
+		b.results[i].Visit.Count = total - n + 1 + int64(k)
+	}
+}
+
+// incrBy is INCRBY key n, never resent (noretry.Incr for one).
+func incrBy(ctx context.Context, c redis.Cmdable, key string, n int64) (int64, error) {
+	if n == 1 {
+		return noretry.Incr(ctx, c, key).Result()
+	}
+	p, ok := c.(noretry.Processor)
+	if !ok {
+		return c.IncrBy(ctx, key, n).Result()
+	}
+	return noretry.Do(ctx, p, "incrby", key, n).Int64()
+}
