@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/ria-go/ria/internal/option"
 )
 
 var (
@@ -16,8 +18,9 @@ var (
 	// cannot reach every host, a ring node of weight below 1), or a host list given to Fanout names
 	// a host twice.
 	ErrBadHosts = errors.New("hostset: bad host setup")
-	// ErrBadOption: an Options field out of range; the error is an *OptionError naming the field.
-	ErrBadOption = errors.New("hostset: bad option")
+	// ErrBadOption: an Options field out of range; the error is an *OptionError naming the field. It is
+	// the same sentinel in every package of the toolkit.
+	ErrBadOption = option.ErrBadOption
 	// ErrBadArg: a command argument that go-redis cannot write (its "can't marshal" error, or a
 	// MarshalBinary that failed). The command is refused before it is sent; the error is an *ArgError.
 	ErrBadArg = errors.New("hostset: argument cannot be sent")
@@ -81,15 +84,6 @@ func (e *ArgError) Error() string {
 
 func (e *ArgError) Unwrap() []error { return []error{ErrBadArg, e.Err} }
 
-// OptionError is an Options field out of range; it wraps ErrBadOption.
-type OptionError struct {
-	Field string // "MaxConcurrency"
-	Value int
-	Rule  string // what the field accepts
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("%v: %s is %d; %s", ErrBadOption, e.Field, e.Value, e.Rule)
-}
-
-func (e *OptionError) Unwrap() error { return ErrBadOption }
+// OptionError is an Options field out of range: the toolkit's one option error (internal/option),
+// which names the Options type, the field and the value, and wraps ErrBadOption.
+type OptionError = option.Error

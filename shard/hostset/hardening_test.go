@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +41,7 @@ func TestMaxConcurrencyRule(t *testing.T) {
 		_, rerr := FromRegistry(reg, "c", 1, &Options{MaxConcurrency: v})
 		for _, e := range []error{err, rerr} {
 			var oe *OptionError
-			if !errors.Is(e, ErrBadOption) || !errors.As(e, &oe) || oe.Field != "MaxConcurrency" || oe.Value != v ||
+			if !errors.Is(e, ErrBadOption) || !errors.As(e, &oe) || oe.Field != "MaxConcurrency" || oe.Value != strconv.Itoa(v) ||
 				!strings.Contains(e.Error(), "MaxConcurrency") {
 				t.Errorf("MaxConcurrency %d: %v; want an *OptionError naming MaxConcurrency", v, e)
 			}

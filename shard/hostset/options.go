@@ -4,6 +4,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/option"
 )
 
 // Options configure a Hosts.
@@ -52,11 +53,8 @@ type Options struct {
 }
 
 func (o *Options) init() error {
-	switch {
-	case o.MaxConcurrency == 0:
-		o.MaxConcurrency = 64
-	case o.MaxConcurrency < -1:
-		return &OptionError{Field: "MaxConcurrency", Value: o.MaxConcurrency, Rule: "want 1 or more, 0 for the default (64), or -1 for no bound"}
+	if err := option.Fill(option.Of{Type: "hostset.Options"}, "MaxConcurrency", &o.MaxConcurrency, 64, true); err != nil {
+		return err
 	}
 	if o.Router == nil {
 		o.Router = func(n int) (Router, error) { return NewPartition(n) }
