@@ -169,7 +169,12 @@ func (r *Registry) acquire(ctx context.Context, component string) (redis.Univers
 			continue
 		}
 		if now := r.opt.Now().UnixNano(); now >= e.due.Load() && e.refreshing.CompareAndSwap(false, true) {
-			r.refreshInBackground(e)
+			// Another caller's refresh may have come and gone between the due check and the swap.
+			if now < e.due.Load() {
+				e.refreshing.Store(false)
+			} else {
+				r.refreshInBackground(e)
+			}
 		}
 		h.refs.Add(1)
 		// A refresh may have swapped the client between the load and the increment; if so, the old
@@ -222,14 +227,16 @@ func (r *Registry) Err(component string) error {
 	return nil
 }
 
-// Config returns the config the component's current client was made from (nil before the first load).
+// Config returns a copy of the config the component's current client was made from (nil before the
+// first load): change it and pass it to SetConfig to store the change, or build a client of one's own
+// from its Options, ClusterOptions or FailoverOptions.
 func (r *Registry) Config(component string) *Config {
 	e, ok := r.entries.Load(component)
 	if !ok {
 		return nil
 	}
 	if h := e.(*entry).cur.Load(); h != nil {
-		return h.cfg
+		return h.cfg.clone()
 	}
 	return nil
 }

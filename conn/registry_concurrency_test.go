@@ -196,9 +196,16 @@ func TestFirstLoadBoundedByRefreshTimeout(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("first load took %v with RefreshTimeout 100ms", d)
 	}
-	// The config server's failure is remembered for Wait, as a missing config is.
-	if _, err2 := f.reg.Client(context.Background(), "app"); err2 == nil || err2.Error() != err.Error() || len(g.entered) != 1 {
-		t.Fatalf("second call: %v after %d reads; want the remembered %v", err2, len(g.entered), err)
+	// A config server that cannot be reached is not remembered (a missing config is): the next call
+	// reads again, within its own bound.
+	if _, err2 := f.reg.Client(context.Background(), "app"); !errors.Is(err2, context.DeadlineExceeded) || len(g.entered) != 2 {
+		t.Fatalf("second call: %v after %d reads; want a second read ending in DeadlineExceeded", err2, len(g.entered))
+	}
+	// A caller whose ctx has already ended starts no read.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err3 := f.reg.Client(ended, "app"); !errors.Is(err3, context.Canceled) || len(g.entered) != 2 {
+		t.Fatalf("ended caller: %v after %d reads; want Canceled and no read", err3, len(g.entered))
 	}
 }
 

@@ -106,34 +106,46 @@ func (e *entry) unlock() { <-e.sem }
 
 // firstLoad waits for the first load of e's config, started by whichever caller comes first. The
 // load runs on the registry's context bounded by RefreshTimeout, so each caller stops waiting when its
-// own ctx ends without failing the load for the others. A failure is remembered for Wait, so a missing
-// config does not cost every call a round trip.
+// own ctx ends without failing the load for the others. A missing or invalid config, or the config
+// server's refusal, is remembered for Wait, so it does not cost every call a round trip; a failure to
+// reach the config server is not, so the next call tries again within its own deadline.
 func (r *Registry) firstLoad(ctx context.Context, e *entry) error {
-	e.mu.Lock()
-	if e.cur.Load() != nil {
-		e.mu.Unlock()
-		return nil
+	if err := ctx.Err(); err != nil {
+		return err // an ended caller starts no load that would outlive it
 	}
-	if p := e.lastErr.Load(); p != nil && r.opt.Now().UnixNano() < e.due.Load() {
-		e.mu.Unlock()
-		return *p
-	}
-	call := e.first
-	if call == nil {
-		call = &loadCall{done: make(chan struct{})}
-		e.first = call // set before the goroutine can clear it; it needs e.mu to
-		if !r.goBG(func() { r.runFirstLoad(e, call) }) {
-			e.first = nil
+	for retried := false; ; retried = true {
+		e.mu.Lock()
+		if e.cur.Load() != nil {
 			e.mu.Unlock()
-			return ErrClosed
+			return nil
 		}
-	}
-	e.mu.Unlock()
-	select {
-	case <-call.done:
-		return call.err
-	case <-ctx.Done():
-		return ctx.Err()
+		if p := e.lastErr.Load(); p != nil && remembered(*p) && r.opt.Now().UnixNano() < e.due.Load() {
+			e.mu.Unlock()
+			return *p
+		}
+		call := e.first
+		joined := call != nil
+		if !joined {
+			call = &loadCall{done: make(chan struct{})}
+			e.first = call // set before the goroutine can clear it; it needs e.mu to
+			if !r.goBG(func() { r.runFirstLoad(e, call) }) {
+				e.first = nil
+				e.mu.Unlock()
+				return ErrClosed
+			}
+		}
+		e.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// A load already under way when this call came may fail at its own timeout, well before this
+		// caller's deadline: try once more with a load of its own time. Never more, so a config server
+		// that refuses at once is not hammered.
+		if call.err == nil || !joined || retried || remembered(call.err) || r.closed.Load() {
+			return call.err
+		}
 	}
 }
 
@@ -147,7 +159,7 @@ func (r *Registry) runFirstLoad(e *entry, call *loadCall) {
 		if e.cur.Load() == nil { // a Refresh or SetConfig may have loaded it meanwhile
 			// Set before reading, as the book's get_config sets CHECKED first: at most one read per Wait.
 			e.due.Store(r.opt.Now().Add(r.opt.Wait).UnixNano())
-			if err = r.load(ctx, e); err != nil && !r.closed.Load() {
+			if err = noretry.CtxErr(ctx, r.load(ctx, e)); err != nil && !r.closed.Load() {
 				e.lastErr.Store(&err)
 			}
 		}
@@ -161,6 +173,13 @@ func (r *Registry) runFirstLoad(e *entry, call *loadCall) {
 	e.first = nil
 	e.mu.Unlock()
 	close(call.done)
+}
+
+// remembered reports whether a failed first load is kept for Wait: what the config server said (no
+// config, a config that does not parse, a refusal), not a failure to reach it.
+func remembered(err error) bool {
+	return errors.Is(err, ErrNoConfig) || errors.Is(err, ErrBadConfig) || errors.Is(err, ErrInsecureTLS) ||
+		noretry.IsErrorReply(err)
 }
 
 // goBG runs fn in a goroutine Close waits for, unless the registry is closed.
