@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/examples/ch10/ch10"
 	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/shard"
 	"github.com/ria-go/ria/uniquevisits"
@@ -24,6 +26,8 @@ const (
 	ch09ShardSize = 128   // hash shard size
 	ch09Visits    = 6000
 	ch10Visits    = 3000
+	logVisits     = 4000 // ch10's access logs: lines with a session id
+	logBadLines   = 2
 )
 
 // matches returns every match of pattern in out, each as its submatches parsed as integers where
@@ -222,4 +226,82 @@ func checkCh10(t *testing.T, out string) {
 		}
 	}
 	matches(t, out, `estimate \d+ for \d+ exact`, 1)
+	checkWeek(t, out)
+	checkVisitLogs(t, out)
+}
+
+// checkWeek checks ch10's bulk call, the week in three variants and the bitmap against the visits
+// recomputed here from the week's data.
+func checkWeek(t *testing.T, out string) {
+	t.Helper()
+	pool, days := ch10.WeekVisitors()
+	distinct := func(from, to int) int64 {
+		users := map[int]bool{}
+		for _, day := range days[from : to+1] {
+			for _, u := range day {
+				users[u] = true
+			}
+		}
+		return int64(len(users))
+	}
+	if got := distinctVisitors(t, pool); got != int64(len(pool)) {
+		t.Fatalf("the week's pool holds %d visitor ids for %d users", got, len(pool))
+	}
+	monday, week := distinct(0, 0), distinct(0, 6)
+	for _, m := range matches(t, out, `Monday: one CountVisits of (\d+) ids: (\d+) new, (\d+) repeats, (\d+) malformed`, 1) {
+		n := int64(len(days[0]))
+		if m[1] != n+2 || m[2] != monday || m[3] != n-monday || m[4] != 2 {
+			t.Errorf("bulk call: %d ids, %d new, %d repeats, %d malformed; want %d, %d, %d, 2", m[1], m[2], m[3], m[4], n+2, monday, n-monday)
+		}
+	}
+	for _, m := range matches(t, out, `sets \(SSCAN union of the days' shards\): (\d+)\n`, 1) {
+		if m[1] != week {
+			t.Errorf("week in sets: %d; want %d", m[1], week)
+		}
+	}
+	for _, m := range matches(t, out, `bitmap \(BITOP OR of the days, BITCOUNT\): (\d+)\n`, 1) {
+		if m[1] != week {
+			t.Errorf("week in bitmaps: %d; want %d", m[1], week)
+		}
+	}
+	// The tests run with redis-server, so the HyperLogLog week is always a real PFCOUNT.
+	for _, m := range matches(t, out, `HyperLogLog \(PFCOUNT of the 7 days\): (\d+), `, 1) {
+		if d := m[1] - week; d*50 > week || -d*50 > week { // 2%: well over 0.81%'s standard error
+			t.Errorf("week in HyperLogLog: %d; want within 2%% of %d", m[1], week)
+		}
+	}
+	for _, m := range matches(t, out, `Monday: (\d+) users; Tuesday to Thursday: (\d+) users`, 1) {
+		if m[1] != monday || m[2] != distinct(1, 3) {
+			t.Errorf("bitmap: Monday %d, Tuesday to Thursday %d; want %d, %d", m[1], m[2], monday, distinct(1, 3))
+		}
+	}
+	matches(t, out, `user id 1000: uniquevisits: user id out of range`, 1)
+}
+
+// checkVisitLogs checks ch10's access logs: count == Recount == distinct visitors, the replay
+// counting no one twice.
+func checkVisitLogs(t *testing.T, out string) {
+	t.Helper()
+	unique := distinctVisitors(t, tour.Sessions(logVisits))
+	matches(t, out, fmt.Sprintf(`wrote %d access-log lines in 3 files: %d with a session id, %d with a malformed one`,
+		logVisits+logBadLines, logVisits, logBadLines), 1)
+	first := matches(t, out, `stopped after (\d+) committed lines: (\d+) new visitors, (\d+) repeats, (\d+) malformed`, 1)
+	for _, m := range matches(t, out, `replayed (\d+) ids of the last committed batch: (\d+) new`, 1) {
+		if m[1] == 0 || m[2] != 0 {
+			t.Errorf("replay of %d ids counted %d new; want some ids, none new", m[1], m[2])
+		}
+	}
+	rest := matches(t, out, `then (\d+) more lines: (\d+) new visitors, (\d+) repeats, (\d+) malformed`, 1)
+	if len(first) == 1 && len(rest) == 1 {
+		a, b := first[0], rest[0]
+		if a[1]+b[1] != logVisits+logBadLines || a[2]+b[2] != unique || a[4]+b[4] != logBadLines || a[1] != a[2]+a[3]+a[4] {
+			t.Errorf("logs: lines %d+%d, new %d+%d, malformed %d+%d; want %d lines, %d new, %d malformed",
+				a[1], b[1], a[2], b[2], a[4], b[4], logVisits+logBadLines, unique, logBadLines)
+		}
+	}
+	for _, m := range matches(t, out, `visitors on 2024-03-01: (\d+) \(INCRed count\), (\d+) \(Recount\)`, 1) {
+		if m[1] != unique || m[2] != unique {
+			t.Errorf("logs: count %d, Recount %d; want %d", m[1], m[2], unique)
+		}
+	}
 }

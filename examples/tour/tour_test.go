@@ -10,6 +10,7 @@ import (
 
 	"github.com/ria-go/ria/examples/ch04/ch04"
 	"github.com/ria-go/ria/examples/ch09/ch09"
+	"github.com/ria-go/ria/examples/ch10/ch10"
 	"github.com/ria-go/ria/examples/internal/tour"
 	"github.com/ria-go/ria/redistest"
 )
@@ -48,6 +49,7 @@ func TestTourWithoutRedisServer(t *testing.T) {
 			run          func(context.Context, *tour.Env) error
 		}{
 			{"sync", "this part (replication, wait_for_sync and failover) needs redis-server", ch04.Sync},
+			{"week", "this part (a week's HyperLogLog: miniredis's multi-key PFCOUNT sums the days) needs redis-server", ch10.Week},
 			{"ch09", "this part (measuring memory per element: miniredis has no MEMORY USAGE) needs redis-server", ch09.ShardedStructures},
 		} {
 			out.Reset()
@@ -63,6 +65,10 @@ func TestTourWithoutRedisServer(t *testing.T) {
 			}
 			if s := out.String(); !strings.Contains(s, part.notice) || !strings.Contains(s, "RIA_REDIS_SERVER") {
 				t.Errorf("%s: notice without redis-server: %q", part.name, s)
+			}
+			// Without a server to merge the days on, the week shows each day's estimate and says why.
+			if part.name == "week" && !strings.Contains(out.String(), "HyperLogLog per day only (miniredis's multi-key PFCOUNT sums the days): ") {
+				t.Errorf("week without redis-server shows no per-day HyperLogLog:\n%s", out.String())
 			}
 		}
 		// Without a server to measure on, ch09 still shows the shards against Redis 7's defaults.

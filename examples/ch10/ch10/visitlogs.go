@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/examples/internal/tour"
+	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/logs"
 	"github.com/ria-go/ria/shard"
 	"github.com/ria-go/ria/uniquevisits"
@@ -80,8 +81,13 @@ func SessionOf(line string) string {
 // of each committed batch with one counter.CountVisits. It first counts the ids of the batch the
 // last run committed, which that run may have died before counting. It returns ProcessLogs' result
 // and the totals of every CountVisits (the replay included). A CountVisits error other than a
-// malformed id stops the run; the batch stays pending, for the next run to count again.
+// malformed id stops the run; the batch stays pending, for the next run to count again. A nil c or
+// counter is uniquevisits.ErrNoClient.
 func CountLogVisits(ctx context.Context, c redis.UniversalClient, dir string, counter *uniquevisits.Counter, opt *LogVisitsOptions) (_ logs.Result, total BatchCount, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
+	if c == nil || counter == nil {
+		return logs.Result{}, total, fmt.Errorf("%w: CountLogVisits needs a logs client and a counter", uniquevisits.ErrNoClient)
+	}
 	var o LogVisitsOptions
 	if opt != nil {
 		o = *opt
@@ -166,12 +172,12 @@ func CountLogVisits(ctx context.Context, c redis.UniversalClient, dir string, co
 // visitors with CountLogVisits, crashing once half-way, and compares the INCRed count with Recount.
 func VisitLogs(ctx context.Context, env *tour.Env) error {
 	reg := env.Registry
-	env.Section(fmt.Sprintf("configs: logs:progress, visitlogs:0 to :%d (sets), visitlogs (counts)", logShards-1))
+	env.Section(fmt.Sprintf("configs: accesslogs (the log progress), visitlogs:0 to :%d (sets), visitlogs (counts)", logShards-1))
 	cfg, err := env.Server(ctx)
 	if err != nil {
 		return err
 	}
-	if err := reg.SetConfig(ctx, "logs", cfg); err != nil {
+	if err := reg.SetConfig(ctx, "accesslogs", cfg); err != nil {
 		return err
 	}
 	cfgs, err := env.SharedServers(ctx, logShards+1)
@@ -192,7 +198,7 @@ func VisitLogs(ctx context.Context, env *tour.Env) error {
 	if err != nil {
 		return err
 	}
-	c, release, err := reg.Acquire(ctx, "logs")
+	c, release, err := reg.Acquire(ctx, "accesslogs")
 	if err != nil {
 		return err
 	}
