@@ -93,7 +93,7 @@ func sameOptions(a, b any) string {
 // unless the AllowInsecure form is used.
 func TestOptionsAreNewClientsOptions(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, uint64(time.Now().UnixNano())))
-	for i := range 300 {
+	for i := range 150 {
 		cfg := (&genConfig{r: r}).config()
 		// No pool sized in the billions and no idle connections dialed in the background.
 		cfg.PoolSize, cfg.MinIdleConns = min(cfg.PoolSize, 64), 0

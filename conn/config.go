@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -100,6 +101,17 @@ type TLSConfig struct {
 	ServerName      string `json:"server_name,omitempty"`       // ssl_server_name: name to verify; empty means the host dialed
 	SkipVerify      bool   `json:"skip_verify,omitempty"`       // ssl_cert_reqs "none": no verification at all (insecure)
 	NoHostnameCheck bool   `json:"no_hostname_check,omitempty"` // ssl_check_hostname false: verify the chain, not the name (insecure)
+}
+
+// clone is a copy of c sharing nothing with it.
+func (c *Config) clone() *Config {
+	n := *c
+	n.Addrs = slices.Clone(c.Addrs)
+	if c.TLS != nil {
+		t := *c.TLS
+		n.TLS = &t
+	}
+	return &n
 }
 
 // Insecure reports whether the config turns off any TLS verification. NewClient refuses such a config;

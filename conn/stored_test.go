@@ -164,7 +164,7 @@ func (g *genConfig) config() *Config {
 func TestStoredJSONRoundTrips(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	kinds := map[string]int{}
-	for i := range 3000 {
+	for i := range 1000 {
 		g := &genConfig{r: r}
 		cfg := g.config()
 		b, err := cfg.StoredJSON()
@@ -376,5 +376,20 @@ func TestSetConfigWritesBackAConfig(t *testing.T) {
 	}
 	if err := f.reg.SetConfig(ctx, "c", (*Config)(nil)); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("SetConfig(nil *Config) = %v; want ErrBadConfig", err)
+	}
+}
+
+// Registry.Config returns a copy: changing it, its Addrs or its TLS changes nothing the registry holds.
+func TestRegistryConfigIsACopy(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	f.setRaw(t, "c", `{"cluster": ["a:1", "b:2"], "ssl": true}`)
+	if err := f.reg.Refresh(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	c := f.reg.Config("c")
+	c.Addrs[0], c.TLS.ServerName, c.Password = "changed:1", "changed", "changed"
+	if got := f.reg.Config("c"); got.Addrs[0] != "a:1" || got.TLS.ServerName != "" || got.Password != "" {
+		t.Fatalf("changing Config's result changed the registry's: %v", got)
 	}
 }
