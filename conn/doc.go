@@ -118,4 +118,9 @@
 // caller's first command waits for it anyway, and the table cannot be filled from outside. (go-redis's
 // experimental ClusterOptions.DisableRoutingPolicies skips most loads, but changes how multi-shard
 // commands are routed, so conn leaves it off.)
+//
+// go-redis bounds a socket read by the context's deadline, not by its cancellation (go-redis issue
+// #2556): a call whose context is cancelled without a deadline, on a server that stops answering,
+// returns at the client's ReadTimeout (read_timeout, 3 s by default), with an error that matches
+// context.Canceled. Give calls a deadline where that wait matters.
 package conn

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/redistest"
 )
 
@@ -278,14 +278,7 @@ func TestCluster(t *testing.T) {
 func TestThroughRegistry(t *testing.T) {
 	ctx := context.Background()
 	m, c := newMini(t)
-	cfg := miniredis.RunT(t)
-	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
-	defer cfgClient.Close()
-	reg, err := conn.New(cfgClient, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, _ := conntest.MiniRegistry(t)
 	if err := reg.SetConfig(ctx, "logs", map[string]any{"addr": m.Addr()}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/market"
 )
 
@@ -15,14 +13,7 @@ import (
 // @redis_connection('market').
 func TestRegistry(t *testing.T) {
 	ctx := context.Background()
-	configs := miniredis.RunT(t)
-	cc := redis.NewClient(&redis.Options{Addr: configs.Addr()})
-	defer cc.Close()
-	reg, err := conn.New(cc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, _ := conntest.MiniRegistry(t)
 	data, c := newMini(t)
 	must(t, reg.SetConfig(ctx, "market", map[string]any{"addr": data.Addr()}))
 	setupStory(t, c)
@@ -37,7 +28,7 @@ func TestRegistry(t *testing.T) {
 		must(t, c.SMove(ctx, "inventory:27", "inventory:17", "ItemM").Err())
 	}
 	// The package functions bind the same way.
-	_, err = conn.Wrap3(reg, "market", market.ListItemScript)(ctx, "ItemM", "17", 7)
+	_, err := conn.Wrap3(reg, "market", market.ListItemScript)(ctx, "ItemM", "17", 7)
 	must(t, err)
 	_, err = conn.Wrap4(reg, "market", market.PurchaseItem)(ctx, "27", "ItemM", "17", 7)
 	must(t, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/redistest"
 )
 
@@ -449,14 +450,7 @@ func TestReplicaOfUnreachable(t *testing.T) {
 func TestThroughRegistry(t *testing.T) {
 	ctx := context.Background()
 	r := redistest.RunReplicatedT(t, nil)
-	cfg := miniredis.RunT(t)
-	cfgClient := redis.NewClient(&redis.Options{Addr: cfg.Addr()})
-	defer cfgClient.Close()
-	reg, err := conn.New(cfgClient, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, _ := conntest.MiniRegistry(t)
 	for comp, s := range map[string]*redistest.Server{"master": r.Master, "replica": r.Replica} {
 		if err := reg.SetConfig(ctx, comp, map[string]any{"host": "127.0.0.1", "port": s.Port()}); err != nil {
 			t.Fatal(err)

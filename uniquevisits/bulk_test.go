@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
 )
@@ -24,14 +25,7 @@ import (
 // scaleRegistry returns a registry whose configs live on a fresh miniredis.
 func scaleRegistry(tb testing.TB) *conn.Registry {
 	tb.Helper()
-	m := miniredis.RunT(tb)
-	cfg := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	tb.Cleanup(func() { cfg.Close() })
-	reg, err := conn.New(cfg, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { reg.Close() })
+	reg, _ := conntest.MiniRegistry(tb)
 	return reg
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/conn/conntest"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
 )
@@ -249,14 +250,7 @@ func ctxCases() map[string]func() (context.Context, context.CancelFunc) {
 // too; the hosts here never answer, so without ctx nothing would end.
 func TestCtxEndedErrors(t *testing.T) {
 	hole := redistest.BlackHole(t) // every call ends with its ctx
-	cfgServer := miniredis.RunT(t)
-	cfgClient := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
-	defer cfgClient.Close()
-	reg, err := conn.New(cfgClient, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, _ := conntest.MiniRegistry(t)
 	for i := 0; i < 2; i++ {
 		if err := reg.SetConfig(context.Background(), shard.ShardComponent("hole", i), map[string]any{"addr": hole, "socket_timeout": 60}); err != nil {
 			t.Fatal(err)

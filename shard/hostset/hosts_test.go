@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/conn/conntest"
 )
 
 func TestRoutingClient(t *testing.T) {
@@ -138,14 +139,7 @@ func TestHostDefaults(t *testing.T) {
 
 func TestFromRegistry(t *testing.T) {
 	ctx := t.Context()
-	cfgServer := miniredis.RunT(t)
-	cfgClient := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
-	defer cfgClient.Close()
-	reg, err := conn.New(cfgClient, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, _ := conntest.MiniRegistry(t)
 	minis := []*miniredis.Miniredis{miniredis.RunT(t), miniredis.RunT(t), miniredis.RunT(t)}
 	for i, m := range minis[:2] { // host 2 has no config
 		if err := reg.SetConfig(ctx, fmt.Sprint("cache:", i), map[string]any{"addr": m.Addr()}); err != nil {
