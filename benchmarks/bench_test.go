@@ -34,7 +34,7 @@ func TestSmokeRun(t *testing.T) {
 	}
 	report := string(b)
 	for _, want := range []string{
-		"# ria benchmarks", "go run ./benchmarks -smoke", "| CPU |", "| cores |", "| OS / kernel |", "| Go |",
+		"# ria benchmarks", "cd benchmarks && go run . -smoke", "| CPU |", "| cores |", "| OS / kernel |", "| Go |",
 		"| redis-server | 7.", "| go-redis | 9.", "| toxiproxy (VPN row) | v2.", "| gonum/plot (charts) | v0.", "## Summary",
 		"## Table 4.4: pipelines over four kinds of network", "| Local machine, Unix domain socket |",
 		"| Local machine, localhost |", "| Remote machine, shared switch |", "| Remote machine, connected through VPN |",
@@ -221,9 +221,9 @@ func TestWriteReadme(t *testing.T) {
 		t.Fatalf("text outside the markers changed:\n%s", got)
 	}
 	for _, want := range []string{
-		"`go run ./benchmarks` (full mode, 7m0s)", "load average 2.10 at the start, 3.20 at the end",
+		"`cd benchmarks && go run .` (full mode, 7m0s)", "load average 2.10 at the start, 3.20 at the end",
 		"| [Table 4.4: pipelines over four kinds of network](benchmarks/RESULTS.md#table-44-pipelines-over-four-kinds-of-network) | ratio 4.9× |",
-		"| FAILED: boom |", "![Table 4.4 chart](benchmarks/charts/table4.4.png)", "`make bench`", "`go run ./benchmarks -quick`",
+		"| FAILED: boom |", "![Table 4.4 chart](benchmarks/charts/table4.4.png)", "`make bench`", "`cd benchmarks && go run . -quick`",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("README section lacks %q:\n%s", want, got)

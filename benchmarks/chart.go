@@ -1,7 +1,7 @@
 package main
 
 // Charts are drawn with gonum.org/v1/plot: it is maintained by the Gonum project, pure Go (fonts
-// embedded, PNG rendered without cgo or system libraries), so `go run ./benchmarks` works on any
+// embedded, PNG rendered without cgo or system libraries), so `cd benchmarks && go run .` works on any
 // machine with a Go toolchain.
 
 import (

@@ -1,10 +1,10 @@
 // Command benchmarks reproduces Redis in Action's performance tables side by side with the book's
 // figures, on redis-servers it starts itself, and writes benchmarks/RESULTS.md with PNG charts.
 //
-//	go run ./benchmarks                    # full run, under 10 minutes on 2 cores
-//	go run ./benchmarks -quick             # under 2 minutes
-//	go run ./benchmarks -only table4.5 -quick
-//	go run ./benchmarks -readme README.md  # also rewrite README's summary (what `make bench` runs)
+//	cd benchmarks && go run .                    # full run, under 10 minutes on 2 cores
+//	cd benchmarks && go run . -quick             # under 2 minutes
+//	cd benchmarks && go run . -only table4.5 -quick
+//	cd benchmarks && go run . -readme ../README.md  # also rewrite README's summary (what `make bench` runs)
 //
 // Only a full run of everything writes benchmarks/RESULTS.md by default: -quick, -smoke and -only write
 // to a new temporary directory unless -out is given, so a partial run never replaces the committed report.

@@ -68,7 +68,7 @@ func writeReadme(path, reportPath string, r Report) error {
 	report := rel(filepath.Base(reportPath))
 	m := r.Machine
 	var sec bytes.Buffer
-	fmt.Fprintf(&sec, "\nLatest run: `go run ./benchmarks%s` (%s mode, %v) on %s, %d × %s, redis-server %s, "+
+	fmt.Fprintf(&sec, "\nLatest run: `cd benchmarks && go run .%s` (%s mode, %v) on %s, %d × %s, redis-server %s, "+
 		"go-redis %s; load average %s at the start, %s at the end (a shared machine). Every table, with the "+
 		"book's figures beside ours: [%s](%s).\n\n", r.Mode.flag(), r.Mode, r.Took.Round(time.Second),
 		m.Date.Format("2006-01-02"), m.Cores, m.CPU, m.RedisServer, m.GoRedis, firstField(m.LoadAvg),
@@ -90,7 +90,7 @@ func writeReadme(path, reportPath string, r Report) error {
 		fmt.Fprintf(&sec, "![%s](%s)\n\n", chart.Title, rel(chart.Path))
 	}
 	sec.WriteString("Reproduce: `make bench` (the full run, under 10 minutes on 2 cores; it rewrites " + report +
-		", its charts and this section) or `go run ./benchmarks -quick` (under 2 minutes; it writes its report and charts to a temporary " +
+		", its charts and this section) or `cd benchmarks && go run . -quick` (under 2 minutes; it writes its report and charts to a temporary " +
 		"directory, or to -out).\n\n")
 	out := append(append(append([]byte{}, head...), sec.Bytes()...), tail...)
 	return os.WriteFile(path, out, 0o644)

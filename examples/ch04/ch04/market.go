@@ -111,7 +111,7 @@ func Market(ctx context.Context, env *tour.Env) error {
 		}
 	}
 	if !env.Real() {
-		env.Printf("(on embedded miniredis the times are not network figures; go run ./benchmarks measures real ones)\n")
+		env.Printf("(on embedded miniredis the times are not network figures; make bench measures real ones)\n")
 	}
 	return nil
 }

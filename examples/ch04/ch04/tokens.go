@@ -87,9 +87,9 @@ func Tokens(ctx context.Context, env *tour.Env) error {
 	}
 	env.Printf("pipeline / plain: %.1fx\n", rates["update_token_pipeline"]/rates["update_token"])
 	if env.Real() {
-		env.Printf("(a real server, but through the registry and this machine's load: go run ./benchmarks measures Table 4.4)\n")
+		env.Printf("(a real server, but through the registry and this machine's load: make bench measures Table 4.4)\n")
 	} else {
-		env.Printf("(on embedded miniredis, in this process: not network figures; go run ./benchmarks measures Table 4.4 on real servers)\n")
+		env.Printf("(on embedded miniredis, in this process: not network figures; make bench measures Table 4.4 on real servers)\n")
 	}
 	return nil
 }
