@@ -133,8 +133,12 @@ func (c Config) String() string {
 	dur := func(k string, d time.Duration) { set(k, d.String(), d != 0) }
 	num := func(k string, n int) { set(k, n, n != 0) }
 	set("network", c.Network, c.Network != "")
-	set("addr", c.Addr, c.Addr != "")
-	set("addrs", c.Addrs, len(c.Addrs) > 0)
+	set("addr", maskUserinfo(c.Addr), c.Addr != "")
+	addrs := make([]string, len(c.Addrs))
+	for i, a := range c.Addrs {
+		addrs[i] = maskUserinfo(a)
+	}
+	set("addrs", addrs, len(c.Addrs) > 0)
 	set("master", c.Master, c.Master != "")
 	num("db", c.DB)
 	set("username", "*****", c.Username != "")

@@ -123,4 +123,9 @@
 // #2556): a call whose context is cancelled without a deadline, on a server that stops answering,
 // returns at the client's ReadTimeout (read_timeout, 3 s by default), with an error that matches
 // context.Canceled. Give calls a deadline where that wait matters.
+//
+// A ClusterClient resends a command after a network error up to MaxRedirects times (3), first on
+// the same node, whatever MaxRetries says: go-redis decides that per command, not per client. The
+// toolkit's own non-idempotent writes are marked NoRetry and never resent; mark yours the same way
+// (a Cmder whose NoRetry method answers true) when they run on a Redis Cluster.
 package conn

@@ -180,10 +180,11 @@ func maskValue(key string, v any, allStrings bool, secrets []string) any {
 }
 
 // maskUserinfo replaces a URL's user part, everything between "://" and the last "@", with Masked.
-// The last "@", not the first: a password with a raw "@" would otherwise show its tail.
+// The last "@", not the first: a password with a raw "@" would otherwise show its tail. A leading
+// "@" (a Linux abstract socket's name) has no user part.
 func maskUserinfo(u string) string {
 	at := strings.LastIndexByte(u, '@')
-	if at < 0 {
+	if at <= 0 {
 		return u
 	}
 	start := 0

@@ -2,6 +2,8 @@ package conn
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,7 +14,7 @@ import (
 // secrets used with it are picked so that no piece occurs in conn's fixed text.
 func noPiece(t *testing.T, what string, outs []string, secret string) {
 	t.Helper()
-	all := strings.Join(outs, "\n")
+	all := pointers.ReplaceAllString(strings.Join(outs, "\n"), "0xPTR") // %#v prints heap addresses
 	for _, form := range encodings([]byte(secret)) {
 		for i := 0; i+4 <= len(form); i++ {
 			if g := form[i : i+4]; strings.Contains(all, g) {
@@ -134,5 +136,23 @@ func TestSecretsUserNamesMasked(t *testing.T) {
 			t.Fatalf("ParseConfig(%s) failed: %s", doc, outs[0])
 		}
 		noPiece(t, doc, outs, secret)
+	}
+}
+
+// A Config built by hand with credentials pasted into an address prints none of them.
+func TestSecretsHandBuiltAddrs(t *testing.T) {
+	const secret = "Zx9QkqLmHand"
+	for _, c := range []Config{
+		{Kind: KindSingle, Network: "tcp", Addr: "redis://user:" + secret + "@h:6379"},
+		{Kind: KindCluster, Addrs: []string{"h:1", "u:" + secret + "@h:2"}},
+		{Kind: KindSentinel, Master: "m", Addrs: []string{secret + "@h:26379"}},
+	} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%v %+v %#v %s %q\n", c, c, c, c, c)
+		fmt.Fprintf(&b, "%v\n", &c)
+		j, _ := json.Marshal(c)
+		b.Write(j)
+		slog.New(slog.NewTextHandler(&b, nil)).Info("cfg", "c", c)
+		noPiece(t, c.Addr, []string{b.String()}, secret)
 	}
 }

@@ -293,6 +293,7 @@ func (p *processor) processFile(ctx context.Context, path, name string, off int6
 			return fileErr(name, off, ErrUnreadable, err)
 		}
 	}
+	defer safefile.Bound(ctx, f)()
 	p.res.Files++
 	lr := &lineReader{r: bufio.NewReaderSize(f, readBufferSize), max: p.o.MaxLineBytes}
 	for {

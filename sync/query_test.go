@@ -22,9 +22,16 @@ func TestReadReplicationAndPersistence(t *testing.T) {
 	if err := master.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := ReadReplication(ctx, master)
-	if err != nil {
-		t.Fatal(err)
+	// The master lists the replica as online once the first sync has finished: wait for it.
+	var ms ReplicationState
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if ms, err = ReadReplication(ctx, master); err != nil {
+			t.Fatal(err)
+		}
+		if len(ms.Links) == 1 && ms.Links[0].State == "online" || time.Now().After(deadline) {
+			break
+		}
 	}
 	rs, err := ReadReplication(ctx, replica)
 	if err != nil {

@@ -19,6 +19,9 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 var (
@@ -163,7 +166,19 @@ func ReadFile(ctx context.Context, path string, max int64) ([]byte, error) {
 	return readAll(ctx, f, path, max)
 }
 
+// Bound makes f's reads end when ctx does, for a file the poller can interrupt: one that says it is
+// regular yet blocks on read (/proc/kmsg). A plain file on disk never blocks and ignores it. Call the
+// returned stop once done reading.
+func Bound(ctx context.Context, f *os.File) (stop func()) {
+	if d, ok := ctx.Deadline(); ok {
+		_ = f.SetReadDeadline(d) // os.ErrNoDeadline for a file the poller does not handle
+	}
+	cancel := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
+	return func() { cancel() }
+}
+
 func readAll(ctx context.Context, f *os.File, path string, max int64) ([]byte, error) {
+	defer Bound(ctx, f)()
 	var buf []byte
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() <= max {
 		buf = make([]byte, 0, fi.Size()+1) // +1: EOF is seen without growing
@@ -186,7 +201,7 @@ func readAll(ctx context.Context, f *os.File, path string, max int64) ([]byte, e
 			return buf, nil
 		}
 		if err != nil {
-			return nil, &Error{Path: path, Err: unwrapPath(err)}
+			return nil, &Error{Path: path, Err: noretry.CtxErr(ctx, unwrapPath(err))}
 		}
 	}
 }
