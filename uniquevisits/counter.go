@@ -232,65 +232,8 @@ func (c *Counter) Count(ctx context.Context, day time.Time) (_ int64, err error)
 // apart by its component's config instead, where two spellings of one address count twice. Use it
 // to audit or repair the count after ErrUncounted. It does not write anything; a day without an
 // expected size has no sets and counts 0.
-func (c *Counter) Recount(ctx context.Context, day time.Time) (_ int64, err error) {
-	defer func() { err = noretry.CtxErr(ctx, err) }()
-	d := Day(day)
-	counts, release, err := c.counts(ctx)
-	if err != nil {
-		return 0, err
-	}
-	s, err := counts.Get(ctx, expectedKey(d)).Result()
-	release()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	expected, err := parsePositive(expectedKey(d), s)
-	if err != nil {
-		return 0, err
-	}
-	if expected > maxRecount*int64(c.opt.ShardSize)/2 {
-		return 0, fmt.Errorf("%w: %s is %d: too many set shards to recount", ErrBadCount, expectedKey(d), expected)
-	}
-	n := shard.Shards(int(expected), c.opt.ShardSize)
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = setBase(d) + ":" + strconv.Itoa(i)
-	}
-	if c.client != nil {
-		return sumCards(ctx, c.client, keys)
-	}
-	var total int64
-	seen := map[string]bool{}
-	for i := 0; i < c.opt.Shards; i++ {
-		comp := shard.ShardComponent(c.opt.Component, i)
-		client, release, err := c.reg.Acquire(ctx, comp)
-		if err != nil {
-			return 0, err
-		}
-		id, err := datasetOf(ctx, client)
-		if noretry.IsErrorReply(err) { // the server will not say: fall back on what its config says
-			id, err = configIdentity(c.reg.Config(comp)), nil
-		}
-		if err != nil {
-			release()
-			return 0, fmt.Errorf("uniquevisits: %s: telling its server apart: %w", comp, err)
-		}
-		if id != "" && seen[id] { // "": nothing known, so counted
-			release()
-			continue
-		}
-		seen[id] = true
-		n, err := sumCards(ctx, client, keys)
-		release()
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", comp, err)
-		}
-		total += n
-	}
-	return total, nil
+func (c *Counter) Recount(ctx context.Context, day time.Time) (int64, error) {
+	return c.RecountEach(ctx, day, nil)
 }
 
 // datasetOf names the dataset c reaches by what its server says, so two components on one server
