@@ -8,6 +8,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/conn"
 	"github.com/ria-go/ria/shard/hostset"
 )
 
@@ -115,4 +116,41 @@ func ExampleHosts_Routing() {
 	// 1 1
 	// [1 1 <nil>]
 	// true
+}
+
+// Hosts from a registry: host i is component name:i, read from config:redis:name:i. All asks every
+// host; a host that is down fails only its own commands, with a *HostError naming it.
+func ExampleFromRegistry() {
+	ctx := context.Background()
+	cfgServer := miniredis.NewMiniRedis()
+	cfgServer.Start()
+	defer cfgServer.Close()
+	cfg := redis.NewClient(&redis.Options{Addr: cfgServer.Addr()})
+	defer cfg.Close()
+	reg, _ := conn.New(cfg, nil)
+	defer reg.Close()
+	up := miniredis.NewMiniRedis()
+	up.Start()
+	defer up.Close()
+	up.Set("greeting", "hello")
+	reg.SetConfig(ctx, "app:0", map[string]any{"addr": up.Addr()})
+	cfgServer.Set("config:redis:app:1", `{"addr": "127.0.0.1:1"}`) // nothing listens there
+
+	hs, _ := hostset.FromRegistry(reg, "app", 2, nil)
+	defer hs.Close()
+	got := map[int]*redis.IntCmd{}
+	err := hs.All(ctx, func(host int, p redis.Pipeliner) error {
+		got[host] = p.DBSize(ctx)
+		return nil
+	})
+	fmt.Println("host 0 keys:", got[0].Val())
+	var he *hostset.HostError
+	if errors.As(got[1].Err(), &he) {
+		fmt.Println("host", he.Host, "is down:", he.Addr)
+	}
+	fmt.Println("All failed:", err != nil)
+	// Output:
+	// host 0 keys: 1
+	// host 1 is down: app:1
+	// All failed: true
 }
