@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -122,3 +123,13 @@ type ctxError struct{ err, ctx error }
 
 func (e *ctxError) Error() string   { return e.err.Error() + " (" + e.ctx.Error() + ")" }
 func (e *ctxError) Unwrap() []error { return []error{e.err, e.ctx} }
+
+// IsRedirect reports whether err is a Redis Cluster MOVED or ASK reply: the node did not run the
+// command, because the key's slot is served elsewhere (or is moving there).
+func IsRedirect(err error) bool {
+	if !IsErrorReply(err) {
+		return false
+	}
+	s := err.Error()
+	return strings.HasPrefix(s, "MOVED ") || strings.HasPrefix(s, "ASK ")
+}
