@@ -23,9 +23,29 @@
 // not after a lost reply (a lost reply is an error: the next run reads what the server committed),
 // but a resent EXEC that had reached the server would apply a batch twice; with the guard it fails
 // instead, the WATCH'd connection being gone. The guard also turns a second processor started by
-// mistake with the same prefix into ErrConcurrent instead of double counting. On a Redis Cluster,
-// the progress keys and the callback's keys must share a slot: use a hash-tag prefix such as
-// "{logs}progress:" and the same tag in the callback's keys.
+// mistake with the same prefix into ErrConcurrent instead of double counting.
+//
+// # Redis Cluster
+//
+// Through a *redis.ClusterClient the progress keys and the callback's keys must share a slot, since
+// they share a transaction: use a hash-tag prefix such as "{proc1}progress:" and the same tag in the
+// callback's keys ("{proc1}status:"). Progress keys in two slots (the book's untagged "progress:")
+// are ErrCrossSlot before any I/O, in ProcessLogs and ReadProgress; a callback key in another slot
+// is ErrCrossSlot when EXEC refuses the first batch, nothing of it committed.
+//
+// # Durable mode
+//
+// By default a batch counts once the master has committed it, as in the book; a failover to a
+// replica that had not received it loses the batch and its progress together (the run resumes
+// from the older progress, still exactly once on the new master). Options.Durable.Replicas > 0
+// follows each transaction with WAIT on the same connection (the Tx of WATCH; on a cluster the
+// master of the progress keys' slot) and counts the batch only once that many replicas have it.
+// It costs one WAIT round trip per batch (BatchLines lines), as long as the slowest of those
+// replicas takes. A batch committed but not confirmed within Durable.Timeout stops the run with
+// ErrNotDurable: Result.File and Position are what the master holds, Result.Confirmed the last
+// confirmed progress, and OnCommit was not called for it. What a confirmation does not promise
+// (disk, failovers to other replicas) is in the doc of [github.com/ria-go/ria/internal/durable]:
+// in short, WAIT narrows what a failover can lose; it does not make a batch survive every failover.
 //
 // # Contract for files that change
 //
@@ -57,7 +77,8 @@
 // ctx.Err() (context.DeadlineExceeded or context.Canceled), even when go-redis reported the
 // deadline it enforced on the socket as an i/o timeout. On any error the uncommitted batch is
 // discarded and the saved progress is that of the last commit, except ErrCommandFailed: a command
-// the callback queued failed inside EXEC, and Redis committed the rest, progress included. Files
+// the callback queued failed inside EXEC, and Redis committed the rest, progress included; and
+// ErrNotDurable: the batch was committed on the master, its replicas did not confirm it. Files
 // are read through a 64 KiB buffer and lines are bounded by Options.MaxLineBytes (default 1 MiB),
 // so memory stays bounded whatever the size of a file. A batch is committed after BatchLines lines
 // or once its lines reach Options.MaxBatchBytes (default 8 MiB), whichever comes first, so the

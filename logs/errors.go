@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/option"
 )
 
@@ -11,9 +12,13 @@ import (
 // the value. It matches ErrBadOption, and, for logs.Options, ErrBadInput.
 type OptionError = option.Error
 
+// Durability is Options.Durable: how many replicas must confirm each batch (see the package doc).
+type Durability = durable.Options
+
 var (
-	// ErrBadInput: a nil client or callback, an empty directory name, or an option the rule refuses
-	// (then the error matches ErrBadOption too).
+	// ErrBadInput: a nil client or callback, an empty directory name, an option the rule refuses
+	// (then the error matches ErrBadOption too), a Prefix without a hash tag on a Redis Cluster (with
+	// ErrCrossSlot), or Options.Durable on a client that has no single node per key (a Ring).
 	ErrBadInput = errors.New("logs: bad input")
 
 	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
@@ -48,6 +53,20 @@ var (
 	// ErrCommandFailed: a command the callback queued failed inside EXEC (say, WRONGTYPE). Redis does
 	// not roll a transaction back, so that batch, progress included, was committed.
 	ErrCommandFailed = errors.New("logs: a queued command failed (batch committed)")
+
+	// ErrCrossSlot: on a Redis Cluster, the progress keys, or the callback's keys and the progress
+	// keys, are in more than one hash slot, so they cannot share a transaction. For the progress keys
+	// it is found before any I/O; for the callback's keys, when EXEC refuses the batch that holds
+	// them: nothing of it is committed and the progress is as it was. Put the same hash tag in
+	// Prefix and in the callback's keys ("{proc1}progress:", "{proc1}status:").
+	ErrCrossSlot = errors.New("logs: keys in more than one Redis Cluster hash slot")
+
+	// ErrNotDurable: in durable mode (Options.Durable), a batch was committed on the master but too
+	// few replicas confirmed it in time. The error is a *FileError naming the batch's end, wrapping a
+	// *durable.Error (replicas confirmed, wanted); Result.Confirmed is the last confirmed progress.
+	// The batch may survive a failover or not; either way data and progress move together, so a run
+	// started again on whatever the master then holds stays exactly once.
+	ErrNotDurable = durable.ErrNotDurable
 
 	// ErrConcurrent: the saved progress changed under this processor: another processor with the same
 	// prefix is running. Nothing was committed by the failing batch.

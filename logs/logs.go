@@ -14,15 +14,19 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/internal/option"
 	"github.com/ria-go/ria/internal/safefile"
+	"github.com/ria-go/ria/shard"
 )
 
 // Options configure ProcessLogs.
 type Options struct {
 	// Prefix is prepended to "file" and "position" to name the progress keys, so several processors
-	// (each with its own directory) can share a server.
+	// (each with its own directory) can share a server. On a Redis Cluster it must hold a hash tag,
+	// such as "{proc1}progress:", and the callback's keys the same tag ("{proc1}status:"): the
+	// progress and the callback's writes share one transaction, so one slot (else ErrCrossSlot).
 	// default: "progress:" (the book's progress:file and progress:position)
 	Prefix string
 
@@ -55,9 +59,17 @@ type Options struct {
 	HoldPartial bool
 
 	// OnCommit, when set, is called after each committed transaction with the running totals and the
-	// saved progress, from the goroutine that called ProcessLogs.
+	// saved progress, from the goroutine that called ProcessLogs. In durable mode it is called only
+	// once the replicas confirmed the transaction: never for the batch that ends in ErrNotDurable.
 	// default: nil
 	OnCommit func(Result)
+
+	// Durable, with Replicas > 0, confirms each batch's transaction with WAIT on its own connection
+	// (on a Redis Cluster, on the master of the progress keys' slot) before counting it; a batch
+	// committed but not confirmed within Timeout stops the run with ErrNotDurable. Its errors name
+	// the fields "Durable.Replicas" and "Durable.Timeout".
+	// default: off (Replicas 0 or -1), the book's behaviour; Timeout 1 second, -1: until ctx ends
+	Durable Durability
 }
 
 const (
@@ -79,6 +91,7 @@ func (o *Options) init() error {
 		option.Fill(optionsOf, "BatchLines", &o.BatchLines, defaultBatchLines, true),
 		option.Fill(optionsOf, "MaxLineBytes", &o.MaxLineBytes, defaultMaxLineBytes, false),
 		option.Fill(optionsOf, "MaxBatchBytes", &o.MaxBatchBytes, defaultMaxBatchBytes, false),
+		o.Durable.Fill(optionsOf, "Durable."),
 	)
 }
 
@@ -103,6 +116,12 @@ type Result struct {
 	Commits  int   // transactions committed
 	File     string
 	Position int64 // saved progress: File and the byte offset after its last committed line
+
+	// Confirmed is the progress of this call's last acknowledged commit: in durable mode, the last
+	// one the replicas confirmed; otherwise every commit (the master's acknowledgement, as in the
+	// book). Saved is false while no commit of this call was acknowledged. After ErrNotDurable it is
+	// behind File and Position: the lines between are on the master, perhaps not on its replicas.
+	Confirmed Progress
 }
 
 // Progress is the saved progress of a processor.
@@ -112,7 +131,8 @@ type Progress struct {
 	Position int64
 }
 
-// ReadProgress returns the progress saved under prefix ("" means the default "progress:").
+// ReadProgress returns the progress saved under prefix ("" means the default "progress:"). On a
+// *redis.ClusterClient a prefix whose keys are in two slots is ErrCrossSlot, before any I/O.
 func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progress, err error) {
 	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if c == nil {
@@ -121,11 +141,27 @@ func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progre
 	if prefix == "" {
 		prefix = defaultPrefix
 	}
+	if err := checkSlot(c, prefix); err != nil {
+		return Progress{}, err
+	}
 	vals, err := c.MGet(ctx, fileKey(prefix), positionKey(prefix)).Result()
 	if err != nil {
 		return Progress{}, fmt.Errorf("logs: reading progress: %w", err)
 	}
 	return parseProgress(vals)
+}
+
+// checkSlot refuses, on a Redis Cluster, progress keys in two slots: WATCH and MULTI/EXEC need one.
+func checkSlot(c redis.Cmdable, prefix string) error {
+	if _, ok := c.(*redis.ClusterClient); !ok {
+		return nil
+	}
+	fk, pk := fileKey(prefix), positionKey(prefix)
+	if fs, ps := shard.Slot(fk), shard.Slot(pk); fs != ps {
+		return fmt.Errorf("%w: %w: progress keys %q (slot %d) and %q (slot %d): give Prefix a hash tag, such as \"{logs}progress:\"",
+			ErrCrossSlot, ErrBadInput, fk, fs, pk, ps)
+	}
+	return nil
 }
 
 func parseProgress(vals []any) (Progress, error) {
@@ -163,6 +199,8 @@ func parseProgress(vals []any) (Progress, error) {
 // applies only if the progress is still the one this call saved last: a transaction resent by the
 // client, or a second processor with the same prefix, cannot apply a batch twice. Options are
 // checked before any I/O: a value the option rule refuses (see ErrBadOption) is an *OptionError.
+// In durable mode (Options.Durable) each transaction is followed by WAIT on its connection, and a
+// batch committed but not confirmed stops the run with ErrNotDurable.
 func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (_ Result, err error) {
 	// A deadline go-redis enforced on the socket reads "i/o timeout": make it say ctx's error too.
 	defer func() { err = noretry.CtxErr(ctx, err) }()
@@ -180,6 +218,18 @@ func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callb
 	}
 	if err := o.init(); err != nil {
 		return Result{}, err
+	}
+
+	if err := checkSlot(c, o.Prefix); err != nil {
+		return Result{}, err
+	}
+	if o.Durable.On() {
+		// A Ring has no one connection that carries a write and its WAIT: refuse before any batch.
+		if _, err := durable.Node(ctx, c, fileKey(o.Prefix)); errors.Is(err, durable.ErrNoNode) {
+			return Result{}, fmt.Errorf("%w: Durable: %w", ErrBadInput, err)
+		} else if err != nil {
+			return Result{}, fmt.Errorf("logs: finding the progress keys' node: %w", err)
+		}
 	}
 
 	saved, err := ReadProgress(ctx, c, o.Prefix)
@@ -307,7 +357,7 @@ func (p *processor) processFile(ctx context.Context, path, name string, off int6
 // batch reads up to BatchLines lines (fewer once MaxBatchBytes is reached), queues the callback's
 // writes and commits them with the progress. It reports eof when the file has no more lines to give.
 func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off *int64, holdPartial bool) (eof bool, err error) {
-	err = p.c.Watch(ctx, func(tx *redis.Tx) error {
+	fn := func(tx *redis.Tx) error {
 		vals, err := tx.MGet(ctx, p.fk, p.pk).Result()
 		if err != nil {
 			return fmt.Errorf("logs: reading progress: %w", err)
@@ -353,11 +403,18 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 			return nil // nothing new: no empty transaction
 		}
 		mset := pipe.MSet(ctx, p.fk, name, p.pk, strconv.FormatInt(pos, 10))
-		_, err = pipe.Exec(ctx)
+		var w *durable.Waiter
+		if p.o.Durable.On() {
+			w = p.o.Durable.Begin()
+		}
+		cmds, err := pipe.Exec(ctx)
 		if errors.Is(err, redis.TxFailedErr) {
 			return fmt.Errorf("%w: WATCH on %s, %s fired", ErrConcurrent, p.fk, p.pk)
 		}
 		if mset.Err() != nil {
+			if crossSlot(cmds, mset) {
+				return fileErr(name, *off, ErrCrossSlot, err)
+			}
 			// Not committed (EXECABORT), or unknown (connection lost): the saved progress tells.
 			return fmt.Errorf("logs: commit of %s up to byte %d: %w", name, pos, err)
 		}
@@ -367,15 +424,47 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 		p.res.File, p.res.Position = name, pos
 		p.saved = next
 		*off = pos
-		if p.o.OnCommit != nil {
-			p.o.OnCommit(p.res)
-		}
+		var failed, unconfirmed error
 		if err != nil {
-			return fileErr(name, pos, ErrCommandFailed, err)
+			failed = fileErr(name, pos, ErrCommandFailed, err)
 		}
-		return nil
-	}, p.fk, p.pk)
+		if w != nil {
+			// The Tx is the transaction's own connection: its WAIT covers the batch.
+			if err := w.Confirm(ctx, tx, w.Queue(ctx, tx)); err != nil {
+				unconfirmed = &FileError{File: name, Offset: pos, Err: fmt.Errorf("logs: batch committed on the master: %w", err)}
+			}
+		}
+		if unconfirmed == nil {
+			p.res.Confirmed = next
+			if p.o.OnCommit != nil {
+				p.o.OnCommit(p.res)
+			}
+		}
+		return errors.Join(failed, unconfirmed)
+	}
+	if p.o.Durable.On() {
+		// The slot's master itself, so the WAIT goes where the transaction went. OnNode follows a
+		// MOVED reply to WATCH only (fn's own errors are wrapped): no batch is read twice.
+		err = durable.OnNode(ctx, p.c, p.fk, func(node *redis.Client) error { return node.Watch(ctx, fn, p.fk, p.pk) })
+	} else {
+		err = p.c.Watch(ctx, fn, p.fk, p.pk)
+	}
 	return eof, err
+}
+
+// crossSlot reports whether a refused transaction was refused for keys in another slot than the
+// progress keys: a queued command got CROSSSLOT, or one was redirected while the progress update
+// was queued (its error is EXEC's abort: the progress keys' slot is served here, the other is not).
+// A slot that moves under the run redirects the progress update too, and is not reported here.
+func crossSlot(cmds []redis.Cmder, mset redis.Cmder) bool {
+	progressHere := redis.IsExecAbortError(mset.Err())
+	for _, cmd := range cmds {
+		err := cmd.Err()
+		if errors.Is(err, redis.ErrCrossSlot) || progressHere && cmd != mset && noretry.IsRedirect(err) {
+			return true
+		}
+	}
+	return false
 }
 
 // lineReader reads lines of at most max bytes through a fixed-size buffer.

@@ -115,6 +115,7 @@ func TestProcessAll(t *testing.T) {
 	checkRecords(t, c, want(files, "a.log", "b.log", "c.log"))
 	wantRes := Result{Files: 3, Lines: 6, Bytes: int64(len(files["a.log"]) + len(files["c.log"])),
 		Commits: 2 + 1 + 2, File: "c.log", Position: int64(len(files["c.log"]))}
+	wantRes.Confirmed = Progress{Saved: true, File: wantRes.File, Position: wantRes.Position} // the master's acknowledgement
 	if res != wantRes {
 		t.Fatalf("result %+v; want %+v", res, wantRes)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // The option rule: 0 is the default, -1 is off where the field has an off, any other negative value
@@ -27,6 +28,15 @@ func TestOptionRule(t *testing.T) {
 		{name: "MaxLineBytes -2", opt: Options{MaxLineBytes: -2}, field: "MaxLineBytes"},
 		{name: "MaxBatchBytes -1 cannot be off", opt: Options{MaxBatchBytes: -1}, field: "MaxBatchBytes"},
 		{name: "MaxBatchBytes -2", opt: Options{MaxBatchBytes: -2}, field: "MaxBatchBytes"},
+		{name: "Durable off by default, Timeout 1 s", check: func(o Options) bool {
+			return !o.Durable.On() && o.Durable.Timeout == time.Second
+		}},
+		{name: "Durable.Replicas -1 is off", opt: Options{Durable: Durability{Replicas: -1}}, check: func(o Options) bool { return !o.Durable.On() }},
+		{name: "Durable.Replicas 2, Timeout -1 until ctx ends", opt: Options{Durable: Durability{Replicas: 2, Timeout: -1}}, check: func(o Options) bool {
+			return o.Durable.On() && o.Durable.Replicas == 2 && o.Durable.Timeout == -1
+		}},
+		{name: "Durable.Replicas -2", opt: Options{Durable: Durability{Replicas: -2}}, field: "Durable.Replicas"},
+		{name: "Durable.Timeout -2ns", opt: Options{Durable: Durability{Replicas: 1, Timeout: -2}}, field: "Durable.Timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.opt
@@ -84,6 +94,8 @@ func TestOptionRuleRandomNegatives(t *testing.T) {
 		{"BatchLines", func(o *Options, v int) { o.BatchLines = v }, true},
 		{"MaxLineBytes", func(o *Options, v int) { o.MaxLineBytes = v }, false},
 		{"MaxBatchBytes", func(o *Options, v int) { o.MaxBatchBytes = v }, false},
+		{"Durable.Replicas", func(o *Options, v int) { o.Durable.Replicas = v }, true},
+		{"Durable.Timeout", func(o *Options, v int) { o.Durable.Timeout = time.Duration(v) }, true},
 	}
 	for i := 0; i < 2000; i++ {
 		f := fields[r.IntN(len(fields))]

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -209,14 +208,25 @@ func TestRealServer(t *testing.T) {
 
 func BenchmarkProcessLogs(b *testing.B) {
 	for _, batch := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkProcessLogs(b, batch) })
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkProcessLogs(b, batch, 0) })
 	}
 }
 
-// benchmarkProcessLogs measures lines per second through a one-command callback on a real server.
-func benchmarkProcessLogs(b *testing.B, batch int) {
-	srv := redistest.RunT(b, nil)
-	c := srv.Client(b)
+// BenchmarkProcessLogsDurable is the durable mode's price: one WAIT for a replica per batch.
+func BenchmarkProcessLogsDurable(b *testing.B) {
+	for _, batch := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkProcessLogs(b, batch, 1) })
+	}
+}
+
+// benchmarkProcessLogs measures lines per second through a one-command callback on a real master
+// with one replica, batches confirmed by replicas replicas (0: the default mode).
+func benchmarkProcessLogs(b *testing.B, batch, replicas int) {
+	r := redistest.RunReplicatedT(b, nil)
+	if err := redistest.WaitLinkUp(context.Background(), r.Replica); err != nil {
+		b.Fatal(err)
+	}
+	c := r.Master.Client(b)
 	ctx := context.Background()
 	dir := b.TempDir()
 	const lines = 20_000
@@ -225,53 +235,20 @@ func benchmarkProcessLogs(b *testing.B, batch int) {
 		pipe.Incr(ctx, "count")
 		return nil
 	}
+	opt := &Options{BatchLines: batch, Durable: Durability{Replicas: replicas}}
 	total := 0
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
 		c.Del(ctx, "progress:file", "progress:position")
 		b.StartTimer()
-		res, err := ProcessLogs(ctx, c, dir, incr, &Options{BatchLines: batch})
+		res, err := ProcessLogs(ctx, c, dir, incr, opt)
 		if err != nil || res.Lines != int64(len(ids)) {
 			b.Fatalf("got %+v, %v", res, err)
 		}
 		total += int(res.Lines)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "lines/s")
-}
-
-// TestCluster backs the package doc's claim: on a Redis Cluster, with the progress keys and the
-// callback's keys under one hash tag, ProcessLogs works unchanged through a ClusterClient.
-func TestCluster(t *testing.T) {
-	cl := redistest.RunClusterT(t, &redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: -1})
-	c := cl.Client(t)
-	ctx := context.Background()
-	dir := t.TempDir()
-	files := map[string]string{"a": "1\n2\n3\n", "b": "4\n5\n"}
-	writeFiles(t, dir, files)
-	tagged := func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
-		pipe.RPush(ctx, "{logs}lines", fmt.Sprintf("%s:%d:%s", l.File, l.Offset, l.Text))
-		return nil
-	}
-	res, err := ProcessLogs(ctx, c, dir, tagged, &Options{Prefix: "{logs}progress:", BatchLines: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.LRange(ctx, "{logs}lines", 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w := want(files, "a", "b"); !slices.Equal(got, w) || res.Lines != int64(len(w)) {
-		t.Fatalf("got %q (%+v); want %q", got, res, w)
-	}
-	if p := progress(t, c, "{logs}progress:"); p != (Progress{true, "b", 4}) {
-		t.Fatalf("progress %+v", p)
-	}
-	// Without a shared slot the guard's WATCH is refused: an error, not a silent half-commit.
-	_, err = ProcessLogs(ctx, c, dir, tagged, nil)
-	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") && !strings.Contains(err.Error(), "same slot") {
-		t.Fatalf("untagged progress keys on a cluster: err %v; want a cross-slot error", err)
-	}
 }
 
 // TestThroughRegistry calls ProcessLogs the way the examples do: its client injected by component.

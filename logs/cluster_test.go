@@ -1,0 +1,253 @@
+package logs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/durable"
+	"github.com/ria-go/ria/redistest"
+	"github.com/ria-go/ria/shard"
+)
+
+// recordUnder is record with its keys under tag: "<tag>lines" (LIST of "file:offset:text") and
+// "<tag>count" (STRING, one INCR a line), so a line counted twice shows in either.
+func recordUnder(tag string) Callback {
+	return func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
+		pipe.RPush(ctx, tag+"lines", fmt.Sprintf("%s:%d:%s", l.File, l.Offset, l.Text))
+		pipe.Incr(ctx, tag+"count")
+		return nil
+	}
+}
+
+// checkOnce fails unless tag's records are exactly w, each counted once.
+func checkOnce(t *testing.T, c redis.Cmdable, tag string, w []string) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := c.LRange(ctx, tag+"lines", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Get(ctx, tag+"count").Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, w) || n != len(w) {
+		t.Fatalf("%s: count %d, records\n got %q\nwant %q", tag, n, got, w)
+	}
+}
+
+// TestCluster runs the package's API on a Redis Cluster of 3 masters with a replica each, through
+// a ClusterClient: hash-tagged progress and callback keys, resuming after ctx ends, the options
+// that touch Redis, cross-slot keys refused before anything is committed, and the durable mode on
+// the master of the progress keys' slot.
+func TestCluster(t *testing.T) {
+	cl := redistest.RunClusterT(t, nil)
+	c := cl.Client(t)
+	ctx := context.Background()
+
+	t.Run("hash tag, resumed after ctx ends", func(t *testing.T) {
+		const tag = "{proc1}"
+		dir := t.TempDir()
+		files := map[string]string{"a": "1\n2\n3\n", "b": "", "c": "4\r\n5\n6\n7\n", "d": "8\n9\npart"}
+		writeFiles(t, dir, files)
+		opt := &Options{Prefix: tag + "progress:", BatchLines: 2, MaxBatchBytes: 1 << 10, HoldPartial: true}
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var seen []Result
+		opt.OnCommit = func(r Result) {
+			if seen = append(seen, r); len(seen) == 3 {
+				cancel()
+			}
+		}
+		res, err := ProcessLogs(cctx, c, dir, recordUnder(tag), opt)
+		if !errors.Is(err, context.Canceled) || res.Commits != 3 || len(seen) != 3 || seen[2] != res {
+			t.Fatalf("cancelled after the 3rd commit: %+v, %v (OnCommit saw %d)", res, err, len(seen))
+		}
+		if p := progress(t, c, opt.Prefix); p != (Progress{true, res.File, res.Position}) || res.Confirmed != p {
+			t.Fatalf("ReadProgress on the cluster %+v; Result %+v", p, res)
+		}
+
+		opt.OnCommit = nil
+		res, err = ProcessLogs(ctx, c, dir, recordUnder(tag), opt)
+		if err != nil || res.File != "d" || res.Position != 4 {
+			t.Fatalf("resumed: %+v, %v; want it held before d's partial line", res, err)
+		}
+		checkOnce(t, c, tag, want(files, "a", "b", "c", "d")[:9])
+
+		// The held line, once finished, and a file named after a missing saved one (SkipMissing).
+		appendFile(t, filepath.Join(dir, "d"), "\n")
+		files["d"] += "\n"
+		if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), opt); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, "d")); err != nil {
+			t.Fatal(err)
+		}
+		files["e"] = "10\n"
+		writeFiles(t, dir, map[string]string{"e": files["e"]})
+		if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), opt); !errors.Is(err, ErrFileMissing) {
+			t.Fatalf("saved file gone: %v, want ErrFileMissing", err)
+		}
+		opt.SkipMissing = true
+		if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), opt); err != nil {
+			t.Fatal(err)
+		}
+		checkOnce(t, c, tag, want(files, "a", "b", "c", "d", "e"))
+
+		// Another writer of the progress between two batches: ErrConcurrent, nothing applied twice.
+		files["f"] = "11\n12\n13\n"
+		writeFiles(t, dir, map[string]string{"f": files["f"]})
+		opt.OnCommit = func(Result) { c.Set(ctx, opt.Prefix+"position", "0", 0) }
+		if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), opt); !errors.Is(err, ErrConcurrent) {
+			t.Fatalf("progress changed under the run: %v, want ErrConcurrent", err)
+		}
+		checkOnce(t, c, tag, append(want(files, "a", "b", "c", "d", "e"), want(files, "f")[:2]...))
+	})
+
+	t.Run("progress keys in two slots", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{"a": "1\n"})
+		for _, prefix := range []string{"", "proc:", "{}progress:"} {
+			_, err := ProcessLogs(ctx, c, dir, recordUnder("{untagged}"), &Options{Prefix: prefix})
+			if !errors.Is(err, ErrCrossSlot) || !errors.Is(err, ErrBadInput) {
+				t.Fatalf("Prefix %q: %v, want ErrCrossSlot and ErrBadInput", prefix, err)
+			}
+			if _, err := ReadProgress(ctx, c, prefix); !errors.Is(err, ErrCrossSlot) {
+				t.Fatalf("ReadProgress %q: %v, want ErrCrossSlot", prefix, err)
+			}
+		}
+		if n, err := c.Exists(ctx, "{untagged}lines").Result(); err != nil || n != 0 {
+			t.Fatalf("callback keys written: %d, %v", n, err)
+		}
+	})
+
+	t.Run("callback keys in other slots", func(t *testing.T) {
+		const tag = "{proc2}"
+		prefix := tag + "progress:"
+		owner, other := keysBeside(t, c, prefix+"file")
+		dir := t.TempDir()
+		files := map[string]string{"a": "1\n2\n", "b": "3\n4\n5\n"}
+		writeFiles(t, dir, map[string]string{"a": files["a"]})
+		if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), &Options{Prefix: prefix}); err != nil {
+			t.Fatal(err)
+		}
+		writeFiles(t, dir, map[string]string{"b": files["b"]})
+		for _, key := range []string{owner, other} {
+			stray := func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
+				pipe.Incr(ctx, tag+"count")
+				pipe.RPush(ctx, key, l.Text)
+				return nil
+			}
+			res, err := ProcessLogs(ctx, c, dir, stray, &Options{Prefix: prefix, BatchLines: 2})
+			var fe *FileError
+			if !errors.Is(err, ErrCrossSlot) || !errors.As(err, &fe) || fe.File != "b" || fe.Offset != 0 || res.Commits != 0 {
+				t.Fatalf("callback key %q: %+v, %v; want ErrCrossSlot at b's start, nothing committed", key, res, err)
+			}
+			if p := progress(t, c, prefix); p != (Progress{true, "a", 4}) {
+				t.Fatalf("callback key %q: progress %+v moved", key, p)
+			}
+			if n, err := c.Exists(ctx, key).Result(); err != nil || n != 0 {
+				t.Fatalf("callback key %q written: %d, %v", key, n, err)
+			}
+		}
+		if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), &Options{Prefix: prefix}); err != nil {
+			t.Fatal(err)
+		}
+		checkOnce(t, c, tag, want(files, "a", "b"))
+	})
+
+	t.Run("durable on the slot's master", func(t *testing.T) {
+		const tag = "{proc3}"
+		prefix := tag + "progress:"
+		dir := t.TempDir()
+		files := map[string]string{"a": "1\n2\n3\n", "b": "4\n5\n6\n"}
+		writeFiles(t, dir, map[string]string{"a": files["a"]})
+		opt := &Options{Prefix: prefix, BatchLines: 2, Durable: Durability{Replicas: 1, Timeout: 5 * time.Second}}
+		res, err := ProcessLogs(ctx, c, dir, recordUnder(tag), opt)
+		if err != nil || res.Confirmed != (Progress{true, "a", 6}) {
+			t.Fatalf("durable: %+v, %v", res, err)
+		}
+
+		// Only the slot master's replica stops: a WAIT sent to any other master would confirm.
+		replica := replicaOf(t, cl, prefix+"file")
+		writeFiles(t, dir, map[string]string{"b": files["b"]})
+		if err := replica.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		defer replica.Resume()
+		opt.Durable.Timeout = 200 * time.Millisecond
+		res, err = ProcessLogs(ctx, c, dir, recordUnder(tag), opt)
+		var de *durable.Error
+		if !errors.Is(err, ErrNotDurable) || !errors.As(err, &de) || de.Replicas != 0 || res.Commits != 1 ||
+			res.Position != 4 || res.Confirmed.Saved {
+			t.Fatalf("slot master's replica paused: %+v, %v; want ErrNotDurable after one commit", res, err)
+		}
+		if err := replica.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		opt.Durable.Timeout = 5 * time.Second
+		res, err = ProcessLogs(ctx, c, dir, recordUnder(tag), opt)
+		if err != nil || res.Confirmed != (Progress{true, "b", 6}) {
+			t.Fatalf("resumed: %+v, %v", res, err)
+		}
+		checkOnce(t, c, tag, want(files, "a", "b"))
+	})
+}
+
+// keysBeside returns two keys in slots other than key's: one served by key's master, one by another.
+func keysBeside(t *testing.T, c *redis.ClusterClient, key string) (sameNode, otherNode string) {
+	t.Helper()
+	slots, err := c.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := func(k string) string {
+		s := shard.Slot(k)
+		for _, r := range slots {
+			if r.Start <= s && s <= r.End {
+				return r.Nodes[0].Addr
+			}
+		}
+		t.Fatalf("no node serves slot %d", s)
+		return ""
+	}
+	owner := master(key)
+	for i := 0; sameNode == "" || otherNode == ""; i++ {
+		k := fmt.Sprintf("stray:%d", i)
+		switch {
+		case shard.Slot(k) == shard.Slot(key):
+		case master(k) == owner:
+			sameNode = cmp.Or(sameNode, k)
+		default:
+			otherNode = cmp.Or(otherNode, k)
+		}
+	}
+	return sameNode, otherNode
+}
+
+// replicaOf returns the replica of key's master: redistest lists the masters first, then replica i
+// of master i (one replica each, no failover in these tests).
+func replicaOf(t *testing.T, cl *redistest.Cluster, key string) *redistest.Server {
+	t.Helper()
+	owner, err := cl.NodeForKey(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters := len(cl.Nodes) / 2
+	for i, n := range cl.Nodes[:masters] {
+		if n == owner {
+			return cl.Nodes[masters+i]
+		}
+	}
+	t.Fatalf("%s is not one of the first masters", owner.Addr())
+	return nil
+}
