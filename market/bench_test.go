@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/market"
 	"github.com/ria-go/ria/redistest"
@@ -15,7 +18,23 @@ import (
 // contend only through market: (which every WATCH purchase watches). Goroutines: parallelism × GOMAXPROCS.
 func benchmarkMarket(b *testing.B, m market.Market, parallelism int) {
 	srv := redistest.RunT(b, nil)
-	c := realClient(b, srv, 4*parallelism+4)
+	benchmarkMarketOn(b, realClient(b, srv, 4*parallelism+4), m, parallelism)
+}
+
+// benchmarkDurable is benchmarkMarket on a master with one replica, each write confirmed by it.
+func benchmarkDurable(b *testing.B, script bool, parallelism int) {
+	r := redistest.RunReplicatedT(b, nil)
+	opt := &market.Options{Durable: market.Durability{Replicas: 1, Timeout: 5 * time.Second}}
+	var m market.Market = newWatch(opt)
+	if script {
+		s, err := market.NewScript(opt)
+		must(b, err)
+		m = s
+	}
+	benchmarkMarketOn(b, realClient(b, r.Master, 4*parallelism+4), m, parallelism)
+}
+
+func benchmarkMarketOn(b *testing.B, c *redis.Client, m market.Market, parallelism int) {
 	ctx := context.Background()
 	var pairs, retries atomic.Int64
 	b.SetParallelism(parallelism)
@@ -49,3 +68,8 @@ func BenchmarkWatch8(b *testing.B)   { benchmarkMarket(b, newWatch(nil), 8) }
 func BenchmarkScript8(b *testing.B)  { benchmarkMarket(b, market.Script{}, 8) }
 func BenchmarkWatch32(b *testing.B)  { benchmarkMarket(b, newWatch(nil), 32) }
 func BenchmarkScript32(b *testing.B) { benchmarkMarket(b, market.Script{}, 32) }
+
+func BenchmarkWatchDurable1(b *testing.B)  { benchmarkDurable(b, false, 1) }
+func BenchmarkScriptDurable1(b *testing.B) { benchmarkDurable(b, true, 1) }
+func BenchmarkWatchDurable8(b *testing.B)  { benchmarkDurable(b, false, 8) }
+func BenchmarkScriptDurable8(b *testing.B) { benchmarkDurable(b, true, 8) }

@@ -7,6 +7,9 @@
 //	inventory:<id>  SET   item ids
 //	market:         ZSET  "<item>.<seller>" scored by price
 //
+// With Options.HashTag t (opt-in), every key starts with "{t}": "{t}users:<id>", "{t}inventory:<id>",
+// "{t}market:". The book's Python code does not read those keys. See Clients for why one would.
+//
 // # Two implementations, one interface
 //
 // Watch (ListItem, PurchaseItem) is the book's list_item and purchase_item: WATCH, read through the
@@ -21,12 +24,14 @@
 //
 // # Outcomes
 //
-// Every outcome is a sentinel error (see errors.go). All of them except ErrUnknownOutcome mean that
-// nothing was written. Input is checked before any I/O: ids must be non-empty and free of "."
+// Every outcome is a sentinel error (see errors.go). All of them except ErrUnknownOutcome and
+// ErrNotDurable mean that nothing was written. Input is checked before any I/O: ids must be non-empty and free of "."
 // (ErrInvalidID), prices between 1 and MaxPrice (ErrInvalidPrice). Money is an int64; a funds field
 // that HINCRBY would refuse is ErrBadFunds. When the commit request (EXEC, or EVALSHA) was sent and
 // its reply lost, the operation may or may not have happened: ErrUnknownOutcome, never a success
-// and never a silent retry.
+// and never a silent retry. In the durable mode a write that ran on the master but was not confirmed
+// by enough replicas returns its Listing or Purchase filled in as on success, and an error matching
+// ErrNotDurable (not ErrUnknownOutcome: it ran).
 //
 // Once ctx has ended, the error matches ctx.Err() (context.DeadlineExceeded or context.Canceled) as
 // well as the outcome's sentinel, whether go-redis noticed the end itself or as a socket deadline
@@ -36,7 +41,7 @@
 //
 // Options follow go-redis's rule, as in every package of the module: 0 means the default, -1 means
 // off (no deadline of the option's own: attempts go on until ctx ends), and any other negative value
-// makes NewWatch return an *OptionError naming the field (matching ErrBadOption).
+// makes NewWatch or NewScript return an *OptionError naming the field (matching ErrBadOption).
 //
 // # Clients
 //
@@ -44,13 +49,28 @@
 // (MaxRetries 3), but never a lost EXEC reply, and Script marks its EVALSHA not to be resent
 // (go-redis's per-command NoRetry), so a lost reply is ErrUnknownOutcome rather than a second run
 // that finds the item sold and reports ErrNotListed for a purchase that happened. Both variants
-// run on a single server, or a Sentinel-managed master.
+// run on a single server, a Sentinel-managed master, and (with a hash tag) Redis Cluster or a Ring.
 //
 // On Redis Cluster the keys must share a hash slot, for MULTI/EXEC as for a script, and the book's
-// keys do not; with a *redis.ClusterClient or *redis.Ring the functions return ErrCrossSlot before
-// any I/O. Put the market component on its own server (its config in config:redis:market can name
-// any single server). Hash-tagging every key ({market}) would work but changes the book's layout,
-// and puts the whole market in one slot, that is on one node, anyway.
+// keys do not: with a *redis.ClusterClient or *redis.Ring and the book's layout, every write returns
+// ErrCrossSlot before any I/O. Either put the market component on its own server (its config in
+// config:redis:market can name any single server), or set Options.HashTag and use NewWatch or
+// NewScript (and their Cheapest and User): then every key is in the tag's slot, WATCH and EVALSHA
+// go to that slot's master, and a Ring sends them all to one shard. The cost: the whole market is
+// one slot, so on one master. It does not scale across masters (more masters do not make it faster
+// or larger); moving the slot (CLUSTER SETSLOT, or resharding) moves the whole market.
+//
+// # Durable mode
+//
+// With Options.Durable.Replicas n, a write is acknowledged only once n replicas have it: after EXEC
+// (on the Tx's connection) or with the EVALSHA (in one pipeline on one connection) goes a WAIT, on
+// the master of the keys' slot for a cluster (a Ring cannot: ErrNoNode). It costs a WAIT per write,
+// waiting for the slowest of the n replicas, up to Durable.Timeout (1 s); a script the server lacks
+// (NOSCRIPT) costs one more. A refusal wrote nothing: it is its own error, never ErrNotDurable (for
+// Script its WAIT was sent all the same, in the pipeline). What a confirmed write still does not
+// promise is in the package doc of [github.com/ria-go/ria/internal/durable]: it is in the replicas'
+// memory, not on disk, and a failover may still promote a replica without it. Off by default: no
+// WAIT is sent.
 //
 // # Fixed from the book
 //

@@ -3,6 +3,7 @@ package market
 import (
 	"errors"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/option"
 )
 
@@ -51,10 +52,22 @@ var (
 	// may not have happened. It wraps the cause. Never retried blindly: check the data.
 	ErrUnknownOutcome = errors.New("market: outcome unknown")
 
-	// ErrCrossSlot: the client is a Redis Cluster or Ring client. The book's keys (market:,
-	// users:<id>, inventory:<id>) do not share a hash slot, so neither MULTI/EXEC nor a script can
-	// span them there. Point the market component at one server (or a Sentinel-managed master).
+	// ErrCrossSlot: the client is a Redis Cluster or Ring client and the layout is the book's. Its
+	// keys (market:, users:<id>, inventory:<id>) do not share a hash slot, so neither MULTI/EXEC nor
+	// a script can span them there. Set Options.HashTag, or point the market component at one
+	// server (or a Sentinel-managed master).
 	ErrCrossSlot = errors.New("market: the market's keys span cluster slots or ring shards")
+
+	// ErrNotDurable: in the durable mode (Options.Durable), the write was applied on the master
+	// but fewer than Durable.Replicas replicas confirmed it in time (or the connection broke while
+	// waiting). The result is filled in as on success; the write may survive a failover or not.
+	// The error is a *durable.Error giving the counts. Never ErrUnknownOutcome: the write ran.
+	ErrNotDurable = durable.ErrNotDurable
+
+	// ErrNoNode: the durable mode needs a client whose write and WAIT can share a connection: a
+	// *redis.Client (single server, Sentinel) or *redis.ClusterClient, not a *redis.Ring.
+	// Returned before any I/O; nothing was written.
+	ErrNoNode = durable.ErrNoNode
 
 	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
 	// every package of the module (go-redis's): 0 means the default, -1 means off where the field's
@@ -63,6 +76,6 @@ var (
 	ErrBadOption = option.ErrBadOption
 )
 
-// OptionError is the error NewWatch returns for a refused Options field: it names the Options type,
+// OptionError is the error NewWatch and NewScript return for a refused Options field: it names the Options type,
 // the field and the value, and matches ErrBadOption.
 type OptionError = option.Error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -13,17 +14,20 @@ import (
 )
 
 // exampleClient returns a client of a fresh miniredis holding the book's Frank (17) and Bill (27).
-func exampleClient() (*redis.Client, func()) {
+func exampleClient() (*redis.Client, func()) { return exampleClientKeys("") }
+
+// exampleClientKeys is exampleClient with every key starting with prefix.
+func exampleClientKeys(prefix string) (*redis.Client, func()) {
 	m := miniredis.NewMiniRedis()
 	if err := m.Start(); err != nil {
 		panic(err)
 	}
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 	ctx := context.Background()
-	c.HSet(ctx, "users:17", "name", "Frank", "funds", 43)
-	c.SAdd(ctx, "inventory:17", "ItemL", "ItemM", "ItemN")
-	c.HSet(ctx, "users:27", "name", "Bill", "funds", 125)
-	c.SAdd(ctx, "inventory:27", "ItemO", "ItemP", "ItemQ")
+	c.HSet(ctx, prefix+"users:17", "name", "Frank", "funds", 43)
+	c.SAdd(ctx, prefix+"inventory:17", "ItemL", "ItemM", "ItemN")
+	c.HSet(ctx, prefix+"users:27", "name", "Bill", "funds", 125)
+	c.SAdd(ctx, prefix+"inventory:27", "ItemO", "ItemP", "ItemQ")
 	return c, func() { c.Close(); m.Close() }
 }
 
@@ -212,4 +216,55 @@ func ExampleWatch_PurchaseItem_deadline() {
 	// retries: 2
 	// true true
 	// still listed: 97
+}
+
+// The layout for Redis Cluster: with a hash tag every key starts with "{market}", so all of them are
+// in one slot and MULTI/EXEC and the scripts work on a *redis.ClusterClient. (miniredis stands in
+// for the cluster here.) The book's layout on a cluster client is refused before any I/O.
+func ExampleNewScript_hashTag() {
+	c, done := exampleClientKeys("{market}")
+	defer done()
+	ctx := context.Background()
+
+	opt := &market.Options{HashTag: "market"}
+	s, err := market.NewScript(opt)
+	if err != nil {
+		panic(err)
+	}
+	w, err := market.NewWatch(opt)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := s.ListItem(ctx, c, "ItemM", "17", 97); err != nil {
+		panic(err)
+	}
+	if _, err := w.PurchaseItem(ctx, c, "27", "ItemM", "17", 97); err != nil {
+		panic(err)
+	}
+	if _, err := w.ListItem(ctx, c, "ItemL", "17", 10); err != nil {
+		panic(err)
+	}
+	cheapest, err := s.Cheapest(ctx, c, 1)
+	if err != nil {
+		panic(err)
+	}
+	bill, err := w.User(ctx, c, "27")
+	if err != nil {
+		panic(err)
+	}
+	keys := c.Keys(ctx, "*").Val()
+	slices.Sort(keys)
+	fmt.Println("keys:", keys)
+	fmt.Println(bill.Name, "has", bill.Funds, "and owns", bill.Inventory)
+	fmt.Println("cheapest:", cheapest[0].Member, "at", cheapest[0].Price)
+
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{c.Options().Addr}})
+	defer cc.Close()
+	_, err = market.PurchaseItem(ctx, cc, "27", "ItemM", "17", 97)
+	fmt.Println("book layout on a cluster:", errors.Is(err, market.ErrCrossSlot))
+	// Output:
+	// keys: [{market}inventory:17 {market}inventory:27 {market}market: {market}users:17 {market}users:27]
+	// Bill has 28 and owns [ItemM ItemO ItemP ItemQ]
+	// cheapest: ItemL.17 at 10
+	// book layout on a cluster: true
 }

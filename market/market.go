@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/internal/option"
 )
@@ -28,6 +29,7 @@ type Market interface {
 var (
 	_ Market = (*Watch)(nil)
 	_ Market = Script{}
+	_ Market = (*Script)(nil)
 )
 
 // Listing is the result of ListItem. On error it still carries the arguments and Retries.
@@ -45,9 +47,10 @@ type Purchase struct {
 	Retries             int // attempts after the first, each after losing the optimistic lock (0 for Script)
 }
 
-// Options configure the WATCH implementation. They follow go-redis's rule, as in every package of
-// the module: 0 means the default, -1 means off, and any other negative value makes NewWatch return
-// an *OptionError naming the field (see ErrBadOption).
+// Options configure both implementations (Script reads HashTag and Durable; the timeouts are
+// Watch's). They follow go-redis's rule, as in every package of the module: 0 means the default, -1
+// means off, and any other negative value makes NewWatch or NewScript return an *OptionError naming
+// the field (see ErrBadOption).
 type Options struct {
 	// ListTimeout is how long ListItem keeps starting new attempts after losing the optimistic lock;
 	// then it returns ErrContention, which also matches context.DeadlineExceeded. An attempt in
@@ -62,7 +65,22 @@ type Options struct {
 	// Now is the clock for those deadlines.
 	// default: time.Now
 	Now func() time.Time
+
+	// HashTag, when set to t, starts every key with "{t}" ("{t}market:", "{t}users:<id>",
+	// "{t}inventory:<id>"), so all of them share t's Redis Cluster slot and the market runs on a
+	// *redis.ClusterClient or *redis.Ring. It must not hold "{" or "}" (a *HashTagError).
+	// default: "" (the book's keys, shared with its Python code; ErrCrossSlot on a cluster)
+	HashTag string
+
+	// Durable makes each write wait, on its own connection, until Durable.Replicas replicas have
+	// it (WAIT), for up to Durable.Timeout; one not confirmed returns its result and an error
+	// matching ErrNotDurable.
+	// default: off (Replicas 0), the book's behaviour; Timeout 1 second
+	Durable Durability
 }
+
+// Durability says when a write counts as acknowledged: the toolkit's one durable mode.
+type Durability = durable.Options
 
 var optionsOf = option.Of{Type: "market.Options"}
 
@@ -71,9 +89,12 @@ func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	_, tagErr := newKeys(o.HashTag)
 	return errors.Join(
 		option.Fill(optionsOf, "ListTimeout", &o.ListTimeout, 5*time.Second, true),
 		option.Fill(optionsOf, "PurchaseTimeout", &o.PurchaseTimeout, 10*time.Second, true),
+		tagErr,
+		o.Durable.Fill(optionsOf, "Durable."),
 	)
 }
 
@@ -127,21 +148,25 @@ func checkPrice(price int64) error {
 	return nil
 }
 
-func checkClient(c redis.UniversalClient) error {
+// checkClient refuses the book's layout on a client that spreads keys over slots or shards.
+func checkClient(c redis.UniversalClient, k keys) error {
+	if k.tagged() {
+		return nil
+	}
 	switch c.(type) {
 	case *redis.ClusterClient, *redis.Ring:
-		return fmt.Errorf("%w (%T)", ErrCrossSlot, c)
+		return fmt.Errorf("%w (%T): set Options.HashTag", ErrCrossSlot, c)
 	}
 	return nil
 }
 
-func checkList(c redis.UniversalClient, item, seller string, price int64) error {
-	return errors.Join(checkID("item", item), checkID("seller", seller), checkPrice(price), checkClient(c))
+func checkList(c redis.UniversalClient, k keys, item, seller string, price int64) error {
+	return errors.Join(checkID("item", item), checkID("seller", seller), checkPrice(price), checkClient(c, k))
 }
 
-func checkPurchase(c redis.UniversalClient, buyer, item, seller string, price int64) error {
+func checkPurchase(c redis.UniversalClient, k keys, buyer, item, seller string, price int64) error {
 	return errors.Join(checkID("buyer", buyer), checkID("item", item), checkID("seller", seller),
-		checkPrice(price), checkClient(c))
+		checkPrice(price), checkClient(c, k))
 }
 
 // parseFunds reads a funds field the way HINCRBY does (Redis's string2ll): an optional "-", no "+",
@@ -174,4 +199,55 @@ func commitError(op string, err error) error {
 		return fmt.Errorf("market: %s: %w", op, err)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrUnknownOutcome, op, err)
+}
+
+// newOptions copies opt (nil: the defaults), checks it and fills the defaults.
+func newOptions(opt *Options) (Options, keys, error) {
+	var o Options
+	if opt != nil {
+		o = *opt
+	}
+	if err := o.init(); err != nil {
+		return Options{}, keys{}, err
+	}
+	k, err := newKeys(o.HashTag)
+	return o, k, err
+}
+
+// begin starts a durable write's wait; nil when the durable mode is off.
+func begin(d Durability) *durable.Waiter {
+	if !d.On() {
+		return nil
+	}
+	return d.Begin()
+}
+
+// confirm waits until the write just sent on conn has enough replicas (first is the WAIT queued
+// with it, or nil). The write ran on the master either way: not an unknown outcome.
+func confirm(ctx context.Context, op string, wt *durable.Waiter, conn durable.Doer, first *redis.Cmd) error {
+	if err := wt.Confirm(ctx, conn, first); err != nil {
+		return fmt.Errorf("market: %s: applied on the master: %w", op, err)
+	}
+	return nil
+}
+
+// onNode runs attempt on the master of key's slot (c itself unless c is a *redis.ClusterClient),
+// again on the new master when a command that wrote nothing got a MOVED or ASK reply (see
+// durable.OnNode). attempt's own error is returned as it was.
+func onNode(ctx context.Context, c redis.UniversalClient, op, key string, attempt func(*redis.Client) error) error {
+	var last error
+	err := durable.OnNode(ctx, c, key, func(n *redis.Client) error {
+		last = attempt(n)
+		var re redis.Error
+		// After a commit that may have run, never again.
+		if !errors.Is(last, ErrUnknownOutcome) && !errors.Is(last, ErrNotDurable) &&
+			errors.As(last, &re) && noretry.IsRedirect(re) {
+			return re
+		}
+		return last
+	})
+	if err == nil || (last != nil && errors.Is(last, err)) {
+		return last
+	}
+	return fmt.Errorf("market: %s: %w", op, err) // no node, or ctx ended while the slot moved
 }

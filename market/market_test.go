@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/market"
 )
 
@@ -287,6 +288,18 @@ func TestBadInput(t *testing.T) {
 			_, err = v.m.ListItem(ctx, ring, "ItemM", "17", 5)
 			wantErr(t, err, market.ErrCrossSlot)
 		})
+	}
+	// With a hash tag the keys share a slot: the cluster client is used (and is unreachable here).
+	w := newWatch(&market.Options{HashTag: "market"})
+	s, err := market.NewScript(&market.Options{HashTag: "market"})
+	must(t, err)
+	for _, m := range []market.Market{w, s} {
+		cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, MaxRetries: -1})
+		_, err := m.PurchaseItem(ctx, cc, "27", "ItemM", "17", 5)
+		cc.Close()
+		if err == nil || errors.Is(err, market.ErrCrossSlot) || !noretry.Transport(err) {
+			t.Errorf("%T with a hash tag on a cluster: %v; want the cluster's dial error", m, err)
+		}
 	}
 }
 

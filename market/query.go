@@ -14,7 +14,8 @@ import (
 )
 
 // Read-only queries over the market's data, for operators and tools: they write nothing and work on
-// any client (each command names one key, so a cluster client works too).
+// any client (each command names one key, so a cluster client works too, in either layout). The
+// package-level functions read the book's keys; the methods of Watch and Script read their layout.
 
 var (
 	// ErrNoUser: neither users:<id> nor inventory:<id> exists.
@@ -41,14 +42,28 @@ type UserInfo struct {
 // ZRANGE gives them), each with Member, Item, Seller and Price. A member that is not
 // "<item>.<seller>" with an integer price from 1 to MaxPrice fails the call with an error wrapping
 // ErrBadListing that names it. n must be 1 to MaxCheapest (ErrBadLimit).
-func Cheapest(ctx context.Context, c redis.Cmdable, n int) (_ []Listing, err error) {
+func Cheapest(ctx context.Context, c redis.Cmdable, n int) ([]Listing, error) {
+	return cheapest(ctx, c, keys{}, n)
+}
+
+// Cheapest is the package's Cheapest on w's layout (Options.HashTag).
+func (w *Watch) Cheapest(ctx context.Context, c redis.Cmdable, n int) ([]Listing, error) {
+	return cheapest(ctx, c, w.keys, n)
+}
+
+// Cheapest is the package's Cheapest on s's layout (Options.HashTag).
+func (s Script) Cheapest(ctx context.Context, c redis.Cmdable, n int) ([]Listing, error) {
+	return cheapest(ctx, c, s.keys, n)
+}
+
+func cheapest(ctx context.Context, c redis.Cmdable, k keys, n int) (_ []Listing, err error) {
 	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if n < 1 || n > MaxCheapest {
 		return nil, fmt.Errorf("%w: %d (want 1 to %d)", ErrBadLimit, n, MaxCheapest)
 	}
-	zs, err := c.ZRangeWithScores(ctx, keyMarket, 0, int64(n-1)).Result()
+	zs, err := c.ZRangeWithScores(ctx, k.market(), 0, int64(n-1)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("market: reading %s: %w", keyMarket, err)
+		return nil, fmt.Errorf("market: reading %s: %w", k.market(), err)
 	}
 	out := make([]Listing, 0, len(zs))
 	for _, z := range zs {
@@ -78,25 +93,41 @@ func parseListing(m string, score float64) (Listing, error) {
 // User returns user id's name, funds and inventory (users:<id> and inventory:<id>, read in one
 // pipeline). A user with neither key is ErrNoUser; funds that HINCRBY would refuse are ErrBadFunds
 // (the rest of the result is filled in). The id must be one ListItem accepts (ErrInvalidID).
-func User(ctx context.Context, c redis.Cmdable, id string) (_ UserInfo, err error) {
+func User(ctx context.Context, c redis.Cmdable, id string) (UserInfo, error) {
+	return user(ctx, c, keys{}, id)
+}
+
+// User is the package's User on w's layout (Options.HashTag).
+func (w *Watch) User(ctx context.Context, c redis.Cmdable, id string) (UserInfo, error) {
+	return user(ctx, c, w.keys, id)
+}
+
+// User is the package's User on s's layout (Options.HashTag).
+func (s Script) User(ctx context.Context, c redis.Cmdable, id string) (UserInfo, error) {
+	return user(ctx, c, s.keys, id)
+}
+
+func user(ctx context.Context, c redis.Cmdable, k keys, id string) (_ UserInfo, err error) {
 	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if err := checkID("user", id); err != nil {
 		return UserInfo{}, err
 	}
+	ku, ki := k.user(id), k.inventory(id)
 	var fields *redis.SliceCmd
 	var inv *redis.StringSliceCmd
 	var exists *redis.IntCmd
 	_, err = c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		fields = p.HMGet(ctx, keyUser(id), "name", fieldFunds)
-		inv = p.SMembers(ctx, keyInventory(id))
-		exists = p.Exists(ctx, keyUser(id), keyInventory(id))
+		fields = p.HMGet(ctx, ku, "name", fieldFunds)
+		inv = p.SMembers(ctx, ki)
+		// One key per command, for a cluster in the book's layout: a SET exists when it has members.
+		exists = p.Exists(ctx, ku)
 		return nil
 	})
 	if err != nil {
 		return UserInfo{}, fmt.Errorf("market: reading user %s: %w", id, err)
 	}
-	if exists.Val() == 0 {
-		return UserInfo{}, fmt.Errorf("%w: %s (no %s, no %s)", ErrNoUser, id, keyUser(id), keyInventory(id))
+	if exists.Val() == 0 && len(inv.Val()) == 0 {
+		return UserInfo{}, fmt.Errorf("%w: %s (no %s, no %s)", ErrNoUser, id, ku, ki)
 	}
 	u := UserInfo{ID: id, Inventory: inv.Val()}
 	slices.Sort(u.Inventory)
@@ -107,7 +138,7 @@ func User(ctx context.Context, c redis.Cmdable, id string) (_ UserInfo, err erro
 	if s, ok := vals[1].(string); ok {
 		f, ok := parseFunds(s)
 		if !ok {
-			return u, fmt.Errorf("%w: %s funds %q", ErrBadFunds, keyUser(id), s)
+			return u, fmt.Errorf("%w: %s funds %q", ErrBadFunds, ku, s)
 		}
 		u.Funds = f
 	}

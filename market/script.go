@@ -6,17 +6,33 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Script is the market on Lua scripts: each operation is one EVALSHA that reads, checks and writes
 // while no other command runs, so it cannot lose to contention and never retries. Same keys, same
 // outcomes as Watch (except ErrContention); the two can run against the same data at once. The zero
-// value is ready to use.
+// value is ready to use: the book's keys, durable mode off. Every key a script touches comes in
+// KEYS, so the layout (Options.HashTag) applies to the scripts too.
 //
 // Every check comes before the first write, and the only write that can still fail (the seller's
 // HINCRBY, on overflow) comes first and is caught, so a script that returns an error wrote nothing.
-type Script struct{}
+type Script struct {
+	keys keys
+	dur  Durability
+}
+
+// NewScript returns a script market with opt's HashTag and Durable (opt may be nil for the
+// defaults; the timeouts are checked but only Watch uses them). An option the rule refuses is an
+// *OptionError (see ErrBadOption), a bad HashTag a *HashTagError.
+func NewScript(opt *Options) (*Script, error) {
+	o, k, err := newOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Script{keys: k, dur: o.Durable}, nil
+}
 
 // luaInt64 mirrors parseFunds: an integer as HINCRBY reads one (string2ll).
 const luaInt64 = `
@@ -88,13 +104,13 @@ func (s Script) ListItem(ctx context.Context, c redis.UniversalClient, item, sel
 	return l, noretry.CtxErr(ctx, err)
 }
 
-func (Script) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
+func (s Script) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l := Listing{Item: item, Seller: seller, Price: price, Member: member(item, seller)}
-	if err := checkList(c, item, seller, price); err != nil {
+	if err := checkList(c, s.keys, item, seller, price); err != nil {
 		return l, err
 	}
-	inv := keyInventory(seller)
-	reply, err := runScript(ctx, c, "list", listScript, []string{inv, keyMarket}, item, l.Member, price)
+	inv := s.keys.inventory(seller)
+	reply, err := s.run(ctx, c, "list", listScript, []string{inv, s.keys.market()}, item, l.Member, price)
 	if err != nil {
 		return l, err
 	}
@@ -115,14 +131,14 @@ func (s Script) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer
 	return pu, noretry.CtxErr(ctx, err)
 }
 
-func (Script) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
+func (s Script) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu := Purchase{Buyer: buyer, Item: item, Seller: seller, Price: price}
-	if err := checkPurchase(c, buyer, item, seller, price); err != nil {
+	if err := checkPurchase(c, s.keys, buyer, item, seller, price); err != nil {
 		return pu, err
 	}
-	mem, inv := member(item, seller), keyInventory(buyer)
-	keys := []string{keyMarket, keyUser(buyer), keyUser(seller), inv}
-	reply, err := runScript(ctx, c, "purchase", purchaseScript, keys, mem, price, item)
+	mem, inv := member(item, seller), s.keys.inventory(buyer)
+	keys := []string{s.keys.market(), s.keys.user(buyer), s.keys.user(seller), inv}
+	reply, err := s.run(ctx, c, "purchase", purchaseScript, keys, mem, price, item)
 	if err != nil {
 		return pu, err
 	}
@@ -167,9 +183,45 @@ func newLuaScript(src string) luaScript {
 	return luaScript{src: src, hash: redis.NewScript(src).Hash()}
 }
 
-// runScript runs s once (EVALSHA, then EVAL if the server lacks it), never resent by the client. A
-// Redis error means the script wrote nothing (see Script); a lost reply is ErrUnknownOutcome.
-func runScript(ctx context.Context, c redis.UniversalClient, op string, s luaScript, keys []string, args ...any) (scriptReply, error) {
+// run runs ls once on c. In the durable mode it runs on the master of the keys' slot (Node), on one
+// connection, with its WAIT in the same pipeline: one round trip more only when the first WAIT
+// falls short.
+func (s Script) run(ctx context.Context, c redis.UniversalClient, op string, ls luaScript, keys []string, args ...any) (scriptReply, error) {
+	if !s.dur.On() {
+		return runScript(ctx, op, ls, keys, args, func(a []any) *redis.Cmd { return noretry.Do(ctx, c, a...) })
+	}
+	var reply scriptReply
+	err := onNode(ctx, c, op, keys[0], func(n *redis.Client) error {
+		conn := n.Conn()
+		defer conn.Close()
+		var wt *durable.Waiter
+		var first *redis.Cmd
+		var err error
+		reply, err = runScript(ctx, op, ls, keys, args, func(a []any) *redis.Cmd {
+			// Timeout counts from the send that runs the script: after a NOSCRIPT, from the EVAL
+			// (the WAIT that went with the EVALSHA covered nothing of this write).
+			wt = s.dur.Begin()
+			var cmd *redis.Cmd
+			// The pipeline's error is each command's: runScript reads the script's.
+			_, _ = conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+				cmd = noretry.Do(ctx, p, a...)
+				first = wt.Queue(ctx, p)
+				return nil
+			})
+			return cmd
+		})
+		if err != nil || reply.code != codeOK { // nothing written, or an unknown outcome
+			return err
+		}
+		return confirm(ctx, op, wt, conn, first)
+	})
+	return reply, err
+}
+
+// runScript runs ls once through send (EVALSHA, then EVAL if the server lacks it); send never lets
+// the client resend it. A Redis error means the script wrote nothing (see Script); a lost reply is
+// ErrUnknownOutcome.
+func runScript(ctx context.Context, op string, ls luaScript, keys []string, args []any, send func([]any) *redis.Cmd) (scriptReply, error) {
 	if err := ctx.Err(); err != nil {
 		return scriptReply{}, fmt.Errorf("market: %s: %w", op, err)
 	}
@@ -182,11 +234,11 @@ func runScript(ctx context.Context, c redis.UniversalClient, op string, s luaScr
 		// Never resent: with MaxRetries (default 3) go-redis would resend a call whose reply was
 		// lost, run the script a second time, and report ErrNotListed for the purchase the first
 		// run made. It still resends a call that never reached the network.
-		return noretry.Do(ctx, c, append(a, args...)...)
+		return send(append(a, args...))
 	}
-	cmd := call("evalsha", s.hash)
+	cmd := call("evalsha", ls.hash)
 	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // the script did not run: EVAL is its first run
-		cmd = call("eval", s.src)
+		cmd = call("eval", ls.src)
 	}
 	v, err := cmd.Slice()
 	switch {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/internal/option"
 )
@@ -18,25 +19,24 @@ import (
 // returns nil, redis.TxFailedErr) starts over until the option's deadline, then ErrContention.
 // Safe for concurrent use.
 type Watch struct {
-	opt Options
+	opt  Options
+	keys keys
 }
 
 // NewWatch returns a WATCH market; opt may be nil for the defaults. An option the rule refuses is an
-// *OptionError (see ErrBadOption).
+// *OptionError (see ErrBadOption), a bad HashTag a *HashTagError.
 func NewWatch(opt *Options) (*Watch, error) {
-	w := &Watch{}
-	if opt != nil {
-		w.opt = *opt
-	}
-	if err := w.opt.init(); err != nil {
+	o, k, err := newOptions(opt)
+	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return &Watch{opt: o, keys: k}, nil
 }
 
 // ListItem moves item from inventory:<seller> to market: as "<item>.<seller>" scored price,
-// watching inventory:<seller>. Outcomes: ErrInvalidID, ErrInvalidPrice, ErrCrossSlot (before any I/O),
-// ErrNotInInventory, ErrAlreadyListed, ErrContention, ErrUnknownOutcome, or the client's error.
+// watching inventory:<seller>. Outcomes: ErrInvalidID, ErrInvalidPrice, ErrCrossSlot, ErrNoNode (before
+// any I/O), ErrNotInInventory, ErrAlreadyListed, ErrContention, ErrUnknownOutcome, ErrNotDurable (written,
+// not confirmed), or the client's error.
 func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l, err := w.listItem(ctx, c, item, seller, price)
 	return l, noretry.CtxErr(ctx, err)
@@ -44,17 +44,17 @@ func (w *Watch) ListItem(ctx context.Context, c redis.UniversalClient, item, sel
 
 func (w *Watch) listItem(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (Listing, error) {
 	l := Listing{Item: item, Seller: seller, Price: price, Member: member(item, seller)}
-	if err := checkList(c, item, seller, price); err != nil {
+	if err := checkList(c, w.keys, item, seller, price); err != nil {
 		return l, err
 	}
-	inv := keyInventory(seller)
+	inv, mkt := w.keys.inventory(seller), w.keys.market()
 	err := w.retry(ctx, "list", w.opt.ListTimeout, &l.Retries, func() error {
-		return watch(ctx, c, "list", func(tx *redis.Tx) error {
+		return w.watch(ctx, c, "list", func(tx *redis.Tx) error {
 			var has *redis.BoolCmd
 			var listed *redis.FloatCmd
 			if _, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
 				has = p.SIsMember(ctx, inv, item)
-				listed = p.ZScore(ctx, keyMarket, l.Member)
+				listed = p.ZScore(ctx, mkt, l.Member)
 				return nil
 			}); err != nil && !errors.Is(err, redis.Nil) {
 				return readError("list", err)
@@ -73,12 +73,13 @@ func (w *Watch) listItem(ctx context.Context, c redis.UniversalClient, item, sel
 			if err := ctx.Err(); err != nil { // nothing sent yet: a known outcome
 				return fmt.Errorf("market: list: %w", err)
 			}
+			wt := begin(w.opt.Durable)
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.ZAdd(ctx, keyMarket, redis.Z{Score: float64(price), Member: l.Member})
+				p.ZAdd(ctx, mkt, redis.Z{Score: float64(price), Member: l.Member})
 				p.SRem(ctx, inv, item)
 				return nil
 			})
-			return commitResult("list", err)
+			return committed(ctx, tx, "list", wt, err)
 		}, inv)
 	})
 	return l, err
@@ -87,9 +88,9 @@ func (w *Watch) listItem(ctx context.Context, c redis.UniversalClient, item, sel
 // PurchaseItem moves "<item>.<seller>" from market: to inventory:<buyer> and price from
 // users:<buyer> to users:<seller>, watching market:, users:<buyer> and users:<seller> (the book
 // watches the first two; the seller's funds are read to check they can take the money, so they
-// are watched too). Outcomes: ErrInvalidID, ErrInvalidPrice, ErrCrossSlot (before any I/O),
+// are watched too). Outcomes: ErrInvalidID, ErrInvalidPrice, ErrCrossSlot, ErrNoNode (before any I/O),
 // ErrNotListed, ErrPriceChanged, ErrBadFunds, ErrInsufficientFunds, ErrAlreadyOwned, ErrContention,
-// ErrUnknownOutcome, or the client's error.
+// ErrUnknownOutcome, ErrNotDurable (written, not confirmed), or the client's error.
 func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu, err := w.purchaseItem(ctx, c, buyer, item, seller, price)
 	return pu, noretry.CtxErr(ctx, err)
@@ -97,18 +98,18 @@ func (w *Watch) PurchaseItem(ctx context.Context, c redis.UniversalClient, buyer
 
 func (w *Watch) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (Purchase, error) {
 	pu := Purchase{Buyer: buyer, Item: item, Seller: seller, Price: price}
-	if err := checkPurchase(c, buyer, item, seller, price); err != nil {
+	if err := checkPurchase(c, w.keys, buyer, item, seller, price); err != nil {
 		return pu, err
 	}
 	mem := member(item, seller)
-	kb, ks, inv := keyUser(buyer), keyUser(seller), keyInventory(buyer)
+	mkt, kb, ks, inv := w.keys.market(), w.keys.user(buyer), w.keys.user(seller), w.keys.inventory(buyer)
 	err := w.retry(ctx, "purchase", w.opt.PurchaseTimeout, &pu.Retries, func() error {
-		return watch(ctx, c, "purchase", func(tx *redis.Tx) error {
+		return w.watch(ctx, c, "purchase", func(tx *redis.Tx) error {
 			var listed *redis.FloatCmd
 			var bf, sf *redis.StringCmd
 			var owned *redis.BoolCmd
 			if _, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
-				listed = p.ZScore(ctx, keyMarket, mem)
+				listed = p.ZScore(ctx, mkt, mem)
 				bf = p.HGet(ctx, kb, fieldFunds)
 				sf = p.HGet(ctx, ks, fieldFunds)
 				owned = p.SIsMember(ctx, inv, item)
@@ -146,17 +147,30 @@ func (w *Watch) purchaseItem(ctx context.Context, c redis.UniversalClient, buyer
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("market: purchase: %w", err)
 			}
+			wt := begin(w.opt.Durable)
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				p.HIncrBy(ctx, ks, fieldFunds, price)
 				p.HIncrBy(ctx, kb, fieldFunds, -price)
 				p.SAdd(ctx, inv, item)
-				p.ZRem(ctx, keyMarket, mem)
+				p.ZRem(ctx, mkt, mem)
 				return nil
 			})
-			return commitResult("purchase", err)
-		}, keyMarket, kb, ks)
+			return committed(ctx, tx, "purchase", wt, err)
+		}, mkt, kb, ks)
 	})
 	return pu, err
+}
+
+// watch runs fn under WATCH keys. In the durable mode it runs on the master of the keys' slot
+// (Node), whose Tx is one connection for EXEC and its WAIT; otherwise on c, whose Watch routes by
+// the first key on a cluster or ring.
+func (w *Watch) watch(ctx context.Context, c redis.UniversalClient, op string, fn func(*redis.Tx) error, keys ...string) error {
+	if !w.opt.Durable.On() {
+		return watch(ctx, c, op, fn, keys...)
+	}
+	return onNode(ctx, c, op, keys[0], func(n *redis.Client) error {
+		return watch(ctx, n, op, fn, keys...)
+	})
 }
 
 // watch is c.Watch with the errors of WATCH itself (nothing written) wrapped like the others.
@@ -188,6 +202,15 @@ func readError(op string, errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// committed classifies EXEC's result and, in the durable mode (wt not nil), waits for replicas on
+// the Tx's connection, after EXEC.
+func committed(ctx context.Context, tx *redis.Tx, op string, wt *durable.Waiter, err error) error {
+	if err := commitResult(op, err); err != nil || wt == nil {
+		return err
+	}
+	return confirm(ctx, op, wt, tx, wt.Queue(ctx, tx))
 }
 
 // commitResult passes success and a lost lock through and classifies everything else.
