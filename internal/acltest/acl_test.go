@@ -126,7 +126,7 @@ func runScenario(t *testing.T, sc scenario, rule string) ([]string, error) {
 	user := []string{"user ria on >" + password + " resetkeys resetchannels -@all " + rule}
 	var servers []*redistest.Server // every server the pattern talks to
 	switch {
-	case strings.HasPrefix(sc.pattern, "sync"):
+	case strings.HasPrefix(sc.pattern, "sync") || strings.Contains(sc.pattern, "durable"): // WAIT needs a replica
 		rep := redistest.RunReplicatedT(t, &redistest.Options{Config: user})
 		e.server, e.replica = rep.Master, rep.Replica
 		servers = []*redistest.Server{rep.Master, rep.Replica}

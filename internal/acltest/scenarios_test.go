@@ -63,41 +63,11 @@ var scenarios = []scenario{
 		_, err := reg.Client(ctx, "app")
 		return err
 	}},
-	{"market", func(ctx context.Context, e *scenarioEnv) error {
-		setup := e.admin.Pipeline()
-		setup.HSet(ctx, "users:17", "name", "Frank", "funds", 43)
-		setup.HSet(ctx, "users:27", "name", "Bill", "funds", 125)
-		setup.SAdd(ctx, "inventory:17", "ItemL", "ItemM", "ItemN", "ItemO")
-		_, err := setup.Exec(ctx)
-		return err
-	}, func(ctx context.Context, e *scenarioEnv) error {
-		c := e.user(e.server)
-		watch, err := market.NewWatch(nil)
-		if err != nil {
-			return err
-		}
-		for i, m := range []market.Market{watch, market.Script{}} {
-			item, other := fmt.Sprintf("Item%c", 'L'+2*i), fmt.Sprintf("Item%c", 'M'+2*i)
-			if _, err := m.ListItem(ctx, c, item, "17", 10); err != nil {
-				return err
-			}
-			if _, err := m.ListItem(ctx, c, "NoSuch", "17", 10); !errors.Is(err, market.ErrNotInInventory) {
-				return fmt.Errorf("list unknown item: %v", err)
-			}
-			if _, err := m.PurchaseItem(ctx, c, "27", item, "17", 10); err != nil {
-				return err
-			}
-			if _, err := m.ListItem(ctx, c, other, "17", 1000); err != nil {
-				return err
-			}
-			if _, err := m.PurchaseItem(ctx, c, "27", other, "17", 1000); !errors.Is(err, market.ErrInsufficientFunds) {
-				return fmt.Errorf("purchase beyond funds: %v", err)
-			}
-			if _, err := m.PurchaseItem(ctx, c, "27", other, "17", 999); !errors.Is(err, market.ErrPriceChanged) && !errors.Is(err, market.ErrNotListed) {
-				return fmt.Errorf("purchase at a wrong price: %v", err)
-			}
-		}
-		return nil
+	{"market", marketSetup(""), func(ctx context.Context, e *scenarioEnv) error {
+		return marketRun(ctx, e, nil)
+	}},
+	{"market (durable, hash-tagged)", marketSetup("{market}"), func(ctx context.Context, e *scenarioEnv) error {
+		return marketRun(ctx, e, &market.Options{HashTag: "market", Durable: market.Durability{Replicas: 1}})
 	}},
 	{"tokens", nil, func(ctx context.Context, e *scenarioEnv) error {
 		c := e.user(e.server)
@@ -112,21 +82,10 @@ var scenarios = []scenario{
 		return nil
 	}},
 	{"logs", nil, func(ctx context.Context, e *scenarioEnv) error {
-		for i, body := range []string{"GET / 200\nGET /a 404\n", "GET /b 200\n"} {
-			if err := os.WriteFile(filepath.Join(e.dir, fmt.Sprintf("access-%d.log", i)), []byte(body), 0o600); err != nil {
-				return err
-			}
-		}
-		c := e.user(e.server)
-		count := func(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
-			p.HIncrBy(ctx, "status:counts", l.Text[len(l.Text)-3:], 1) // the callback's own key, granted separately
-			return nil
-		}
-		if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &logs.Options{BatchLines: 1}); err != nil {
-			return err
-		}
-		_, err := logs.ReadProgress(ctx, c, "progress:")
-		return err
+		return logsRun(ctx, e, "", nil)
+	}},
+	{"logs (durable, hash-tagged)", nil, func(ctx context.Context, e *scenarioEnv) error {
+		return logsRun(ctx, e, "{logs}", &logs.Options{Durable: logs.Durability{Replicas: 1}})
 	}},
 	{"sync: WaitForSync, WaitReplicas", nil, func(ctx context.Context, e *scenarioEnv) error {
 		m, r := e.user(e.server), e.user(e.replica)
@@ -267,5 +226,77 @@ func countVisits(ctx context.Context, counter *uniquevisits.Counter, day time.Ti
 		return fmt.Errorf("Recount = %d, %v; want 2 visitors", n, err)
 	}
 	_, err := counter.UniqueHLL(ctx, day)
+	return err
+}
+
+// marketSetup gives the users and inventories the market scenarios trade, under prefix's keys.
+func marketSetup(prefix string) func(ctx context.Context, e *scenarioEnv) error {
+	return func(ctx context.Context, e *scenarioEnv) error {
+		setup := e.admin.Pipeline()
+		setup.HSet(ctx, prefix+"users:17", "name", "Frank", "funds", 43)
+		setup.HSet(ctx, prefix+"users:27", "name", "Bill", "funds", 125)
+		setup.SAdd(ctx, prefix+"inventory:17", "ItemL", "ItemM", "ItemN", "ItemO")
+		_, err := setup.Exec(ctx)
+		return err
+	}
+}
+
+// marketRun lists and buys through both variants with opt, refusals included.
+func marketRun(ctx context.Context, e *scenarioEnv, opt *market.Options) error {
+	c := e.user(e.server)
+	watch, err := market.NewWatch(opt)
+	if err != nil {
+		return err
+	}
+	script, err := market.NewScript(opt)
+	if err != nil {
+		return err
+	}
+	for i, m := range []market.Market{watch, script} {
+		item, other := fmt.Sprintf("Item%c", 'L'+2*i), fmt.Sprintf("Item%c", 'M'+2*i)
+		if _, err := m.ListItem(ctx, c, item, "17", 10); err != nil {
+			return err
+		}
+		if _, err := m.ListItem(ctx, c, "NoSuch", "17", 10); !errors.Is(err, market.ErrNotInInventory) {
+			return fmt.Errorf("list unknown item: %v", err)
+		}
+		if _, err := m.PurchaseItem(ctx, c, "27", item, "17", 10); err != nil {
+			return err
+		}
+		if _, err := m.ListItem(ctx, c, other, "17", 1000); err != nil {
+			return err
+		}
+		if _, err := m.PurchaseItem(ctx, c, "27", other, "17", 1000); !errors.Is(err, market.ErrInsufficientFunds) {
+			return fmt.Errorf("purchase beyond funds: %v", err)
+		}
+		if _, err := m.PurchaseItem(ctx, c, "27", other, "17", 999); !errors.Is(err, market.ErrPriceChanged) && !errors.Is(err, market.ErrNotListed) {
+			return fmt.Errorf("purchase at a wrong price: %v", err)
+		}
+	}
+	return nil
+}
+
+// logsRun processes two small access logs with opt, its keys (progress and the callback's) under tag.
+func logsRun(ctx context.Context, e *scenarioEnv, tag string, opt *logs.Options) error {
+	for i, body := range []string{"GET / 200\nGET /a 404\n", "GET /b 200\n"} {
+		if err := os.WriteFile(filepath.Join(e.dir, fmt.Sprintf("access-%d.log", i)), []byte(body), 0o600); err != nil {
+			return err
+		}
+	}
+	c := e.user(e.server)
+	count := func(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
+		p.HIncrBy(ctx, tag+"status:counts", l.Text[len(l.Text)-3:], 1) // the callback's own key, granted separately
+		return nil
+	}
+	o := logs.Options{BatchLines: 1}
+	if opt != nil {
+		o = *opt
+		o.BatchLines = 1
+	}
+	o.Prefix = tag + "progress:"
+	if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &o); err != nil {
+		return err
+	}
+	_, err := logs.ReadProgress(ctx, c, o.Prefix)
 	return err
 }
