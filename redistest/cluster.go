@@ -314,10 +314,23 @@ func (c *Cluster) ClusterOptions() *redis.ClusterOptions {
 func (c *Cluster) NewClient() *redis.ClusterClient { return redis.NewClusterClient(c.ClusterOptions()) }
 
 // Client returns a new cluster client that is closed when the test ends.
-func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
-	cl := c.NewClient()
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient { return c.ClientWith(t, nil) }
+
+// ClientWith returns a new cluster client that is closed when the test ends, with change (if not nil)
+// applied to a copy of ClusterOptions first (Redirects.Count, a pool size, ReadOnly, ...).
+func (c *Cluster) ClientWith(t testing.TB, change func(*redis.ClusterOptions)) *redis.ClusterClient {
+	cl := c.NewClientWith(change)
 	t.Cleanup(func() { cl.Close() })
 	return cl
+}
+
+// NewClientWith is ClientWith for a client the caller closes.
+func (c *Cluster) NewClientWith(change func(*redis.ClusterOptions)) *redis.ClusterClient {
+	opt := c.ClusterOptions()
+	if change != nil {
+		change(opt)
+	}
+	return redis.NewClusterClient(opt)
 }
 
 // Close closes every node.
