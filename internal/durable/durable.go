@@ -7,7 +7,7 @@
 // replicas that lack the caller's write, and say "confirmed" for a write that is lost. So the write
 // and its WAIT share one connection, and when that connection breaks the outcome is "not confirmed",
 // never a success. A *redis.ClusterClient would route a keyless WAIT to any master: Node picks the
-// master of the write's slot instead, and OnNode follows the slot when it moves.
+// master of the write's slot instead, and OnNode follows the slot when it has moved.
 //
 // What WAIT does not promise: a confirmed write is in the replicas' memory, not on their disk (Redis 7.2's
 // WAITAOF is not in 7.0); Sentinel or Cluster may still promote a replica that did not confirm it (with
@@ -189,8 +189,12 @@ func Node(ctx context.Context, c redis.UniversalClient, key string) (*redis.Clie
 const maxMoves = 8
 
 // OnNode runs fn on Node(ctx, c, key). When fn's error is a MOVED or ASK reply (the write did not run:
-// the slot is moving or has moved), it reloads the cluster's slot map and runs fn again on the slot's
-// master, up to 8 times, waiting a little longer each time so a migration can finish.
+// the slot has moved, or is moving), it reloads the cluster's slot map and runs fn again on the slot's
+// master, up to 8 times, waiting a little longer each time (0.28 s of pauses in all). A MOVED is
+// followed. An ASK is waited out rather than followed: following it would need ASKING before every
+// command of the write on the importing node's connection, WATCH and MULTI included; until the
+// migration ends the slot's master answers ASK again, and after 8 tries the ASK reply is returned
+// (nothing ran).
 func OnNode(ctx context.Context, c redis.UniversalClient, key string, fn func(node *redis.Client) error) error {
 	for n := 0; ; n++ {
 		node, err := Node(ctx, c, key)
