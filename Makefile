@@ -54,7 +54,7 @@ fuzz:
 
 # The fault tests' long forms (see internal/faulttest's package doc): RIA_SOAK=1 (only 1 means soak;
 # unset or 0 is the short form `make test` runs, anything else fails), RIA_SOAK_OPS=n sizes a run to
-# n operations, RIA_SEED=n reuses a logged seed. Roughly 20 to 35 minutes without -race on 2 cores.
-SOAK_TESTS = ^(TestMarketUnderFaults|TestNoDoubleWritesUnderReadTimeouts|TestProcessLogsExactlyOnce)$$
+# n operations, RIA_SEED=n reuses a logged seed. Roughly 25 to 40 minutes without -race on 2 cores.
+SOAK_TESTS = ^(TestMarketUnderFaults|TestNoDoubleWritesUnderReadTimeouts|TestProcessLogsExactlyOnce|TestReshardMarket|TestReshardLogs|TestReshardSharded|TestFailoverLosses)$$
 soak: deps
 	cd internal/faulttest && RIA_SOAK=1 $(GO) test -count=1 -timeout 3h -run '$(SOAK_TESTS)' -v ./...
