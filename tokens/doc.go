@@ -32,6 +32,23 @@
 // off (Keep -1: no limit on viewed:<token>), and any other negative value makes New return an
 // *OptionError naming the field (matching ErrBadOption).
 //
-// All keys are written independently, so the functions work on Redis Cluster too (a ClusterClient
-// splits the pipeline per node).
+// All keys are written independently, so the functions run unchanged on Redis Cluster (a
+// ClusterClient splits the pipeline into one per node, in parallel); the four keys need no hash tag.
+//
+// # Durable mode
+//
+// With Options.Durable (Replicas > 0) an update is acknowledged only once that many replicas have it:
+// a WAIT follows the writes on their own connection (internal/durable's package doc says why it must
+// be the same one, and what WAIT does not promise: the replicas have the writes in memory, not on
+// disk, and a failover may still pick a replica that lacks them). UpdateTokenPipeline ends its
+// pipeline with the WAIT, so it stays one round trip; UpdateToken sends its commands on one
+// connection and the WAIT as one more round trip. On a Redis Cluster each key's commands go to its
+// slot's master: the pipeline becomes one pipeline per key, each ending with a WAIT, in parallel, and
+// UpdateToken waits on each master it wrote to. Either way the cost is one WAIT round trip, as long
+// as the slowest of the Replicas replicas takes. An update applied but not confirmed in time returns
+// its Update and ErrNotDurable (one *DurableError per server not confirmed), not
+// ErrUnknownOutcome: the writes ran on the master. The client must be a *redis.Client (a single
+// server, or go-redis's FailoverClient for Sentinel) or a *redis.ClusterClient, else ErrNoNode
+// before anything is sent. The package-level UpdateToken and UpdateTokenPipeline use the default
+// Options, so they stay the book's: no WAIT.
 package tokens

@@ -2,11 +2,13 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/internal/option"
 )
@@ -23,7 +25,18 @@ type Options struct {
 	// default: 25 (the book's); -1: no limit (every view is kept, and the ZREMRANGEBYRANK that
 	// trims viewed:<token> is not sent)
 	Keep int
+
+	// Durable makes UpdateToken and UpdateTokenPipeline wait, after the writes and on their own
+	// connection, until Durable.Replicas replicas have them (WAIT); see the package doc. The
+	// client must then be a *redis.Client or a *redis.ClusterClient.
+	// default: off (Replicas 0), the book's behaviour; Timeout default: 1 second, -1: until ctx ends
+	Durable Durability
 }
+
+// Durability says when an update counts as acknowledged: once Replicas replicas have it, waited for
+// at most Timeout. Its fields follow the option rule; errors name them "Durable.Replicas" and
+// "Durable.Timeout".
+type Durability = durable.Options
 
 var optionsOf = option.Of{Type: "tokens.Options"}
 
@@ -32,16 +45,20 @@ func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return option.Fill(optionsOf, "Keep", &o.Keep, 25, true)
+	return errors.Join(
+		option.Fill(optionsOf, "Keep", &o.Keep, 25, true),
+		o.Durable.Fill(optionsOf, "Durable."),
+	)
 }
 
 // Update is the result of an update. On error it still carries the arguments and the timestamp.
 type Update struct {
 	Token, User, Item string
 	Timestamp         float64 // written to recent: and viewed:<token>, Unix seconds
-	Commands          int     // commands sent: 2, or 5 with an item (4 with Keep -1)
+	Commands          int     // commands sent: 2, or 5 with an item (4 with Keep -1); WAITs not counted
 	// RoundTrips is the round trips the function asks for, by design: Commands without the
 	// pipeline, 1 with it (a ClusterClient splits that pipeline into one per node, in parallel).
+	// Durable, UpdateToken asks for one more (the WAITs, in parallel); the pipeline carries its WAIT.
 	// Tests count the commands and pipelines go-redis actually processes with a hook.
 	RoundTrips int
 }
@@ -79,33 +96,37 @@ func UpdateTokenPipeline(ctx context.Context, c redis.Cmdable, token, user, item
 	return std.UpdateTokenPipeline(ctx, c, token, user, item)
 }
 
-// command is one step of an update.
-type command func(ctx context.Context, c redis.Cmdable) redis.Cmder
+// command is one step of an update: its key (so a durable update finds the key's node) and how to
+// send it.
+type command struct {
+	key  string
+	send func(ctx context.Context, c redis.Cmdable) redis.Cmder
+}
 
 // commands are the update's commands, in the book's order. An empty item records only the login.
 func (u *Updater) commands(token, user, item string, ts float64) []command {
 	cmds := []command{
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HSet(ctx, keyLogin, token, user) },
-		func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		{keyLogin, func(ctx context.Context, c redis.Cmdable) redis.Cmder { return c.HSet(ctx, keyLogin, token, user) }},
+		{keyRecent, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 			return c.ZAdd(ctx, keyRecent, redis.Z{Score: ts, Member: token})
-		},
+		}},
 	}
 	if item == "" {
 		return cmds
 	}
 	viewed := keyViewed(token)
-	cmds = append(cmds, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	cmds = append(cmds, command{viewed, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return c.ZAdd(ctx, viewed, redis.Z{Score: ts, Member: item})
-	})
+	}})
 	if u.opt.Keep != option.Off {
-		cmds = append(cmds, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		cmds = append(cmds, command{viewed, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 			return c.ZRemRangeByRank(ctx, viewed, 0, int64(-u.opt.Keep-1))
-		})
+		}})
 	}
 	// Never resent by go-redis: a resent ZINCRBY whose reply was lost counts the view twice.
-	return append(cmds, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	return append(cmds, command{keyViews, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return noretry.ZIncrBy(ctx, c, keyViews, -1, item)
-	})
+	}})
 }
 
 func (u *Updater) start(ctx context.Context, token, user, item string) (Update, error) {
@@ -136,19 +157,27 @@ func (u *Updater) updateToken(ctx context.Context, c redis.Cmdable, token, user,
 	if err != nil {
 		return up, err
 	}
+	if u.opt.Durable.On() {
+		return u.updateTokenDurable(ctx, c, up)
+	}
 	for _, f := range u.commands(token, user, item, up.Timestamp) {
 		up.Commands++
 		up.RoundTrips++
-		cmd := f(ctx, c)
+		cmd := f.send(ctx, c)
 		if err := cmd.Err(); err != nil {
-			note := ""
-			if n := up.Commands - 1; n > 0 {
-				note = fmt.Sprintf(" (the %d commands before it were applied)", n)
-			}
-			return up, classify(cmd.Name(), note, err)
+			return up, commandError(cmd.Name(), up.Commands-1, err)
 		}
 	}
 	return up, nil
+}
+
+// commandError is the error of command name, sent after before commands that were applied.
+func commandError(name string, before int, err error) error {
+	note := ""
+	if before > 0 {
+		note = fmt.Sprintf(" (the %d commands before it were applied)", before)
+	}
+	return classify(name, note, err)
 }
 
 // UpdateTokenPipeline does what UpdateToken does in one non-transactional pipeline: one round trip.
@@ -163,27 +192,36 @@ func (u *Updater) updateTokenPipeline(ctx context.Context, c redis.Cmdable, toke
 	if err != nil {
 		return up, err
 	}
+	if u.opt.Durable.On() {
+		return u.updateTokenPipelineDurable(ctx, c, up)
+	}
 	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, f := range u.commands(token, user, item, up.Timestamp) {
-			f(ctx, p)
+			f.send(ctx, p)
 		}
 		return nil
 	})
 	up.Commands, up.RoundTrips = len(cmds), 1
-	if err != nil {
-		name, ok := "pipeline", 0
-		for _, cmd := range cmds {
-			if cmd.Err() == nil {
-				ok++
-			} else if name == "pipeline" {
-				name = cmd.Name()
-			}
-		}
-		// Every command of a pipeline runs whatever the others do: say how many are known to be applied.
-		note := fmt.Sprintf(" (%d of the %d commands confirmed applied)", ok, len(cmds))
-		return up, classify(name, note, err)
+	return up, pipelineError(cmds, len(cmds), err)
+}
+
+// pipelineError is the error of a pipeline of total writes, cmds those that were queued, whose first
+// error is err (nil: none).
+func pipelineError(cmds []redis.Cmder, total int, err error) error {
+	if err == nil {
+		return nil
 	}
-	return up, nil
+	name, ok := "pipeline", 0
+	for _, cmd := range cmds {
+		if cmd.Err() == nil {
+			ok++
+		} else if name == "pipeline" {
+			name = cmd.Name()
+		}
+	}
+	// Every command of a pipeline runs whatever the others do: say how many are known to be applied.
+	note := fmt.Sprintf(" (%d of the %d commands confirmed applied)", ok, total)
+	return classify(name, note, err)
 }
 
 // classify wraps err from command name, adding note (what is known applied). A reply from the

@@ -3,7 +3,9 @@ package uniquevisits
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -26,7 +28,7 @@ func benchmarkCountVisit(b *testing.B, c redis.Cmdable, hll bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		sid := fmt.Sprintf("%015x", i/2)
+		sid := fmt.Sprintf("%032x", i/2) // a UUID without dashes; half of them repeats
 		var err error
 		if hll {
 			_, err = counter.CountVisitHLL(ctx, sid)
@@ -34,6 +36,30 @@ func benchmarkCountVisit(b *testing.B, c redis.Cmdable, hll bool) {
 			_, err = counter.CountVisit(ctx, sid)
 		}
 		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The durable mode's price: CountVisit of new visitors on a master with one replica, without and
+// with a WAIT for the replica.
+func BenchmarkCountVisitReplicated(b *testing.B) { benchmarkCountVisitReplicated(b, 0) }
+func BenchmarkCountVisitDurable(b *testing.B)    { benchmarkCountVisitReplicated(b, 1) }
+
+func benchmarkCountVisitReplicated(b *testing.B, replicas int) {
+	r := redistest.RunReplicatedT(b, nil)
+	ctx := context.Background()
+	if err := redistest.WaitLinkUp(ctx, r.Replica); err != nil {
+		b.Fatal(err)
+	}
+	counter := mustOnClient(b, r.Master.Client(b), &Options{Now: fixedClock(day), Durable: Durability{Replicas: replicas, Timeout: 5 * time.Second}})
+	rnd := rand.New(rand.NewPCG(1, 1))
+	if _, err := counter.CountVisit(ctx, randomSID(rnd)); err != nil { // a fresh replica's first ack may take a second
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := counter.CountVisit(ctx, randomSID(rnd)); err != nil {
 			b.Fatal(err)
 		}
 	}

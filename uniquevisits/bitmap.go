@@ -60,6 +60,11 @@ type BitmapOptions struct {
 	// Now is the clock; the day counted is Now()'s date in Now()'s location.
 	// default: time.Now
 	Now func() time.Time
+
+	// Durable makes CountVisit wait, after its SETBIT and on its connection, until Durable.Replicas
+	// replicas have it (WAIT). The client must then be a *redis.Client or a *redis.ClusterClient.
+	// default: off (Replicas 0); Timeout default: 1 second, -1: until ctx ends
+	Durable Durability
 }
 
 var bitmapOptionsOf = option.Of{Type: "uniquevisits.BitmapOptions", Also: ErrBadUserID}
@@ -78,7 +83,10 @@ func NewBitmap(c redis.Cmdable, opt *BitmapOptions) (*Bitmap, error) {
 	if opt != nil {
 		b.opt = *opt
 	}
-	if err := option.Fill(bitmapOptionsOf, "MaxID", &b.opt.MaxID, DefaultMaxID, false); err != nil {
+	if err := errors.Join(
+		option.Fill(bitmapOptionsOf, "MaxID", &b.opt.MaxID, DefaultMaxID, false),
+		b.opt.Durable.Fill(option.Of{Type: bitmapOptionsOf.Type}, "Durable."), // not a user id's error
+	); err != nil {
 		return nil, err
 	}
 	if b.opt.Now == nil {
@@ -86,6 +94,9 @@ func NewBitmap(c redis.Cmdable, opt *BitmapOptions) (*Bitmap, error) {
 	}
 	if c == nil {
 		return nil, ErrNoClient
+	}
+	if err := newWriter(b.opt.Durable).routable(c); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -114,12 +125,21 @@ func (b *Bitmap) CountVisit(ctx context.Context, userID int64) (_ BitmapVisit, e
 	if err := ctx.Err(); err != nil {
 		return v, fmt.Errorf("uniquevisits: SETBIT %s: not sent: %w", v.Key, err)
 	}
-	old, err := setBit(ctx, b.c, v.Key, userID)
+	wr := newWriter(b.opt.Durable)
+	defer wr.close()
+	var old int64
+	err = wr.do(ctx, b.c, v.Key, func(c redis.Cmdable) (err error) {
+		old, err = setBit(ctx, c, v.Key, userID)
+		return err
+	})
 	if err != nil {
 		return v, writeError("SETBIT "+v.Key, err)
 	}
 	v.New = old == 0
-	return v, nil
+	if !v.New || wr.w == nil { // a bit already set: SETBIT wrote nothing
+		return v, nil
+	}
+	return v, notDurable("SETBIT "+v.Key, wr.confirm(ctx))
 }
 
 // setBit is SETBIT key offset 1, never resent, and returns the bit's old value.

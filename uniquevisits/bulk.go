@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/shard"
 )
@@ -76,16 +77,20 @@ func (c *Counter) CountVisits(ctx context.Context, sessionIDs []string) (_ []Vis
 	if b.valid == 0 {
 		return b.results, nil
 	}
-	now := c.opt.Now()
-	expected, err := c.Expected(ctx, now)
-	if err != nil {
-		return b.fail(ctx, err)
-	}
+	b.durable = c.opt.Durable
 	counts, releaseCounts, err := c.counts(ctx)
 	if err != nil {
 		return b.fail(ctx, err)
 	}
 	defer releaseCounts()
+	if err := newWriter(c.opt.Durable).routable(counts); err != nil {
+		return b.fail(ctx, err)
+	}
+	now := c.opt.Now()
+	expected, err := c.Expected(ctx, now)
+	if err != nil {
+		return b.fail(ctx, err)
+	}
 	if c.client != nil {
 		b.run(ctx, now, expected, c.opt.ShardSize, nil, func(context.Context, string) (redis.Cmdable, func(), error) {
 			return c.client, func() {}, nil
@@ -128,13 +133,17 @@ type batch struct {
 	canonical []string // "" for a malformed id
 	ids       []int64
 	valid     int
+
+	durable    Durability
+	notDurable []error // per visit: its servers' confirmation failed (joined to Err at the end)
 }
 
 func parseBatch(sessionIDs []string) *batch {
 	b := &batch{
-		results:   make([]VisitResult, len(sessionIDs)),
-		canonical: make([]string, len(sessionIDs)),
-		ids:       make([]int64, len(sessionIDs)),
+		results:    make([]VisitResult, len(sessionIDs)),
+		canonical:  make([]string, len(sessionIDs)),
+		ids:        make([]int64, len(sessionIDs)),
+		notDurable: make([]error, len(sessionIDs)),
 	}
 	for i, sid := range sessionIDs {
 		canonical, id, err := session(sid)
@@ -270,9 +279,16 @@ func (b *batch) run(ctx context.Context, now time.Time, expected int64, shardSiz
 			b.results[i].Err = err
 		}
 	}
+	for i, err := range b.notDurable {
+		if err != nil {
+			b.results[i].Err = errors.Join(b.results[i].Err, err)
+		}
+	}
 }
 
-// sadd sends the SADDs of the visits idx to server comp, in pipelines of at most bulkChunk.
+// sadd sends the SADDs of the visits idx to server comp, in pipelines of at most bulkChunk. Durable,
+// it sends them per node of the server, each node's on one connection whose last pipeline ends with
+// a WAIT.
 func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx context.Context, comp string) (redis.Cmdable, func(), error)) {
 	failAll := func(err error) {
 		for _, i := range idx {
@@ -280,6 +296,10 @@ func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx 
 		}
 	}
 	client, release, err := sets(ctx, comp)
+	if err == nil {
+		defer release()
+		err = newWriter(b.durable).routable(client)
+	}
 	if err != nil {
 		for _, i := range idx {
 			b.results[i].Visit = Visit{} // as CountVisit: nothing known about a visit never routed
@@ -287,7 +307,75 @@ func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx 
 		failAll(err)
 		return
 	}
-	defer release()
+	if !b.durable.On() {
+		b.saddChunks(ctx, client, idx, nil)
+		return
+	}
+	uc := client.(redis.UniversalClient)
+	groups := map[*redis.Client][]int{}
+	var nodes []*redis.Client
+	for _, i := range idx {
+		node, err := durable.Node(ctx, uc, b.results[i].Visit.Set)
+		if err != nil {
+			b.results[i].Err = fmt.Errorf("uniquevisits: SADD %s: not sent: %w", b.results[i].Visit.Set, err)
+			continue
+		}
+		if _, ok := groups[node]; !ok {
+			nodes = append(nodes, node)
+		}
+		groups[node] = append(groups[node], i)
+	}
+	var wg sync.WaitGroup
+	for _, node := range nodes {
+		wg.Add(1)
+		go func(g []int) {
+			defer wg.Done()
+			b.saddDurable(ctx, uc, g)
+		}(groups[node])
+	}
+	wg.Wait()
+}
+
+// saddDurable sends the SADDs of idx, whose sets one node holds, on one connection to it, a WAIT
+// ending the last pipeline, and gives every new visit the outcome of the wait. When every SADD was
+// refused with MOVED or ASK (none ran), they go again to the slot's new master.
+func (b *batch) saddDurable(ctx context.Context, c redis.UniversalClient, idx []int) {
+	w := b.durable.Begin()
+	_ = durable.OnNode(ctx, c, b.results[idx[0]].Visit.Set, func(node *redis.Client) error {
+		conn := node.Conn()
+		defer conn.Close()
+		var first *redis.Cmd
+		cmds := b.saddChunks(ctx, conn, idx, func(p redis.Pipeliner) { first = w.Queue(ctx, p) })
+		wrote := false
+		for k, cmd := range cmds {
+			if !noretry.IsRedirect(cmd.Err()) {
+				break
+			}
+			if k == len(cmds)-1 {
+				return cmd.Err()
+			}
+		}
+		for _, i := range idx {
+			wrote = wrote || (b.results[i].Err == nil && b.results[i].Visit.New)
+		}
+		if !wrote { // every id was there already: nothing to wait for
+			return nil
+		}
+		if err := w.Confirm(ctx, conn, first); err != nil {
+			for _, i := range idx {
+				if b.results[i].Err == nil && b.results[i].Visit.New {
+					b.notDurable[i] = notDurable("SADD "+b.results[i].Visit.Set, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// saddChunks sends the SADDs of the visits idx on c, in pipelines of at most bulkChunk, last (when
+// not nil) queued at the end of the final one, and sets each visit's New or error.
+func (b *batch) saddChunks(ctx context.Context, c redis.Cmdable, idx []int, last func(redis.Pipeliner)) []*redis.IntCmd {
+	var sent []*redis.IntCmd
 	for len(idx) > 0 {
 		part := idx[:min(bulkChunk, len(idx))]
 		idx = idx[len(part):]
@@ -299,10 +387,13 @@ func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx 
 		}
 		cmds := make([]*redis.IntCmd, len(part))
 		// Each command carries its own error; Pipelined's is the first of them.
-		_, _ = client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for k, i := range part {
 				v := b.results[i].Visit
 				cmds[k] = noretry.SAdd(ctx, p, v.Set, strconv.FormatInt(v.ID, 10))
+			}
+			if last != nil && len(idx) == 0 {
+				last(p)
 			}
 			return nil
 		})
@@ -312,9 +403,12 @@ func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx 
 				b.results[i].Err = writeError("SADD "+b.results[i].Visit.Set, err)
 				continue
 			}
+			b.results[i].Err = nil
 			b.results[i].Visit.New = added == 1
 		}
+		sent = append(sent, cmds...)
 	}
+	return sent
 }
 
 // incr adds len(news) to the day's count, never resent, and gives each new visit its count or the
@@ -326,7 +420,7 @@ func (b *batch) incr(ctx context.Context, counts redis.Cmdable, key string, news
 	err := ctx.Err()
 	if err != nil {
 		err = fmt.Errorf("%w: %s: not sent: %w", ErrUncounted, name, err)
-	} else if total, err = incrBy(ctx, counts, key, n); err != nil {
+	} else if total, err = b.incrBy(ctx, counts, key, news); err != nil {
 		if noretry.Classify(err) == noretry.Unknown {
 			err = fmt.Errorf("%w: %w: %s: %w", ErrUnknownOutcome, ErrUncounted, name, err)
 		} else {
@@ -342,14 +436,48 @@ func (b *batch) incr(ctx context.Context, counts redis.Cmdable, key string, news
 	}
 }
 
-// incrBy is INCRBY key n, never resent (noretry.Incr for one).
-func incrBy(ctx context.Context, c redis.Cmdable, key string, n int64) (int64, error) {
+// incrBy adds len(news) to key on counts. Durable, the INCRBY and a WAIT go in one pipeline on one
+// connection to key's node, and every new visit gets the outcome of the wait.
+func (b *batch) incrBy(ctx context.Context, counts redis.Cmdable, key string, news []int) (int64, error) {
+	n := int64(len(news))
+	if !b.durable.On() {
+		return incrBy(ctx, counts, key, n)()
+	}
+	var total int64
+	w := b.durable.Begin()
+	err := durable.OnNode(ctx, counts.(redis.UniversalClient), key, func(node *redis.Client) error {
+		conn := node.Conn()
+		defer conn.Close()
+		var result func() (int64, error)
+		var first *redis.Cmd
+		_, _ = conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+			result = incrBy(ctx, p, key, n)
+			first = w.Queue(ctx, p)
+			return nil
+		})
+		var err error
+		if total, err = result(); err != nil {
+			return err // a MOVED or ASK ran nothing: OnNode sends it again
+		}
+		if err := w.Confirm(ctx, conn, first); err != nil {
+			for _, i := range news {
+				b.notDurable[i] = errors.Join(b.notDurable[i], notDurable("INCRBY "+key, err))
+			}
+		}
+		return nil
+	})
+	return total, err
+}
+
+// incrBy sends or queues INCRBY key n, never resent (noretry.Incr for one); its result is read by
+// the function returned.
+func incrBy(ctx context.Context, c redis.Cmdable, key string, n int64) func() (int64, error) {
 	if n == 1 {
-		return noretry.Incr(ctx, c, key).Result()
+		return noretry.Incr(ctx, c, key).Result
 	}
 	p, ok := c.(noretry.Processor)
 	if !ok {
-		return c.IncrBy(ctx, key, n).Result()
+		return c.IncrBy(ctx, key, n).Result
 	}
-	return noretry.Do(ctx, p, "incrby", key, n).Int64()
+	return noretry.Do(ctx, p, "incrby", key, n).Int64
 }

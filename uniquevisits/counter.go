@@ -48,6 +48,12 @@ type Options struct {
 	// default: 2 (today, and yesterday for visits around midnight); -1: no cache (every call reads
 	// the expected size from Redis)
 	CacheDays int
+
+	// Durable makes CountVisit, CountVisits and CountVisitHLL wait, after the writes and on their
+	// own connections, until Durable.Replicas replicas of each server written have them (WAIT); see
+	// the package doc. The clients must then be *redis.Client or *redis.ClusterClient.
+	// default: off (Replicas 0), the book's behaviour; Timeout default: 1 second, -1: until ctx ends
+	Durable Durability
 }
 
 var optionsOf = option.Of{Type: "uniquevisits.Options"}
@@ -65,6 +71,7 @@ func (o *Options) init() error {
 		option.Fill(optionsOf, "ShardSize", &o.ShardSize, ShardSize, false),
 		option.Fill(optionsOf, "DailyExpected", &o.DailyExpected, DailyExpected, false),
 		option.Fill(optionsOf, "CacheDays", &o.CacheDays, 2, true),
+		o.Durable.Fill(optionsOf, "Durable."),
 	)
 }
 
@@ -109,6 +116,11 @@ func makeCounter(reg *conn.Registry, client redis.Cmdable, opt *Options) (*Count
 	if err := c.opt.init(); err != nil {
 		return nil, err
 	}
+	if client != nil {
+		if err := newWriter(c.opt.Durable).routable(client); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -137,18 +149,24 @@ func (c *Counter) CountVisit(ctx context.Context, sessionID string) (_ Visit, er
 	if err != nil {
 		return Visit{}, err
 	}
-	now := c.opt.Now()
-	expected, err := c.Expected(ctx, now)
-	if err != nil {
-		return Visit{}, err
-	}
+	wr := newWriter(c.opt.Durable)
+	defer wr.close()
 	counts, releaseCounts, err := c.counts(ctx)
 	if err != nil {
 		return Visit{}, err
 	}
 	defer releaseCounts()
+	if err := wr.routable(counts); err != nil {
+		return Visit{}, err
+	}
+	now := c.opt.Now()
+	expected, err := c.Expected(ctx, now)
+	if err != nil {
+		return Visit{}, err
+	}
 	if c.client != nil {
-		return Add(ctx, c.client, counts, now, id, expected, c.opt.ShardSize)
+		v, err := add(ctx, wr, c.client, counts, now, id, expected, c.opt.ShardSize)
+		return confirmed(ctx, wr, v, err)
 	}
 	comp, err := shard.Component(c.opt.Component, canonical, c.opt.Shards)
 	if err != nil {
@@ -159,9 +177,21 @@ func (c *Counter) CountVisit(ctx context.Context, sessionID string) (_ Visit, er
 		return Visit{}, err
 	}
 	defer releaseSets()
-	v, err := Add(ctx, sets, counts, now, id, expected, c.opt.ShardSize)
+	if err := wr.routable(sets); err != nil {
+		return Visit{}, err
+	}
+	v, err := add(ctx, wr, sets, counts, now, id, expected, c.opt.ShardSize)
 	v.Shard = comp
-	return v, err
+	return confirmed(ctx, wr, v, err)
+}
+
+// confirmed adds to a visit that wrote (a new id) the outcome of waiting for its servers' replicas:
+// ErrNotDurable, beside add's own error if any, when one of them did not confirm in time.
+func confirmed(ctx context.Context, wr *writer, v Visit, err error) (Visit, error) {
+	if wr.w == nil || !v.New {
+		return v, err
+	}
+	return v, errors.Join(err, notDurable("SADD "+v.Set+", INCR "+countKey(v.Day), wr.confirm(ctx)))
 }
 
 // Expected is get_expected with the book's process cache, bounded to the CacheDays most recent days.
@@ -334,7 +364,17 @@ func (c *Counter) CountVisitHLL(ctx context.Context, sessionID string) (_ bool, 
 		return false, err
 	}
 	defer release()
-	return CountVisitHLL(ctx, counts, sessionID, c.opt.Now())
+	wr := newWriter(c.opt.Durable)
+	defer wr.close()
+	if err := wr.routable(counts); err != nil {
+		return false, err
+	}
+	now := c.opt.Now()
+	changed, err := countVisitHLL(ctx, wr, counts, sessionID, now)
+	if err != nil || !changed || wr.w == nil { // a PFADD that changed nothing wrote nothing
+		return changed, err
+	}
+	return changed, notDurable("PFADD "+hllKey(Day(now)), wr.confirm(ctx))
 }
 
 // UniqueHLL returns the HyperLogLog estimate of day's unique visitors.

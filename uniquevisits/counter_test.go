@@ -252,7 +252,7 @@ func TestSameCountEverywhere(t *testing.T) {
 	})
 
 	t.Run("Redis Cluster", func(t *testing.T) {
-		rc := redistest.RunClusterT(t, &redistest.ClusterOptions{ReplicasPerMaster: -1})
+		rc := sharedCluster(t)
 		reg := registry(t)
 		cfg := map[string]any{"cluster": rc.Addrs()}
 		for i := 0; i < Shards; i++ {

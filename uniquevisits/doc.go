@@ -14,8 +14,7 @@
 // crc32("x"+sessionID) % 16 of the canonical spelling, while the counts stay on the unsharded
 // component "unique". NewOnClient (chapter 9) keeps everything on one client. The plain functions
 // (ParseSessionID, Expected, Add, CountVisit, Count) work on any clients the caller holds, a Redis
-// Cluster client included: every command names a single key, so the day's shards may live in
-// different slots.
+// Cluster client included (see Redis Cluster below).
 //
 // Key names and hashing are the book's, so the Go code and the book's Python code (under Python 3)
 // can share one dataset: the same session id lands in the same set on the same server.
@@ -40,6 +39,37 @@
 // For less memory at the price of an estimate, CountVisitHLL and UniqueHLL count with one
 // HyperLogLog per day (PFADD, PFCOUNT): about 12 KB a day however many visitors, with a standard
 // error of 0.81%.
+//
+// # Redis Cluster
+//
+// Everything runs unchanged on a *redis.ClusterClient, given directly or named by a component's
+// config, with the book's keys (no hash tags): every write names one key, and so does every read but
+// three, which are done per key instead. Recount sends one SCARD per set shard (go-redis splits the
+// pipeline per node); UniqueRange reads each set shard with SSCAN, since SUNION cannot reach sets in
+// several slots; UniqueRangeBitmap reads the days' bitmaps back (GETRANGE) where BITOP OR would be
+// refused (CROSSSLOT); and UniqueRangeHLL copies the days' HyperLogLogs into temporary keys of one hash
+// tag, counted and deleted in one MULTI/EXEC, where PFCOUNT of several days would be refused.
+//
+// # Durable mode
+//
+// With Options.Durable (or BitmapOptions.Durable) Replicas > 0, a visit is acknowledged only once
+// that many replicas of every server it wrote have its writes: each write goes on a connection to the
+// master of its key, and a WAIT follows on that connection (internal/durable's package doc says why
+// it must be the same one, and what WAIT does not promise: the replicas have the write in memory, not
+// on disk, and a failover may still promote a replica that lacks it). CountVisit waits after its SADD
+// and INCR, on each server written (one WAIT, in parallel, when the sets and the count are on two);
+// CountVisits ends each server's last pipeline with its WAIT (per node on a Redis Cluster), and the
+// INCRBY's pipeline with another; CountVisitHLL and Bitmap.CountVisit wait after their PFADD or
+// SETBIT. A visit that wrote nothing (a known id, a bit already set) waits for nothing. The cost is a
+// WAIT round trip on each server written, as long as the slowest of its Replicas replicas takes (none
+// more for CountVisits, where the WAIT rides in the pipeline). A visit applied but not confirmed in
+// time returns its Visit, filled in as on success, and ErrNotDurable (one *DurableError per server
+// not confirmed); it is not ErrUnknownOutcome, and calling again will not count it twice. In
+// CountVisits only the new visits of a server that did not confirm get it. The clients must be
+// *redis.Client (a single server, or go-redis's FailoverClient for Sentinel) or
+// *redis.ClusterClient, else ErrNoNode before any write. The expected size's SETNX is not waited
+// for: lost in a failover, it is computed again from yesterday's count. The package-level functions
+// (CountVisit, CountVisits, Add, CountVisitHLL) take no options and stay the book's: no WAIT.
 //
 // # Fixed from the book
 //

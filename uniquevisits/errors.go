@@ -3,12 +3,22 @@ package uniquevisits
 import (
 	"errors"
 
+	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/option"
 )
 
 // OptionError is the error New and NewOnClient return for a refused Options field: it names the
 // Options type, the field and the value, and matches ErrBadOption.
 type OptionError = option.Error
+
+// Durability says when a write counts as acknowledged: once Replicas replicas have it, waited for at
+// most Timeout (Options.Durable, BitmapOptions.Durable). Its fields follow the option rule; errors
+// name them "Durable.Replicas" and "Durable.Timeout".
+type Durability = durable.Options
+
+// DurableError is a write not confirmed durable on one server: Replicas confirmed (-1: unknown) of
+// Wanted, and Err, the transport or ctx error that stopped the wait, if any. It matches ErrNotDurable.
+type DurableError = durable.Error
 
 var (
 	// ErrBadSessionID: the session id is not a UUID in a spelling CanonicalSessionID accepts. The
@@ -39,4 +49,15 @@ var (
 	// doc says so, and any other negative value is an error. The error is an *OptionError naming the
 	// field; ErrBadOption is one value shared by all the packages (conn.ErrBadOption is the same).
 	ErrBadOption = option.ErrBadOption
+
+	// ErrNotDurable: in the durable mode, the visit's writes were applied on the master(s), but too
+	// few replicas confirmed them in time (or the connection broke first). The Visit is filled in as
+	// on success (New, Count); it is not ErrUnknownOutcome. The error holds a *DurableError per
+	// server not confirmed.
+	ErrNotDurable = durable.ErrNotDurable
+
+	// ErrNoNode: the durable mode is on and a client is neither a *redis.Client nor a
+	// *redis.ClusterClient (a Ring, a pipeline): no connection can carry a write and its WAIT
+	// together. Nothing was sent.
+	ErrNoNode = durable.ErrNoNode
 )

@@ -23,12 +23,21 @@ import (
 // the estimate is not known.
 func CountVisitHLL(ctx context.Context, c redis.Cmdable, sessionID string, now time.Time) (_ bool, err error) {
 	defer func() { err = noretry.CtxErr(ctx, err) }()
+	return countVisitHLL(ctx, newWriter(Durability{}), c, sessionID, now)
+}
+
+// countVisitHLL is CountVisitHLL with its PFADD sent by wr.
+func countVisitHLL(ctx context.Context, wr *writer, c redis.Cmdable, sessionID string, now time.Time) (bool, error) {
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
 		return false, err
 	}
 	key := hllKey(Day(now))
-	n, err := c.PFAdd(ctx, key, strconv.FormatInt(id, 10)).Result()
+	var n int64
+	err = wr.do(ctx, c, key, func(c redis.Cmdable) (err error) {
+		n, err = c.PFAdd(ctx, key, strconv.FormatInt(id, 10)).Result()
+		return err
+	})
 	if err != nil {
 		return false, writeError("PFADD "+key, err)
 	}

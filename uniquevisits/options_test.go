@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -44,6 +45,8 @@ var optionFields = []struct {
 	{"ShardSize", func(o *Options, v int64) { o.ShardSize = int(v) }, func(o Options) int64 { return int64(o.ShardSize) }, ShardSize, false},
 	{"DailyExpected", func(o *Options, v int64) { o.DailyExpected = v }, func(o Options) int64 { return o.DailyExpected }, DailyExpected, false},
 	{"CacheDays", func(o *Options, v int64) { o.CacheDays = int(v) }, func(o Options) int64 { return int64(o.CacheDays) }, 2, true},
+	{"Durable.Replicas", func(o *Options, v int64) { o.Durable.Replicas = int(v) }, func(o Options) int64 { return int64(o.Durable.Replicas) }, 0, true},
+	{"Durable.Timeout", func(o *Options, v int64) { o.Durable.Timeout = time.Duration(v) }, func(o Options) int64 { return int64(o.Durable.Timeout) }, int64(time.Second), true},
 }
 
 // The option rule, through both constructors: 0 is the default, -1 is off where the field has an

@@ -133,6 +133,11 @@ func parsePositive(key, s string) (int64, error) {
 // exact figure.
 func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (_ Visit, err error) {
 	defer func() { err = noretry.CtxErr(ctx, err) }()
+	return add(ctx, newWriter(Durability{}), sets, counts, day, id, expected, shardSize)
+}
+
+// add is Add with its writes sent by wr.
+func add(ctx context.Context, wr *writer, sets, counts redis.Cmdable, day time.Time, id int64, expected int64, shardSize int) (Visit, error) {
 	d := Day(day)
 	if expected < 1 || expected > math.MaxInt/2 {
 		return Visit{}, fmt.Errorf("%w: expected size %d out of range", ErrBadCount, expected)
@@ -147,7 +152,11 @@ func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int6
 		return v, fmt.Errorf("uniquevisits: SADD %s: not sent: %w", set, err)
 	}
 	// Neither command is ever resent (a resent SADD answers 0, a resent INCR counts twice).
-	added, err := noretry.SAdd(ctx, sets, set, member).Result()
+	var added int64
+	err = wr.do(ctx, sets, set, func(c redis.Cmdable) (err error) {
+		added, err = noretry.SAdd(ctx, c, set, member).Result()
+		return err
+	})
 	if err != nil {
 		return v, writeError("SADD "+set, err)
 	}
@@ -158,7 +167,10 @@ func Add(ctx context.Context, sets, counts redis.Cmdable, day time.Time, id int6
 	if err := ctx.Err(); err != nil {
 		return v, fmt.Errorf("%w: INCR %s: not sent: %w", ErrUncounted, countKey(d), err)
 	}
-	v.Count, err = noretry.Incr(ctx, counts, countKey(d)).Result()
+	err = wr.do(ctx, counts, countKey(d), func(c redis.Cmdable) (err error) {
+		v.Count, err = noretry.Incr(ctx, c, countKey(d)).Result()
+		return err
+	})
 	if err != nil {
 		if noretry.Classify(err) == noretry.Unknown {
 			return v, fmt.Errorf("%w: %w: INCR %s: %w", ErrUnknownOutcome, ErrUncounted, countKey(d), err)

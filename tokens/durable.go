@@ -1,0 +1,180 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/durable"
+	"github.com/ria-go/ria/internal/noretry"
+)
+
+// The durable mode (Options.Durable). A write and the WAIT that confirms it share one connection to
+// the node holding the write's key: a WAIT on any other connection counts replicas that may lack the
+// write (see internal/durable).
+
+// nodeClient is c as a client that gives a connection per node, or ErrNoNode.
+func nodeClient(c redis.Cmdable) (redis.UniversalClient, error) {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c, nil
+	case *redis.ClusterClient:
+		return c, nil
+	}
+	return nil, fmt.Errorf("tokens: %w, not %T", ErrNoNode, c)
+}
+
+// updateTokenDurable is UpdateToken on one connection per node, then a WAIT on each, in parallel. A
+// command refused with MOVED or ASK did not run: it goes again to its slot's master.
+func (u *Updater) updateTokenDurable(ctx context.Context, c redis.Cmdable, up Update) (Update, error) {
+	uc, err := nodeClient(c)
+	if err != nil {
+		return up, err
+	}
+	w := u.opt.Durable.Begin()
+	conns := map[*redis.Client]*redis.Conn{}
+	var used []*redis.Conn
+	defer func() {
+		for _, conn := range used {
+			conn.Close()
+		}
+	}()
+	for _, f := range u.commands(up.Token, up.User, up.Item, up.Timestamp) {
+		up.Commands++
+		up.RoundTrips++
+		name := "the node of " + f.key
+		err := durable.OnNode(ctx, uc, f.key, func(node *redis.Client) error {
+			conn, ok := conns[node]
+			if !ok {
+				conn = node.Conn()
+				conns[node] = conn
+				used = append(used, conn)
+			}
+			cmd := f.send(ctx, conn)
+			name = cmd.Name()
+			return cmd.Err()
+		})
+		if err != nil {
+			return up, commandError(name, up.Commands-1, err)
+		}
+	}
+	up.RoundTrips++ // the WAITs
+	return up, confirm(ctx, w, used)
+}
+
+// confirm waits on every connection for its replicas, in parallel, and joins the outcomes.
+func confirm(ctx context.Context, w *durable.Waiter, conns []*redis.Conn) error {
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.Confirm(ctx, conn, w.Queue(ctx, conn))
+		}()
+	}
+	wg.Wait()
+	return notDurable(errs)
+}
+
+func notDurable(errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	return nil
+}
+
+// updateTokenPipelineDurable is UpdateTokenPipeline with a WAIT as the last command of each pipeline.
+// On a single server that is one pipeline on one connection. On a Redis Cluster it is one pipeline
+// per key (a ZADD and its ZREMRANGEBYRANK together), in parallel, each on a connection to its slot's
+// master; a pipeline refused whole with MOVED or ASK ran nothing, and goes again to the new master.
+func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdable, up Update) (Update, error) {
+	uc, err := nodeClient(c)
+	if err != nil {
+		return up, err
+	}
+	cmds := u.commands(up.Token, up.User, up.Item, up.Timestamp)
+	up.Commands, up.RoundTrips = len(cmds), 1
+	groups := [][]command{cmds}
+	if _, ok := uc.(*redis.ClusterClient); ok {
+		groups = groups[:0]
+		for _, f := range cmds { // a key's commands are adjacent
+			if n := len(groups); n > 0 && groups[n-1][0].key == f.key {
+				groups[n-1] = append(groups[n-1], f)
+			} else {
+				groups = append(groups, []command{f})
+			}
+		}
+	}
+	type result struct {
+		cmds       []redis.Cmder
+		err        error // the node's, or the redirect that was not followed
+		notDurable error
+	}
+	w := u.opt.Durable.Begin()
+	res := make([]result, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &res[i]
+			r.err = durable.OnNode(ctx, uc, g[0].key, func(node *redis.Client) error {
+				conn := node.Conn()
+				defer conn.Close()
+				var first *redis.Cmd
+				r.cmds = make([]redis.Cmder, len(g))
+				_, _ = conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for k, f := range g {
+						r.cmds[k] = f.send(ctx, p)
+					}
+					first = w.Queue(ctx, p)
+					return nil
+				})
+				for _, cmd := range r.cmds {
+					if err := cmd.Err(); err != nil {
+						if allRedirected(r.cmds) {
+							return err
+						}
+						return nil // pipelineError says which
+					}
+				}
+				r.notDurable = w.Confirm(ctx, conn, first)
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	var sent []redis.Cmder
+	var first error
+	errs := make([]error, len(res))
+	for i, r := range res {
+		sent = append(sent, r.cmds...)
+		for _, cmd := range r.cmds {
+			if first == nil {
+				first = cmd.Err()
+			}
+		}
+		if first == nil {
+			first = r.err
+		}
+		errs[i] = r.notDurable
+	}
+	if first != nil {
+		return up, pipelineError(sent, len(cmds), first)
+	}
+	return up, notDurable(errs)
+}
+
+// allRedirected reports whether every command was refused with MOVED or ASK: none of them ran.
+func allRedirected(cmds []redis.Cmder) bool {
+	for _, cmd := range cmds {
+		if !noretry.IsRedirect(cmd.Err()) {
+			return false
+		}
+	}
+	return true
+}
