@@ -109,25 +109,28 @@ func (o Options) Begin() *Waiter {
 	return w
 }
 
-// round is the next WAIT's timeout, 0 when no time is left.
-func (w *Waiter) round(ctx context.Context) time.Duration {
-	r := maxRound
+// round is the next WAIT's timeout, 0 when no time is left; byCtx says that ctx's deadline, not
+// Timeout, is what bounds it.
+func (w *Waiter) round(ctx context.Context) (r time.Duration, byCtx bool) {
+	r = maxRound
 	if !w.end.IsZero() {
 		r = min(r, time.Until(w.end))
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		r = min(r, time.Until(dl)-roundMargin) // so WAIT's reply is read, not timed out
+		if c := time.Until(dl) - roundMargin; c < r { // so WAIT's reply is read, not timed out
+			r, byCtx = c, true
+		}
 	}
 	if r < time.Millisecond { // WAIT 0 blocks forever
-		return 0
+		return 0, byCtx
 	}
-	return r
+	return r, byCtx
 }
 
 // Queue appends the first WAIT to p, a pipeline (or transaction's connection) that carries the write,
 // after it. nil when no time is left: Confirm then reports that.
 func (w *Waiter) Queue(ctx context.Context, p Doer) *redis.Cmd {
-	r := w.round(ctx)
+	r, _ := w.round(ctx)
 	if r == 0 {
 		return nil
 	}
@@ -157,14 +160,14 @@ func (w *Waiter) Confirm(ctx context.Context, conn Doer, first *redis.Cmd) error
 				return nil
 			}
 		}
-		r := w.round(ctx)
+		r, byCtx := w.round(ctx)
+		if err := ctx.Err(); err != nil { // cancelled between rounds
+			return &Error{Replicas: got, Wanted: w.o.Replicas, Err: err}
+		}
 		if r == 0 {
 			var err error
-			if w.end.IsZero() || time.Now().Before(w.end) { // ctx's deadline, not Timeout, stopped it
+			if byCtx { // ctx's deadline, not Timeout, stopped it (it passes within roundMargin)
 				err = context.DeadlineExceeded
-				if noretry.Ended(ctx) {
-					err = ctx.Err()
-				}
 			}
 			return &Error{Replicas: got, Wanted: w.o.Replicas, Err: err}
 		}

@@ -64,7 +64,7 @@ func TestConfirmOnReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = write(ctx, t, c, durable.Options{Replicas: 1, Timeout: 100 * time.Millisecond}, "k3")
-	if !errors.As(err, &de) || de.Replicas != 0 {
+	if !errors.As(err, &de) || de.Replicas != 0 || de.Err != nil { // Timeout ended it, not a ctx
 		t.Fatalf("paused replica: %v", err)
 	}
 	if err := r.Replica.Resume(); err != nil {
