@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,6 +202,119 @@ func TestCluster(t *testing.T) {
 		}
 		checkOnce(t, c, tag, want(files, "a", "b"))
 	})
+}
+
+// TestClusterSlotMoving puts the progress keys' slot half way through a move by hand (MIGRATING on
+// its master, IMPORTING on another, one callback key migrated), so the batch's INCR gets ASK while
+// its progress MSET is queued: a refusal of the one slot, ErrSlotMoving, not ErrCrossSlot. A key of
+// another slot in the same batch (RPUSH, or EVAL's) is still ErrCrossSlot. Once the move is
+// finished a run resumes, every line counted once.
+func TestClusterSlotMoving(t *testing.T) {
+	cl := redistest.RunClusterT(t, &redistest.ClusterOptions{ReplicasPerMaster: -1})
+	var red redistest.Redirects
+	c := cl.ClientWith(t, red.Count)
+	ctx := context.Background()
+	const tag = "{p}"
+	prefix := tag + "progress:"
+	slot := shard.Slot(prefix)
+	dir := t.TempDir()
+	files := map[string]string{"a": "1\n2\n", "b": "3\n4\n5\n"}
+	writeFiles(t, dir, map[string]string{"a": files["a"]})
+	if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), &Options{Prefix: prefix}); err != nil {
+		t.Fatal(err)
+	}
+
+	src, err := cl.NodeForKey(ctx, prefix+"file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters, err := cl.Masters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := masters[0]
+	if dst == src {
+		dst = masters[1]
+	}
+	sc, dc := src.Client(t), dst.Client(t)
+	srcID, dstID := sc.ClusterMyID(ctx).Val(), dc.ClusterMyID(ctx).Val()
+	host, port, err := net.SplitHostPort(dst.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []*redis.Cmd{
+		dc.Do(ctx, "cluster", "setslot", slot, "importing", srcID),
+		sc.Do(ctx, "cluster", "setslot", slot, "migrating", dstID),
+		sc.Do(ctx, "migrate", host, port, "", 0, 5000, "keys", tag+"count"),
+	} {
+		if err := cmd.Err(); err != nil {
+			t.Fatalf("%v: %v", cmd.Args(), err)
+		}
+	}
+
+	writeFiles(t, dir, map[string]string{"b": files["b"]})
+	_, other := keysBeside(t, c, prefix+"file")
+	stray := func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
+		if err := recordUnder(tag)(ctx, pipe, l); err != nil {
+			return err
+		}
+		pipe.RPush(ctx, other, l.Text)
+		return nil
+	}
+	// EVAL's keys follow numkeys (COMMAND INFO gives no first key): COMMAND GETKEYS finds them.
+	strayEval := func(ctx context.Context, pipe redis.Pipeliner, l Line) error {
+		if err := recordUnder(tag)(ctx, pipe, l); err != nil {
+			return err
+		}
+		pipe.Eval(ctx, "return redis.call('rpush', KEYS[1], ARGV[1])", []string{other}, l.Text)
+		return nil
+	}
+	isAsk := func(err error) bool { _, ok := redis.IsAskError(err); return ok }
+	isMoved := func(err error) bool { _, ok := redis.IsMovedError(err); return ok }
+	for _, tc := range []struct {
+		name        string
+		cb          Callback
+		want, wrong error
+		reply       func(error) bool // the redirect the error wraps
+		opt         Options
+	}{
+		{"one slot", recordUnder(tag), ErrSlotMoving, ErrCrossSlot, isAsk, Options{Prefix: prefix, BatchLines: 2}},
+		{"one slot, durable", recordUnder(tag), ErrSlotMoving, ErrCrossSlot, isAsk,
+			Options{Prefix: prefix, BatchLines: 2, Durable: Durability{Replicas: 1}}},
+		{"a key of another slot too", stray, ErrCrossSlot, ErrSlotMoving, isMoved, Options{Prefix: prefix, BatchLines: 2}},
+		{"a key of another slot in EVAL", strayEval, ErrCrossSlot, ErrSlotMoving, isMoved, Options{Prefix: prefix, BatchLines: 2}},
+	} {
+		before := red.Ask()
+		res, err := ProcessLogs(ctx, c, dir, tc.cb, &tc.opt)
+		var fe *FileError
+		if !errors.Is(err, tc.want) || errors.Is(err, tc.wrong) || !tc.reply(err) || !errors.As(err, &fe) ||
+			fe.File != "b" || fe.Offset != 0 || res.Commits != 0 {
+			t.Fatalf("%s: %+v, %v; want %v at b's start wrapping the redirect, nothing committed", tc.name, res, err, tc.want)
+		}
+		// One ASK a line (its INCR): the refused batch was sent once, not again.
+		if n := red.Ask() - before; n != 2 {
+			t.Fatalf("%s: %d ASK replies; want 2", tc.name, n)
+		}
+		if p := progress(t, c, prefix); p != (Progress{true, "a", 4}) {
+			t.Fatalf("%s: progress %+v moved", tc.name, p)
+		}
+		checkOnce(t, c, tag, want(files, "a"))
+	}
+	if n, err := c.Exists(ctx, other).Result(); err != nil || n != 0 {
+		t.Fatalf("key of another slot written: %d, %v", n, err)
+	}
+
+	if err := cl.MoveSlot(ctx, slot, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ProcessLogs(ctx, c, dir, recordUnder(tag), &Options{Prefix: prefix, BatchLines: 2})
+	if err != nil || res.Commits != 2 || res.File != "b" || res.Position != 6 {
+		t.Fatalf("resumed after the move: %+v, %v", res, err)
+	}
+	checkOnce(t, c, tag, want(files, "a", "b"))
+	if owner, err := cl.NodeForKey(ctx, prefix+"file"); err != nil || owner != dst {
+		t.Fatalf("progress keys served by %v (%v); want the move's target %s", owner, err, dst.Addr())
+	}
 }
 
 // keysBeside returns two keys in slots other than key's: one served by key's master, one by another.

@@ -31,7 +31,12 @@
 // they share a transaction: use a hash-tag prefix such as "{proc1}progress:" and the same tag in the
 // callback's keys ("{proc1}status:"). Progress keys in two slots (the book's untagged "progress:")
 // are ErrCrossSlot before any I/O, in ProcessLogs and ReadProgress; a callback key in another slot
-// is ErrCrossSlot when EXEC refuses the first batch, nothing of it committed.
+// is ErrCrossSlot when EXEC refuses the first batch, nothing of it committed. While the slot moves
+// to another master (a live reshard, key by key), a batch whose keys the move has split is refused
+// whole with ErrSlotMoving: nothing of it committed, and a run started again resumes at its first
+// line. A command's key is the one at its first key position (COMMAND INFO, as go-redis routes
+// it), asked of the server only when EXEC refused a batch with a redirect; an ACL user without
+// COMMAND gets the refusal and that lookup's error instead, neither of the two.
 //
 // # Durable mode
 //

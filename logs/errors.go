@@ -57,9 +57,16 @@ var (
 	// ErrCrossSlot: on a Redis Cluster, the progress keys, or the callback's keys and the progress
 	// keys, are in more than one hash slot, so they cannot share a transaction. For the progress keys
 	// it is found before any I/O; for the callback's keys, when EXEC refuses the batch that holds
-	// them: nothing of it is committed and the progress is as it was. Put the same hash tag in
-	// Prefix and in the callback's keys ("{proc1}progress:", "{proc1}status:").
+	// them (CROSSSLOT, or a redirect of a key whose slot is not the progress keys'): nothing of it is
+	// committed and the progress is as it was. Put the same hash tag in Prefix and in the callback's
+	// keys ("{proc1}progress:", "{proc1}status:").
 	ErrCrossSlot = errors.New("logs: keys in more than one Redis Cluster hash slot")
+
+	// ErrSlotMoving: on a Redis Cluster, EXEC refused a batch because the progress keys' slot is
+	// moving to another master (a live reshard): a key of that slot got a MOVED, ASK or TRYAGAIN
+	// reply. Nothing of the batch was applied and the progress is as it was, so running ProcessLogs
+	// again resumes there. The error is a *FileError naming the batch's start and wraps the reply.
+	ErrSlotMoving = errors.New("logs: batch not committed: its Redis Cluster hash slot is moving")
 
 	// ErrNotDurable: in durable mode (Options.Durable), a batch was committed on the master but too
 	// few replicas confirmed it in time. The error is a *FileError naming the batch's end, wrapping a

@@ -200,7 +200,8 @@ func parseProgress(vals []any) (Progress, error) {
 // client, or a second processor with the same prefix, cannot apply a batch twice. Options are
 // checked before any I/O: a value the option rule refuses (see ErrBadOption) is an *OptionError.
 // In durable mode (Options.Durable) each transaction is followed by WAIT on its connection, and a
-// batch committed but not confirmed stops the run with ErrNotDurable.
+// batch committed but not confirmed stops the run with ErrNotDurable. On a Redis Cluster, a batch
+// refused because its slot is moving is ErrSlotMoving: not committed, run again.
 func ProcessLogs(ctx context.Context, c redis.UniversalClient, dir string, callback Callback, opt *Options) (_ Result, err error) {
 	// A deadline go-redis enforced on the socket reads "i/o timeout": make it say ctx's error too.
 	defer func() { err = noretry.CtxErr(ctx, err) }()
@@ -412,8 +413,8 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 			return fmt.Errorf("%w: WATCH on %s, %s fired", ErrConcurrent, p.fk, p.pk)
 		}
 		if mset.Err() != nil {
-			if crossSlot(cmds, mset) {
-				return fileErr(name, *off, ErrCrossSlot, err)
+			if err := p.slotRefusal(ctx, tx, name, *off, cmds); err != nil {
+				return err
 			}
 			// Not committed (EXECABORT), or unknown (connection lost): the saved progress tells.
 			return fmt.Errorf("logs: commit of %s up to byte %d: %w", name, pos, err)
@@ -452,19 +453,97 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 	return eof, err
 }
 
-// crossSlot reports whether a refused transaction was refused for keys in another slot than the
-// progress keys: a queued command got CROSSSLOT, or one was redirected while the progress update
-// was queued (its error is EXEC's abort: the progress keys' slot is served here, the other is not).
-// A slot that moves under the run redirects the progress update too, and is not reported here.
-func crossSlot(cmds []redis.Cmder, mset redis.Cmder) bool {
-	progressHere := redis.IsExecAbortError(mset.Err())
+// slotRefusal explains a batch (from byte off of name) EXEC refused for a key's hash slot:
+// ErrCrossSlot when Redis said CROSSSLOT, or redirected (MOVED, ASK, TRYAGAIN) a key of a slot other
+// than the progress keys'; ErrSlotMoving when the redirected keys are in the progress keys' slot (a
+// live reshard: the next run goes on). Either way nothing was applied. It returns nil for any other
+// refusal.
+func (p *processor) slotRefusal(ctx context.Context, tx *redis.Tx, name string, off int64, cmds []redis.Cmder) error {
+	var moved []redis.Cmder
 	for _, cmd := range cmds {
 		err := cmd.Err()
-		if errors.Is(err, redis.ErrCrossSlot) || progressHere && cmd != mset && noretry.IsRedirect(err) {
-			return true
+		switch {
+		case errors.Is(err, redis.ErrCrossSlot):
+			return fileErr(name, off, ErrCrossSlot, err)
+		case noretry.IsRedirect(err) || redis.IsTryAgainError(err):
+			moved = append(moved, cmd)
 		}
 	}
-	return false
+	if len(moved) == 0 {
+		return nil
+	}
+	keys, err := firstKeys(ctx, tx, moved)
+	if err != nil {
+		return fmt.Errorf("logs: commit of %s from byte %d refused (%w); finding its keys' slots: %w",
+			name, off, moved[0].Err(), err)
+	}
+	slot := shard.Slot(p.fk)
+	for i, cmd := range moved {
+		if k, ok := keys[i]; ok && shard.Slot(k) != slot {
+			return fileErr(name, off, ErrCrossSlot, fmt.Errorf("%s key %q is in slot %d, the progress keys in slot %d: %w",
+				cmd.Name(), k, shard.Slot(k), slot, cmd.Err()))
+		}
+	}
+	what := moved[0].Name()
+	if k, ok := keys[0]; ok {
+		what += fmt.Sprintf(" %q", k)
+	}
+	return fileErr(name, off, ErrSlotMoving, fmt.Errorf("%s: %w", what, moved[0].Err()))
+}
+
+// firstKeys returns the key at each command's first key position, the one go-redis routes a command
+// by (COMMAND INFO's first key), or for a command whose keys depend on its arguments (EVAL, FCALL,
+// OBJECT ENCODING: position 0) the first key COMMAND GETKEYS finds. A command without keys has no
+// entry. One round trip on tx's connection, two when some keys depend on the arguments.
+func firstKeys(ctx context.Context, tx *redis.Tx, cmds []redis.Cmder) (map[int]string, error) {
+	args := []any{"command", "info"}
+	seen := map[string]bool{}
+	for _, cmd := range cmds {
+		if !seen[cmd.Name()] {
+			seen[cmd.Name()] = true
+			args = append(args, cmd.Name())
+		}
+	}
+	info := redis.NewCommandsInfoCmd(ctx, args...)
+	if err := tx.Process(ctx, info); err != nil {
+		return nil, err
+	}
+	keys := make(map[int]string, len(cmds))
+	getKeys := map[int]*redis.StringSliceCmd{}
+	pipe := tx.Pipeline()
+	for i, cmd := range cmds {
+		a := cmd.Args()
+		if ci := info.Val()[cmd.Name()]; ci != nil && ci.FirstKeyPos > 0 && int(ci.FirstKeyPos) < len(a) {
+			keys[i] = argString(a[ci.FirstKeyPos])
+			continue
+		}
+		getKeys[i] = pipe.CommandGetKeys(ctx, a...)
+	}
+	if len(getKeys) > 0 {
+		pipe.Exec(ctx) // each command's own error is read below
+	}
+	for i, cmd := range getKeys {
+		ks, err := cmd.Result()
+		switch {
+		case noretry.IsErrorReply(err): // refused: no key found in its arguments
+		case err != nil:
+			return nil, err
+		case len(ks) > 0:
+			keys[i] = ks[0]
+		}
+	}
+	return keys, nil
+}
+
+// argString is an argument as go-redis writes it on the wire, for the key kinds a callback passes.
+func argString(a any) string {
+	switch v := a.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return fmt.Sprint(a)
 }
 
 // lineReader reads lines of at most max bytes through a fixed-size buffer.

@@ -145,26 +145,20 @@ func TestReshardLogs(t *testing.T) {
 	if seen != total || processed != total {
 		t.Errorf("%d distinct lines processed, %d counted; want both %d (exactly once)", seen, processed, total)
 	}
-	if n := errs[reshardMisreadSlot]; n > 0 {
-		t.Logf("logs reported ErrCrossSlot %d times, for keys that share the slot {p} while it moved", n)
-	}
 }
-
-const reshardMisreadSlot = "ErrCrossSlot for one slot mid-move"
 
 // reshardKind names the errors a run may end with while slots move and masters die, or "" for one
 // it never should.
 func reshardKind(err error) string {
-	if errors.Is(err, logs.ErrCrossSlot) {
-		// Every key has the tag {p}, so this is a move splitting the slot's keys (a callback key
-		// redirected, the progress not): logs misreads that EXECABORT. The next run goes on.
-		return reshardMisreadSlot
-	}
-	for _, never := range []error{logs.ErrBadInput, logs.ErrCommandFailed, logs.ErrBadProgress,
+	// Every key has the tag {p}: a move splitting the slot's keys is ErrSlotMoving, never ErrCrossSlot.
+	for _, never := range []error{logs.ErrBadInput, logs.ErrCrossSlot, logs.ErrCommandFailed, logs.ErrBadProgress,
 		logs.ErrFileChanged, logs.ErrFileMissing, logs.ErrCallback, logs.ErrLineTooLong, logs.ErrUnreadable} {
 		if errors.Is(err, never) {
 			return ""
 		}
+	}
+	if errors.Is(err, logs.ErrSlotMoving) {
+		return "slot moving" // the batch was refused whole: the next run goes on
 	}
 	if errors.Is(err, logs.ErrConcurrent) {
 		return "progress changed" // a batch lost with its master: the progress went back
