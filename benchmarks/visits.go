@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
 	"github.com/ria-go/ria/uniquevisits"
 )
@@ -34,6 +37,7 @@ var visitsDay = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 type visitsLayout struct {
 	name, short string
 	book        string // what the book says a visitor costs, "" for nothing
+	visitors    int    // the visitors it holds; 0: the day's distinct visitor ids
 	// load writes the visitors with c, pipelined, and returns the keys it wrote.
 	load func(ctx context.Context, c *redis.Client) ([]string, error)
 	// check runs after the load and returns a line for the report (encodings, HLL error).
@@ -205,6 +209,44 @@ func (b visitsBench) Run(ctx context.Context, env *Env) (Section, error) {
 		},
 	})
 
+	bitmapOpt := &uniquevisits.BitmapOptions{Now: func() time.Time { return visitsDay }}
+	layouts = append(layouts, visitsLayout{
+		name:     fmt.Sprintf("bitmap of dense user ids 0 to %s (`uniquevisits.NewBitmap`: SETBIT)", count(n-1)),
+		short:    "bitmap",
+		book:     "–",
+		visitors: n,
+		load: func(ctx context.Context, c *redis.Client) ([]string, error) {
+			bm, err := uniquevisits.NewBitmap(c, bitmapOpt)
+			if err != nil {
+				return nil, err
+			}
+			// The highest id first, through the package: the string is allocated once, and its key is
+			// the one Bitmap writes.
+			v, err := bm.CountVisit(ctx, int64(n-1))
+			if err != nil {
+				return nil, err
+			}
+			return []string{v.Key}, pipelineChunks(ctx, c, n-1, 10_000, func(p redis.Pipeliner, i int) {
+				p.SetBit(ctx, v.Key, int64(i), 1)
+			})
+		},
+		check: func(ctx context.Context, c *redis.Client, keys []string) (string, error) {
+			bm, err := uniquevisits.NewBitmap(c, bitmapOpt)
+			if err != nil {
+				return "", err
+			}
+			got, err := bm.Count(ctx, visitsDay)
+			if err != nil {
+				return "", err
+			}
+			if got != int64(n) {
+				return "", fmt.Errorf("Bitmap.Count = %d; want %d", got, n)
+			}
+			return fmt.Sprintf("Bitmap.Count (BITCOUNT) %s, exact; it counts user ids, not the sessions' 60-bit ids, "+
+				"which would need a bitmap of 2^60 bits", count(got)), nil
+		},
+	})
+
 	var res []visitsResult
 	for _, l := range layouts {
 		env.Progress("%s: loading %d visitors", l.short, n)
@@ -214,7 +256,141 @@ func (b visitsBench) Run(ctx context.Context, env *Env) (Section, error) {
 		}
 		res = append(res, r)
 	}
-	return b.section(env, n, len(distinct), res, hllFinal)
+	bulk, err := b.bulk(ctx, env)
+	if err != nil {
+		return Section{}, fmt.Errorf("bulk over %d servers: %w", uniquevisits.Shards, err)
+	}
+	return b.section(env, n, len(distinct), res, hllFinal, bulk)
+}
+
+// visitsBulk is CountVisit one visit at a time ([0]) against CountVisits ([1]) over sharded servers.
+type visitsBulk struct {
+	visits, turns int // visits per turn
+	took          [2]time.Duration
+	cmds          [2]map[string]int64 // commands the servers executed, over every turn
+}
+
+// bulk counts visits over uniquevisits.Shards sharded servers and one for the counts (the book's
+// chapter 10 layout, through a registry): turns of one Counter.CountVisits of every visit against
+// Counter.CountVisit one visit at a time, each turn on new session ids.
+func (visitsBench) bulk(ctx context.Context, env *Env) (visitsBulk, error) {
+	r := visitsBulk{visits: Pick(env, 10_000, 10_000, 1_000), turns: Pick(env, 3, 2, 1)}
+	env.Progress("starting %d redis-servers", uniquevisits.Shards+1)
+	servers := make([]*redistest.Server, uniquevisits.Shards+1)
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i := range servers {
+		wg.Go(func() { servers[i], errs[i] = env.Server(ctx, nil) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return r, err
+	}
+	counts := servers[uniquevisits.Shards] // also holds the configs, as the book's main server does
+	cfg := counts.NewClient()
+	defer cfg.Close()
+	reg, err := conn.New(cfg, nil)
+	if err != nil {
+		return r, err
+	}
+	defer reg.Close()
+	comps := make([]string, len(servers))
+	for i, srv := range servers {
+		comps[i] = uniquevisits.Component
+		if i < uniquevisits.Shards {
+			comps[i] = shard.ShardComponent(uniquevisits.Component, i)
+		}
+		if err := reg.SetConfig(ctx, comps[i], map[string]any{"addr": srv.Addr()}); err != nil {
+			return r, err
+		}
+	}
+	counter, err := uniquevisits.New(reg, &uniquevisits.Options{Now: func() time.Time { return visitsDay }})
+	if err != nil {
+		return r, err
+	}
+	// Warm up: the expected size cached, every server's connection dialed.
+	if _, err := counter.Expected(ctx, visitsDay); err != nil {
+		return r, err
+	}
+	hosts := make([]redis.UniversalClient, len(comps))
+	for i, comp := range comps {
+		if hosts[i], err = reg.Client(ctx, comp); err != nil {
+			return r, err
+		}
+		if err := hosts[i].Ping(ctx).Err(); err != nil {
+			return r, err
+		}
+	}
+	sessions, _, err := visitorIDs(2 * r.turns * r.visits) // new visitors for every turn and variant
+	if err != nil {
+		return r, err
+	}
+	variants := [2]func(ctx context.Context, sids []string) error{
+		func(ctx context.Context, sids []string) error {
+			for _, sid := range sids {
+				v, err := counter.CountVisit(ctx, sid)
+				if err != nil {
+					return err
+				}
+				if !v.New {
+					return fmt.Errorf("CountVisit(%s): not new", sid)
+				}
+			}
+			return nil
+		},
+		func(ctx context.Context, sids []string) error {
+			res, err := counter.CountVisits(ctx, sids)
+			if err != nil {
+				return err
+			}
+			for i, v := range res {
+				if !v.Visit.New {
+					return fmt.Errorf("CountVisits: %s not new", sids[i])
+				}
+			}
+			return nil
+		},
+	}
+	r.cmds = [2]map[string]int64{{}, {}}
+	for k := range r.turns {
+		for i, run := range variants {
+			env.Progress("%d visits over %d servers: %s (%d/%d)", r.visits, uniquevisits.Shards,
+				[]string{"CountVisit one by one", "CountVisits"}[i], k+1, r.turns)
+			lo := (2*k + i) * r.visits
+			before, err := commandStats(ctx, hosts)
+			if err != nil {
+				return r, err
+			}
+			t0 := time.Now()
+			if err := run(ctx, sessions[lo:lo+r.visits]); err != nil {
+				return r, err
+			}
+			r.took[i] += time.Since(t0)
+			after, err := commandStats(ctx, hosts)
+			if err != nil {
+				return r, err
+			}
+			for name, calls := range after {
+				if d := calls - before[name]; d != 0 && !handshake[name] {
+					r.cmds[i][name] += d
+				}
+			}
+		}
+	}
+	// The counts agree with the visits made, and with the sets.
+	want := int64(2 * r.turns * r.visits)
+	got, err := counter.Count(ctx, visitsDay)
+	if err != nil {
+		return r, err
+	}
+	re, err := counter.Recount(ctx, visitsDay)
+	if err != nil {
+		return r, err
+	}
+	if got != want || re != want {
+		return r, fmt.Errorf("count %d, recount %d; want %d", got, re, want)
+	}
+	return r, nil
 }
 
 // visitorIDs makes n random version-4 UUIDs (from a seeded generator, so every run stores the same
@@ -324,8 +500,10 @@ func warmUp(ctx context.Context, c *redis.Client) error {
 			p.PFAdd(ctx, "warmup:hll", ints...)
 		}
 		p.PFCount(ctx, "warmup:hll")
+		p.SetBit(ctx, "warmup:bitmap", 8*1000, 1)
+		p.SetBit(ctx, "warmup:bitmap", 0, 1)
 		p.Keys(ctx, "warmup:*")
-		p.Del(ctx, "warmup:intset", "warmup:ints", "warmup:strings", "warmup:hll")
+		p.Del(ctx, "warmup:intset", "warmup:ints", "warmup:strings", "warmup:hll", "warmup:bitmap")
 		return nil
 	})
 	return err
@@ -364,6 +542,14 @@ func cards(ctx context.Context, c redis.Cmdable, keys []string) ([]int64, error)
 		out[i] = cmd.Val()
 	}
 	return out, nil
+}
+
+// perVisitor formats bytes per visitor, with three decimals below one byte (a bitmap's eighth).
+func perVisitor(b float64) string {
+	if b < 1 {
+		return fmt.Sprintf("%.3f", b)
+	}
+	return num(b)
 }
 
 func anys(ss []string) []any {
@@ -415,7 +601,7 @@ func usedMemory(ctx context.Context, c redis.Cmdable) (int64, error) {
 	return used - clients, nil
 }
 
-func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr float64) (Section, error) {
+func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr float64, bulk visitsBulk) (Section, error) {
 	var left []int64
 	for _, r := range res {
 		left = append(left, r.warmUp)
@@ -445,14 +631,20 @@ func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr
 	var groups []string
 	var mu, um []float64 // totals in bytes
 	var notes []string
+	visitors := func(r visitsResult) float64 {
+		if r.layout.visitors > 0 {
+			return float64(r.layout.visitors)
+		}
+		return float64(distinct)
+	}
 	for _, r := range res {
 		countCol := "exact"
 		if r.layout.short == "HyperLogLog" {
 			countCol = fmt.Sprintf("estimate, %+.2f%% off", 100*hllErr)
 		}
 		tab.Rows = append(tab.Rows, []string{r.layout.name, count(r.keys), r.encoding,
-			bytesIEC(float64(r.memoryUsage)), num(float64(r.memoryUsage) / float64(distinct)),
-			bytesIEC(float64(r.usedMemory)), num(float64(r.usedMemory) / float64(distinct)), countCol, r.layout.book})
+			bytesIEC(float64(r.memoryUsage)), perVisitor(float64(r.memoryUsage) / visitors(r)),
+			bytesIEC(float64(r.usedMemory)), perVisitor(float64(r.usedMemory) / visitors(r)), countCol, r.layout.book})
 		groups = append(groups, r.layout.short)
 		mu = append(mu, float64(r.memoryUsage))
 		um = append(um, float64(r.usedMemory))
@@ -461,20 +653,40 @@ func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr
 		}
 	}
 	s.Tables = append(s.Tables, tab)
+
+	perSec := func(i int) float64 { return float64(bulk.turns*bulk.visits) / bulk.took[i].Seconds() }
+	speedup := perSec(1) / perSec(0)
+	s.Tables = append(s.Tables, Table{
+		Caption: fmt.Sprintf("Counting %s visits over %d sharded servers, the counts on a %dth (the book's chapter 10 "+
+			"layout through the registry: `uniquevisits.New`), every visitor new, %d turn(s) of each, one after "+
+			"the other; server commands are INFO commandstats summed over the %d servers:",
+			count(bulk.visits), uniquevisits.Shards, uniquevisits.Shards+1, bulk.turns, uniquevisits.Shards+1),
+		Header: []string{"call", "visits /s", fmt.Sprintf("time per %s visits", count(bulk.visits)),
+			fmt.Sprintf("server commands per %s visits", count(bulk.visits)), "vs one by one"},
+		Rows: [][]string{
+			{"`Counter.CountVisit`, one visit at a time", num(perSec(0)), ms(bulk.took[0] / time.Duration(bulk.turns)),
+				cmdSummary(bulk.cmds[0], bulk.turns), "1.0×"},
+			{fmt.Sprintf("`Counter.CountVisits` of all %s", count(bulk.visits)), num(perSec(1)),
+				ms(bulk.took[1] / time.Duration(bulk.turns)), cmdSummary(bulk.cmds[1], bulk.turns), ratio(speedup)},
+		},
+	})
 	var took []string
 	for _, r := range res {
 		took = append(took, fmt.Sprintf("%s %v", r.layout.short, r.loadTook.Round(time.Millisecond)))
 	}
 	notes = append(notes, "Loading took "+strings.Join(took, ", ")+".")
-	book, full, plain, uuids, hll := res[0], res[1], res[2], res[3], res[4]
-	per := func(r visitsResult) float64 { return float64(r.usedMemory) / float64(distinct) }
+	book, full, plain, uuids, hll, bitmap := res[0], res[1], res[2], res[3], res[4], res[5]
+	per := func(r visitsResult) float64 { return float64(r.usedMemory) / visitors(r) }
 	fill := "so here fuller sets were cheaper per visitor"
 	if book.memoryUsage <= full.memoryUsage {
 		fill = "so filling the sets did not make them cheaper per visitor"
 	}
 	s.Summary = fmt.Sprintf("bytes per visitor at %s (used_memory): sharded intsets %s, one SET of ids %s, SET of UUIDs %s, "+
-		"HyperLogLog %s (%s in all, %+.2f%% off)", count(n), num(per(book)), num(per(plain)), num(per(uuids)),
-		num(per(hll)), bytesIEC(float64(hll.usedMemory)), 100*hllErr)
+		"HyperLogLog %s (%s in all, %+.2f%% off), bitmap of dense ids %s (MEMORY USAGE %s)", count(n), num(per(book)),
+		num(per(plain)), num(per(uuids)), perVisitor(per(hll)), bytesIEC(float64(hll.usedMemory)), 100*hllErr,
+		perVisitor(per(bitmap)), perVisitor(float64(bitmap.memoryUsage)/visitors(bitmap))) +
+		fmt.Sprintf("; %s visits over %d servers: `CountVisits` %s faster than `CountVisit` one by one (%s vs %s visits/s)",
+			count(bulk.visits), uniquevisits.Shards, ratio(speedup), num(perSec(1)), num(perSec(0)))
 	s.Notes = append(s.Notes, strings.Join(notes, " "),
 		fmt.Sprintf("Reading it: an intset stores each id as 8 bytes (int64: these ids need 60 bits) after an "+
 			"8-byte header, in one allocation that jemalloc rounds up to its size classes. The book's sets are "+
@@ -484,9 +696,20 @@ func (visitsBench) section(env *Env, n, distinct int, res []visitsResult, hllErr
 			"A plain SET past 512 members is a hash table: a dict entry, an sds string per member and the table's buckets, %s "+
 			"the intsets' bytes; UUID strings make each member longer still. The HyperLogLog's 12 KB of "+
 			"registers do not grow with the visitors, at the price of an estimate with a standard error of "+
-			"0.81%%.", float64(n)/float64(book.keys), 100*float64(n)/float64(book.keys)/512,
+			"0.81%%. A bitmap takes one bit per id up to the highest, %s bytes for these %s ids, and MEMORY "+
+			"USAGE counts the string's allocation (its header, jemalloc's size class): %s bytes per visitor, exact, "+
+			"for visitors whose ids are dense integers.", float64(n)/float64(book.keys), 100*float64(n)/float64(book.keys)/512,
 			bytesIEC(float64(book.memoryUsage)/float64(book.keys)), bytesIEC(float64(full.memoryUsage)/float64(full.keys)),
-			fill, ratio(float64(plain.memoryUsage)/float64(book.memoryUsage))))
+			fill, ratio(float64(plain.memoryUsage)/float64(book.memoryUsage)),
+			count((n-1)/8+1), count(n), perVisitor(float64(bitmap.memoryUsage)/visitors(bitmap))))
+
+	s.Notes = append(s.Notes, fmt.Sprintf("Counting in bulk: one by one, each visit is a SADD on its shard's server "+
+		"and, the visitor being new, an INCR on the counts server, two round trips one after the other (%s per "+
+		"%s visits). `CountVisits` sends the SADDs as one pipeline per server, the servers in parallel, then "+
+		"one INCRBY of the new visits (%s): %d round trips per batch, %d of them overlapped, against %s. The "+
+		"servers still execute a SADD per visit; the bulk call saves the waits, %s here.",
+		cmdSummary(bulk.cmds[0], bulk.turns), count(bulk.visits), cmdSummary(bulk.cmds[1], bulk.turns),
+		uniquevisits.Shards+1, uniquevisits.Shards, count(2*bulk.visits), ratio(speedup)))
 
 	// Totals rather than bytes per visitor: the HyperLogLog's share is far below a byte.
 	p, err := barChart(fmt.Sprintf("Unique visitors: memory for %s visitors (log scale)", count(n)),

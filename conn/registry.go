@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,14 @@ type Options struct {
 	// each time a background refresh fails; the cached client keeps serving. Err reports the latest
 	// failure too. The component's next background refresh waits until it returns.
 	OnRefreshError func(component string, err error)
+
+	// PoolSize is the connection pool of each client made from a config that sets none (pool_size;
+	// per node for a cluster). go-redis's default, 10 per GOMAXPROCS, makes goroutines queue for a
+	// connection once more than that call at once, and the queue cost more CPU per call than more
+	// connections did (see benchmarks, "concurrency"). Connections are dialed on demand. Config
+	// returns the config as stored, without it.
+	// default: 128, or 10 per GOMAXPROCS where that is more; -1: go-redis's default
+	PoolSize int
 
 	// AllowInsecureTLS lets configs turn TLS verification off (ssl_cert_reqs "none",
 	// ssl_check_hostname false, rediss://...?skip_verify=true). It is the application's decision,
@@ -88,6 +97,7 @@ func (o *Options) init() error {
 	err := errors.Join(
 		option.Fill(optionsOf, "Wait", &o.Wait, time.Second, true),
 		option.Fill(optionsOf, "RefreshTimeout", &o.RefreshTimeout, time.Second, true),
+		option.Fill(optionsOf, "PoolSize", &o.PoolSize, max(128, 10*runtime.GOMAXPROCS(0)), true),
 	)
 	if o.Wait == option.Off {
 		o.Wait = never
@@ -98,8 +108,13 @@ func (o *Options) init() error {
 	return err
 }
 
-// newClient makes component's client, within ctx unless a hook makes it.
+// newClient makes component's client, within ctx unless a hook makes it. A hook gets the config with
+// the registry's PoolSize filled in.
 func (r *Registry) newClient(ctx context.Context, component string, cfg *Config) (redis.UniversalClient, error) {
+	if cfg.PoolSize == 0 && r.opt.PoolSize > 0 {
+		cfg = cfg.clone()
+		cfg.PoolSize = r.opt.PoolSize
+	}
 	if r.opt.NewClient != nil {
 		return r.opt.NewClient(component, cfg)
 	}
