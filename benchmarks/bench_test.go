@@ -50,6 +50,8 @@ func TestSmokeRun(t *testing.T) {
 		"| one SET of the UUID strings", "| HyperLogLog", "| intset |",
 		"## Sharding: rb-style cluster over 16 servers", "one MGET per host, hosts in parallel", "16 MGET",
 		"all 16 hosts in parallel: `All`",
+		"## Concurrency: one registry client against redis-benchmark -c N", "| bitmap of dense user ids",
+		"`Counter.CountVisits` of all", "## Failover: what is lost",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)

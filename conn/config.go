@@ -37,7 +37,7 @@ type Config struct {
 	DialTimeout  time.Duration // 0: go-redis's default (5 s)
 	ReadTimeout  time.Duration // 0: go-redis's default (5 s); never negative (go-redis's -1 turns it off)
 	WriteTimeout time.Duration // 0: ReadTimeout; never negative
-	PoolSize     int           // 0: go-redis's default (10 per GOMAXPROCS); otherwise at least 1
+	PoolSize     int           // 0: a Registry fills in its Options.PoolSize (128); Config.NewClient, go-redis's default (10 per GOMAXPROCS); otherwise at least 1
 	MinIdleConns int           // 0: go-redis's default (none kept idle)
 
 	// MaxRetries is how many times a command is resent after a network error. 0 means none, conn's
