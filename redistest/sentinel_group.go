@@ -22,9 +22,10 @@ type SentinelGroupOptions struct {
 	// default: 2
 	Replicas int
 
-	// DownAfter is the Sentinel's down-after-milliseconds.
-	// default: 1 second (with less, a Sentinel can take the master it has just promoted for down
-	// before its first ping is answered, and fail over again)
+	// DownAfter is the Sentinel's down-after-milliseconds; the Sentinel pings a tenth of it apart
+	// (see RunSentinel).
+	// default: 1 second (with less, a busy machine may not answer the Sentinel's first PING to the
+	// master it has just promoted in time, and it fails over again: see Failed.Extra)
 	DownAfter time.Duration
 
 	// FailoverTimeout is the Sentinel's failover-timeout; a failover that found no replica to promote
@@ -104,13 +105,18 @@ func (e *FailoverError) Unwrap() []error { return []error{ErrFailover, e.Err} }
 
 // Failed is what one Failover did.
 type Failed struct {
-	Fault    Fault
-	Old, New string        // the masters' addresses before and once settled
-	Promoted time.Duration // from the fault to the Sentinel naming a master that reports role:master
-	Settled  time.Duration // from the fault to the group settled
+	Fault Fault
+	// Old is the master taken down, Successor the replica the Sentinel promoted in its place, and
+	// New the master once settled: Successor, unless the Sentinel failed over again by itself
+	// (Extra > 0), when New may be any server of the group, Old included.
+	Old, Successor, New string
+	// Promoted is from the fault to the Sentinel naming Successor, and Successor reporting
+	// role:master; Settled from the fault to the group settled.
+	Promoted, Settled time.Duration
 	// Epoch is the Sentinel's config epoch once settled. It grows by one for each failover the
-	// Sentinel made: Extra counts those beyond the one asked for (it took a master that was up for
-	// down, on a machine too busy to answer its ping within DownAfter).
+	// Sentinel started: Extra counts those beyond the one asked for. The Sentinel took a master that
+	// was up for down, because it did not answer a PING within DownAfter of its promotion (a machine
+	// too busy), or gave up an attempt; either is its decision, and the group is settled all the same.
 	Epoch int64
 	Extra int
 }
@@ -246,6 +252,9 @@ func (g *SentinelGroup) Replicas(master *Server) []*Server {
 // (Restart after FaultKill, SIGCONT after FaultPause) as a replica of the new one, and waits until
 // the group is settled (see Settle). The old master is pointed at the new one at once, with REPLICAOF:
 // Sentinel would do the same, but only after it has seen it report role:master for 8 seconds.
+// When the Sentinel fails over again meanwhile (Failed.Extra), Failover waits until the group has
+// settled around the master it names then; a master it demoted without a fault is left to it (it
+// makes it a replica once it has seen it report role:master for 8 seconds, at its next INFO).
 // Errors are *FailoverError values; once ctx has ended they match its error.
 func (g *SentinelGroup) Failover(ctx context.Context, fault Fault) (Failed, error) {
 	g.mu.Lock()
@@ -322,7 +331,7 @@ func (g *SentinelGroup) Failover(ctx context.Context, fault Fault) (Failed, erro
 	if err != nil {
 		return fail("promote", err)
 	}
-	f.New, f.Promoted = nm.Addr(), time.Since(start)
+	f.Successor, f.Promoted = nm.Addr(), time.Since(start)
 
 	if err := revive(); err != nil {
 		return fail("revive", err)
