@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,8 +243,9 @@ func countLine(ctx context.Context, p redis.Pipeliner, l logs.Line) error {
 
 // calls lists every exported function of conn, shard, shard/hostset, market, tokens, logs, sync and
 // uniquevisits that does I/O, faultproxy's constructors, RTT helpers and changes, and (paused scenario)
-// redistest's calls that talk to a server or wait for one, each set up against f. checkCoverage
-// holds the list to every exported function taking a ctx.
+// redistest's calls that talk to a server or wait for one and the durable mode's wait for a paused
+// replica, each set up against f. checkCoverage holds the list to every exported function taking a
+// ctx.
 func calls(f *fixture) []call {
 	var cs []call
 	add := func(name string, fn func(ctx context.Context) error) { cs = append(cs, call{name: name, fn: fn}) }
@@ -519,6 +521,25 @@ func calls(f *fixture) []call {
 		})
 		add("market.Cheapest", func(ctx context.Context) error { return errOnly(market.Cheapest(ctx, c, 10)) })
 		add("market.User", func(ctx context.Context) error { return errOnly(market.User(ctx, c, "buyer")) })
+		add("market.Watch.Cheapest", func(ctx context.Context) error { return errOnly(w.Cheapest(ctx, c, 10)) })
+		add("market.Script.User", func(ctx context.Context) error { return errOnly(market.Script{}.User(ctx, c, "buyer")) })
+		// The hash-tagged layout on a Redis Cluster: each query's keys are on one master.
+		cc := f.clusterClient()
+		tagged := &market.Options{HashTag: "m"}
+		tw, err := market.NewWatch(tagged)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		ts, err := market.NewScript(tagged)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		add("market.Script.Cheapest (HashTag, Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(ts.Cheapest(ctx, cc, 10))
+		})
+		add("market.Watch.User (HashTag, Redis Cluster)", func(ctx context.Context) error {
+			return errOnly(tw.User(ctx, cc, "buyer"))
+		})
 		var watched, scripted market.Market = w, market.Script{}
 		add("market.Market.ListItem (Watch, through the interface)", func(ctx context.Context) error {
 			return errOnly(watched.ListItem(ctx, c, "item", "seller", 10))
@@ -562,6 +583,81 @@ func calls(f *fixture) []call {
 				p.Incr(ctx, "{l}lines")
 				return nil
 			}, &logs.Options{Prefix: "{l}progress:"}))
+		})
+	}
+
+	// Durable mode (paused scenario): the master answers and applies each write, its replica is
+	// paused, and Durable.Timeout is off, so only ctx ends the WAITs on the write's connection. Each
+	// call makes a write of its own (a new item, token, session or bit).
+	if ps := f.paused; ps != nil {
+		dc := ps.durable.Master.NewClient()
+		f.t.Cleanup(func() { dc.Close() })
+		dur := market.Durability{Replicas: 1, Timeout: -1}
+		dw, err := market.NewWatch(&market.Options{Durable: dur})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		ds, err := market.NewScript(&market.Options{Durable: dur})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, v := range []struct {
+			name string
+			m    market.Market
+		}{{"Watch", dw}, {"Script", ds}} {
+			// Each call writes: a new item to list, a new listing to buy.
+			toList := stock(f, dc, "lister"+v.name, false)
+			toBuy := stock(f, dc, "seller"+v.name, true)
+			buyer := "buyer" + v.name
+			func() {
+				ctx, cancel := setupCtx()
+				defer cancel()
+				if err := dc.HSet(ctx, "users:"+buyer, "funds", 100).Err(); err != nil {
+					f.t.Fatal(err)
+				}
+			}()
+			add("market."+v.name+".ListItem (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+				return errOnly(v.m.ListItem(ctx, dc, toList(), "lister"+v.name, 1))
+			})
+			add("market."+v.name+".PurchaseItem (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+				return errOnly(v.m.PurchaseItem(ctx, dc, buyer, toBuy(), "seller"+v.name, 1))
+			})
+		}
+		add("logs.ProcessLogs (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			// A prefix of its own: each call starts from the first line, so its first batch commits.
+			return errOnly(logs.ProcessLogs(ctx, dc, f.dir, countLine, &logs.Options{
+				Prefix: "bounded:" + sid() + ":progress:", Durable: logs.Durability{Replicas: 1, Timeout: -1}}))
+		})
+		du, err := tokens.New(&tokens.Options{Durable: dur})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		add("tokens.Updater.UpdateToken (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			return errOnly(du.UpdateToken(ctx, dc, sid(), "user", "item"))
+		})
+		add("tokens.Updater.UpdateTokenPipeline (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			return errOnly(du.UpdateTokenPipeline(ctx, dc, sid(), "user", "item"))
+		})
+		dv, err := uniquevisits.NewOnClient(dc, &uniquevisits.Options{Durable: dur})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		add("uniquevisits.Counter.CountVisit (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			return errOnly(dv.CountVisit(ctx, sid()))
+		})
+		add("uniquevisits.Counter.CountVisitHLL (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			return errOnly(dv.CountVisitHLL(ctx, sid()))
+		})
+		add("uniquevisits.Counter.CountVisits (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			return errOnly(dv.CountVisits(ctx, []string{sid(), sid()}))
+		})
+		dbm, err := uniquevisits.NewBitmap(dc, &uniquevisits.BitmapOptions{Durable: dur})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		var user atomic.Int64 // a new bit for each call
+		add("uniquevisits.Bitmap.CountVisit (durable, replica paused, Durable.Timeout -1)", func(ctx context.Context) error {
+			return errOnly(dbm.CountVisit(ctx, user.Add(1)))
 		})
 	}
 
@@ -806,6 +902,17 @@ func calls(f *fixture) []call {
 		add("redistest.Cluster.Replicas", func(ctx context.Context) error { return errOnly(cl.Replicas(ctx)) })
 		add("redistest.Cluster.NodeForKey", func(ctx context.Context) error { return errOnly(cl.NodeForKey(ctx, "k")) })
 		add("redistest.Cluster.WaitHealthy", func(ctx context.Context) error { return cl.WaitHealthy(ctx) })
+		add("redistest.Cluster.WaitIdle", func(ctx context.Context) error { return cl.WaitIdle(ctx) })
+		add("redistest.Cluster.ReplicaOf", func(ctx context.Context) error { return errOnly(cl.ReplicaOf(ctx, cl.Nodes[0])) })
+		// Each asks the paused nodes before it changes anything: nothing moves, nothing is killed.
+		add("redistest.Cluster.MoveSlot", func(ctx context.Context) error { return cl.MoveSlot(ctx, 0, cl.Nodes[1], nil) })
+		add("redistest.Cluster.KillMaster", func(ctx context.Context) error { return errOnly(cl.KillMaster(ctx, cl.Nodes[0])) })
+		g := ps.group
+		add("redistest.SentinelGroup.Master", func(ctx context.Context) error { return errOnly(g.Master(ctx)) })
+		add("redistest.SentinelGroup.Settle", func(ctx context.Context) error { return errOnly(g.Settle(ctx)) })
+		add("redistest.SentinelGroup.Failover (Sentinel paused)", func(ctx context.Context) error {
+			return errOnly(g.Failover(ctx, redistest.FaultKill))
+		})
 		add("redistest.WaitLinkUp", func(ctx context.Context) error { return redistest.WaitLinkUp(ctx, ps.repl.Replica) })
 		add("redistest.SentinelMaster", func(ctx context.Context) error {
 			return errOnly(redistest.SentinelMaster(ctx, ps.sentinel, "mymaster"))
@@ -839,6 +946,13 @@ func calls(f *fixture) []call {
 			}
 			return err
 		})
+		add("redistest.RunSentinelGroup (servers never answer)", func(ctx context.Context) error {
+			g, err := redistest.RunSentinelGroup(ctx, &redistest.SentinelGroupOptions{Replicas: 1, Server: *hang})
+			if err == nil {
+				g.Close()
+			}
+			return err
+		})
 		add("redistest.RunCluster (servers never answer)", func(ctx context.Context) error {
 			c, err := redistest.RunCluster(ctx, &redistest.ClusterOptions{Masters: 1, ReplicasPerMaster: -1, Server: *hang})
 			if err == nil {
@@ -855,6 +969,29 @@ func calls(f *fixture) []call {
 		instant("redistest.Server.Close (paused)", func(context.Context) error { return ps.close.Close() })
 	}
 	return cs
+}
+
+// stock puts one item per round in seller's inventory (listed at price 1 when listed), and returns
+// a function that hands out a different one at each call.
+func stock(f *fixture, c *redis.Client, seller string, listed bool) func() string {
+	f.t.Helper()
+	ctx, cancel := setupCtx()
+	defer cancel()
+	items := make([]string, len(rounds))
+	for i := range items {
+		items[i] = fmt.Sprint("item", i)
+		if err := c.SAdd(ctx, "inventory:"+seller, items[i]).Err(); err != nil {
+			f.t.Fatal(err)
+		}
+		if listed {
+			if _, err := market.ListItem(ctx, c, items[i], seller, 1); err != nil {
+				f.t.Fatal(err)
+			}
+		}
+	}
+	var next atomic.Int64
+	// A call runs at most once per round: the modulo never wraps.
+	return func() string { return items[int(next.Add(1)-1)%len(items)] }
 }
 
 // stalledLink is a proxy whose downstream link cannot move, and the latency toxic on it.
@@ -924,15 +1061,18 @@ func stalled(f *fixture, n int) []stalledLink {
 	return links
 }
 
-// pausedSet is what the paused scenario adds for redistest's calls: a cluster and a replicated pair
-// with a Sentinel (all paused), servers to kill, stop and close while paused, a server whose restart
-// never answers, and a redis-server stand-in that never answers.
+// pausedSet is what the paused scenario adds for redistest's calls: a cluster, a replicated pair
+// with a Sentinel and a Sentinel group (all paused), servers to kill, stop and close while paused, a
+// server whose restart never answers, and a redis-server stand-in that never answers; and for the
+// durable mode, a replicated pair whose replica only is paused.
 type pausedSet struct {
 	cluster                    *redistest.Cluster
 	repl                       *redistest.Replicated
 	sentinel                   *redistest.Server
+	group                      *redistest.SentinelGroup
 	kill, stop, close, restart *redistest.Server
 	hang                       string
+	durable                    *redistest.Replicated
 }
 
 func startPausedSet(t *testing.T, cluster *redistest.Cluster) *pausedSet {
@@ -941,13 +1081,18 @@ func startPausedSet(t *testing.T, cluster *redistest.Cluster) *pausedSet {
 	if err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	hang := filepath.Join(dir, "hang")
 	once := filepath.Join(dir, "once")
 	scripts := map[string]string{
-		hang: "#!/bin/sh\nexec sleep 600\n",
+		// This test binary, as a server that binds its port and never answers (see hangServer).
+		hang: fmt.Sprintf("#!/bin/sh\nexport %s=1\nexec %q \"$@\"\n", hangEnv, self),
 		// The first start is a real server; every later one never answers.
-		once: fmt.Sprintf("#!/bin/sh\nif [ -e \"$0.started\" ]; then exec sleep 600; fi\n: > \"$0.started\"\nexec %q \"$@\"\n", bin),
+		once: fmt.Sprintf("#!/bin/sh\nif [ -e \"$0.started\" ]; then exec %q \"$@\"; fi\n: > \"$0.started\"\nexec %q \"$@\"\n", hang, bin),
 	}
 	for path, body := range scripts {
 		if err := os.WriteFile(path, []byte(body), 0o700); err != nil {
@@ -962,14 +1107,17 @@ func startPausedSet(t *testing.T, cluster *redistest.Cluster) *pausedSet {
 		close:   redistest.RunT(t, nil),
 		restart: redistest.RunT(t, &redistest.Options{Executable: once}),
 		hang:    hang,
+		group:   redistest.RunSentinelGroupT(t, &redistest.SentinelGroupOptions{Replicas: 1}),
+		durable: redistest.RunReplicatedT(t, nil),
 	}
 	ps.sentinel = redistest.RunSentinelT(t, ps.repl.Master, nil)
 	return ps
 }
 
-// servers lists the servers to pause.
+// servers lists the servers to pause: all but the durable pair's master, which keeps answering.
 func (ps *pausedSet) servers() []*redistest.Server {
-	return []*redistest.Server{ps.repl.Master, ps.repl.Replica, ps.sentinel, ps.kill, ps.stop, ps.close}
+	return append([]*redistest.Server{ps.repl.Master, ps.repl.Replica, ps.sentinel, ps.kill, ps.stop, ps.close,
+		ps.group.Sentinel, ps.durable.Replica}, ps.group.Servers...)
 }
 
 // measure runs the calls of rd at once while the fault lasts and returns how long each took.
