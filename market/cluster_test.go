@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -127,7 +126,10 @@ func TestCluster(t *testing.T) {
 	wantErr(t, err, market.ErrBadFunds)
 
 	// The replica of the tag's master stops: a write is applied there, not confirmed.
-	replica := replicaOf(ctx, t, cl, k("market:"))
+	master, err := cl.NodeForKey(ctx, k("market:"))
+	must(t, err)
+	replica, err := cl.ReplicaOf(ctx, master)
+	must(t, err)
 	must(t, replica.Pause())
 	slow := durableVariants(t, tag, market.Durability{Replicas: 1, Timeout: 200 * time.Millisecond})
 	l, err := slow[1].m.ListItem(ctx, cc, "i2-0", "u2", 50)
@@ -223,26 +225,4 @@ func trade(ctx context.Context, t *testing.T, cc *redis.ClusterClient, w *market
 		t.Error("no trade went through")
 	}
 	t.Logf("%d of %d trades went through", done.Load(), 25*len(ids))
-}
-
-var replicaPort = regexp.MustCompile(`slave\d+:ip=[^,]+,port=(\d+)`)
-
-// replicaOf returns the replica of the master that serves key.
-func replicaOf(ctx context.Context, t *testing.T, cl *redistest.Cluster, key string) *redistest.Server {
-	t.Helper()
-	master, err := cl.NodeForKey(ctx, key)
-	must(t, err)
-	info, err := master.Client(t).Info(ctx, "replication").Result()
-	must(t, err)
-	m := replicaPort.FindStringSubmatch(info)
-	if m == nil {
-		t.Fatalf("%s has no replica: %s", master.Addr(), info)
-	}
-	for _, n := range cl.Nodes {
-		if strconv.Itoa(n.Port()) == m[1] {
-			return n
-		}
-	}
-	t.Fatalf("no node on port %s", m[1])
-	return nil
 }

@@ -164,8 +164,25 @@ func (c *Cluster) create(ctx context.Context) error {
 }
 
 // WaitHealthy waits until every running node reports cluster_state:ok, all slots are served by
-// running masters, and every running replica's link to its master is up.
+// running masters, and every running replica's link to its master is up and acknowledging, as
+// WaitLinkUp says (so a WAIT on a master counts its replicas from the start).
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	if err := c.waitNodesOK(ctx); err != nil {
+		return err
+	}
+	replicas, err := c.Replicas(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range replicas {
+		if err := WaitLinkUp(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) waitNodesOK(ctx context.Context) error {
 	return poll(ctx, func() error {
 		down := map[string]bool{} // nodes we killed stay listed as failed; that is expected
 		for _, s := range c.Nodes {
@@ -250,6 +267,33 @@ func (c *Cluster) withRole(ctx context.Context, role string) ([]*Server, error) 
 		}
 	}
 	return out, nil
+}
+
+// ReplicaOf returns a running replica of master, by master's ROLE (the first in Nodes' order when it
+// has several). ROLE, not CLUSTER NODES: a master learns by gossip, some time after the replica's link
+// is up, that a node is its replica. A master with none, or a server that is not one of c's masters,
+// is ErrInvalid.
+func (c *Cluster) ReplicaOf(ctx context.Context, master *Server) (_ *Server, err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
+	if err := c.member(master); err != nil {
+		return nil, err
+	}
+	cl := master.NewClient()
+	reply, err := cl.Do(ctx, "role").Result()
+	cl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("redistest: replica of %s: %w", master.Addr(), err)
+	}
+	_, replicas, err := parseRole(reply)
+	if err != nil {
+		return nil, fmt.Errorf("%w: replica of %s: %v", ErrInvalid, master.Addr(), err)
+	}
+	for _, s := range c.Nodes {
+		if _, ok := replicas[s.Port()]; ok && s.Running() {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s has no running replica", ErrInvalid, master.Addr())
 }
 
 // NodeForKey returns the node that currently serves key's slot as master. It asks the running nodes

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Group is a set of independent servers, such as the shards of a client-side sharded dataset.
@@ -139,20 +144,113 @@ func checkTopology(what string, opt *Options) error {
 	return nil
 }
 
-// WaitLinkUp waits until the replica reports master_link_status:up and is not syncing.
-func WaitLinkUp(ctx context.Context, replica *Server) error {
+// WaitLinkUp waits until the replica reports master_link_status:up and is not syncing, and then
+// until its master counts it in WAIT: a write on the master is acknowledged by the replica. The
+// write is a function library loaded and deleted (no key, so it suits any cluster slot and leaves
+// the data alone).
+//
+// Why the second wait: after a diskless full sync the master starts streaming to the replica on
+// the replica's REPLCONF ACK. When the first ACK comes before the master has reaped its RDB child,
+// the master waits for the next one, which the replica sends once a second. Until then a write's
+// WAIT counts the replica as missing it, although its link is up. (The REPLCONF GETACK that the
+// wait sends is itself in the stream, past what the replica last acknowledged: a WAIT on a connection
+// used after WaitLinkUp asks the replica again rather than answering at once.)
+func WaitLinkUp(ctx context.Context, replica *Server) (err error) {
+	defer func() { err = noretry.CtxErr(ctx, err) }()
 	c := replica.NewClient()
 	defer c.Close()
-	return poll(ctx, func() error {
-		info, err := c.Info(ctx, "replication").Result()
+	var master string
+	if err := poll(ctx, func() error {
+		info, err := c.InfoMap(ctx, "replication").Result()
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(info, "master_link_status:up") || strings.Contains(info, "master_sync_in_progress:1") {
+		r := info["Replication"]
+		if r["master_link_status"] != "up" || r["master_sync_in_progress"] == "1" {
 			return fmt.Errorf("replica %s: link not up yet", replica.Addr())
+		}
+		master = net.JoinHostPort(r["master_host"], r["master_port"])
+		return nil
+	}); err != nil {
+		return err
+	}
+	return waitAcked(ctx, replica, master)
+}
+
+// ackLibrary is the function library WaitLinkUp loads and deletes on a master.
+const ackLibrary = "redistest_ack"
+
+// waitAcked writes on master and waits until its ROLE lists replica at that write's offset or past
+// it. master shares the replica's password and TLS files, as in every topology redistest starts.
+func waitAcked(ctx context.Context, replica *Server, master string) error {
+	o := replica.Options()
+	o.Addr = master
+	mc := redis.NewClient(o)
+	defer mc.Close()
+	conn := mc.Conn()
+	defer conn.Close()
+	cmds, _ := conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.FunctionLoadReplace(ctx, "#!lua name="+ackLibrary+"\nredis.register_function('"+ackLibrary+"', function() return 1 end)")
+		p.FunctionDelete(ctx, ackLibrary)
+		p.Do(ctx, "role")
+		return nil
+	})
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return fmt.Errorf("redistest: replica %s: write on its master %s: %w", replica.Addr(), master, err)
+		}
+	}
+	offset, acked, err := parseRole(cmds[2].(*redis.Cmd).Val())
+	if err != nil {
+		return fmt.Errorf("redistest: replica %s: %w", replica.Addr(), err)
+	}
+	return poll(ctx, func() error {
+		// A WAIT that blocks makes the master ask its replicas for their offsets (REPLCONF GETACK)
+		// at once, rather than on their next ACK a second later; it returns when all have the write.
+		if err := conn.Do(ctx, "wait", max(len(acked), 1), 100).Err(); err != nil {
+			return err
+		}
+		role, err := conn.Do(ctx, "role").Result()
+		if err != nil {
+			return err
+		}
+		if _, acked, err = parseRole(role); err != nil {
+			return err
+		}
+		got, ok := acked[replica.Port()]
+		if !ok {
+			return fmt.Errorf("master %s does not list replica %s", master, replica.Addr())
+		}
+		if got < offset {
+			return fmt.Errorf("master %s has replica %s at offset %d of %d", master, replica.Addr(), got, offset)
 		}
 		return nil
 	})
+}
+
+// parseRole reads a master's ROLE reply: its replication offset, and each replica's acknowledged
+// offset by port.
+func parseRole(v any) (offset int64, acked map[int]int64, err error) {
+	a, ok := v.([]any)
+	if !ok || len(a) < 3 || a[0] != "master" {
+		return 0, nil, fmt.Errorf("ROLE %v: not a master's", v)
+	}
+	offset, _ = a[1].(int64)
+	acked = map[int]int64{}
+	replicas, _ := a[2].([]any)
+	for _, r := range replicas {
+		f, _ := r.([]any)
+		if len(f) < 3 {
+			return 0, nil, fmt.Errorf("ROLE replica entry %v", r)
+		}
+		port, err1 := strconv.Atoi(fmt.Sprint(f[1]))
+		off, err2 := strconv.ParseInt(fmt.Sprint(f[2]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, nil, fmt.Errorf("ROLE replica entry %v", r)
+		}
+		acked[port] = off
+	}
+	return offset, acked, nil
 }
 
 // poll calls f every 20ms until it returns nil or ctx ends; the error then includes f's last error.

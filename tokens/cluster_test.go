@@ -96,7 +96,7 @@ func TestRealCluster(t *testing.T) {
 }
 
 func clusterUpdates(ctx context.Context, t *testing.T, keep int, durable bool, plain, piped updateFunc) {
-	rc := sharedCluster(t)
+	rc := shared.Cluster(t)
 	cc := rc.Client(t) // never retries: a retried ZINCRBY would count a view twice
 
 	keyNodes := map[string]string{}

@@ -18,13 +18,11 @@ import (
 
 // nodeClient is c as a client that gives a connection per node, or ErrNoNode.
 func nodeClient(c redis.Cmdable) (redis.UniversalClient, error) {
-	switch c := c.(type) {
-	case *redis.Client:
-		return c, nil
-	case *redis.ClusterClient:
-		return c, nil
+	uc, err := durable.Routable(c)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	return nil, fmt.Errorf("tokens: %w, not %T", ErrNoNode, c)
+	return uc, nil
 }
 
 // updateTokenDurable is UpdateToken on one connection per node, then a WAIT on each, in parallel. A
@@ -35,24 +33,13 @@ func (u *Updater) updateTokenDurable(ctx context.Context, c redis.Cmdable, up Up
 		return up, err
 	}
 	w := u.opt.Durable.Begin()
-	conns := map[*redis.Client]*redis.Conn{}
-	var used []*redis.Conn
-	defer func() {
-		for _, conn := range used {
-			conn.Close()
-		}
-	}()
+	var conns durable.Conns
+	defer conns.Close()
 	for _, f := range u.commands(up.Token, up.User, up.Item, up.Timestamp) {
 		up.Commands++
 		up.RoundTrips++
 		name := "the node of " + f.key
-		err := durable.OnNode(ctx, uc, f.key, func(node *redis.Client) error {
-			conn, ok := conns[node]
-			if !ok {
-				conn = node.Conn()
-				conns[node] = conn
-				used = append(used, conn)
-			}
+		err := conns.OnNode(ctx, uc, f.key, func(conn *redis.Conn) error {
 			cmd := f.send(ctx, conn)
 			name = cmd.Name()
 			return cmd.Err()
@@ -62,26 +49,11 @@ func (u *Updater) updateTokenDurable(ctx context.Context, c redis.Cmdable, up Up
 		}
 	}
 	up.RoundTrips++ // the WAITs
-	return up, confirm(ctx, w, used)
+	return up, notDurable(conns.Confirm(ctx, w))
 }
 
-// confirm waits on every connection for its replicas, in parallel, and joins the outcomes.
-func confirm(ctx context.Context, w *durable.Waiter, conns []*redis.Conn) error {
-	errs := make([]error, len(conns))
-	var wg sync.WaitGroup
-	for i, conn := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = w.Confirm(ctx, conn, w.Queue(ctx, conn))
-		}()
-	}
-	wg.Wait()
-	return notDurable(errs)
-}
-
-func notDurable(errs []error) error {
-	if err := errors.Join(errs...); err != nil {
+func notDurable(err error) error {
+	if err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
 	return nil
@@ -118,9 +90,7 @@ func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdabl
 	res := make([]result, len(groups))
 	var wg sync.WaitGroup
 	for i, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := &res[i]
 			r.err = durable.OnNode(ctx, uc, g[0].key, func(node *redis.Client) error {
 				conn := node.Conn()
@@ -142,10 +112,10 @@ func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdabl
 						return nil // pipelineError says which
 					}
 				}
-				r.notDurable = w.Confirm(ctx, conn, first)
+				r.notDurable = w.ConfirmOn(ctx, node, conn, first)
 				return nil
 			})
-		}()
+		})
 	}
 	wg.Wait()
 	var sent []redis.Cmder
@@ -166,7 +136,7 @@ func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdabl
 	if first != nil {
 		return up, pipelineError(sent, len(cmds), first)
 	}
-	return up, notDurable(errs)
+	return up, notDurable(errors.Join(errs...))
 }
 
 // allRedirected reports whether every command was refused with MOVED or ASK: none of them ran.

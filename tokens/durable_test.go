@@ -3,9 +3,7 @@ package tokens_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,55 +15,9 @@ import (
 )
 
 // shared is the test binary's one Redis Cluster: 3 masters with a replica each.
-var shared struct {
-	once sync.Once
-	c    *redistest.Cluster
-	err  error
-}
+var shared redistest.SharedCluster
 
-// sharedCluster starts the cluster on first use and empties it for the caller.
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	t.Helper()
-	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		shared.c, shared.err = redistest.RunCluster(ctx, nil)
-	})
-	if shared.err != nil {
-		t.Fatalf("redistest: %v", shared.err)
-	}
-	cc := shared.c.NewClient()
-	defer cc.Close()
-	ctx := t.Context()
-	if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.FlushAll(ctx).Err() }); err != nil {
-		t.Fatal(err)
-	}
-	if err := shared.c.WaitHealthy(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// For about a second after its link is up a fresh replica does not acknowledge WAIT: update
-	// until each master's replica does.
-	u := newUpdater(&tokens.Options{Durable: tokens.Durability{Replicas: 1, Timeout: 100 * time.Millisecond}})
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		_, err := u.UpdateTokenPipeline(ctx, cc, "acking", "u", "item")
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, tokens.ErrNotDurable) || time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-	}
-	must(t, cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.FlushAll(ctx).Err() }))
-	return shared.c
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
 
 // waitCounts is what a waitHook saw.
 type waitCounts struct {
@@ -286,29 +238,13 @@ func TestDurableOptionRule(t *testing.T) {
 	}
 }
 
-// replicaOf is the cluster node that replicates master.
-func replicaOf(t *testing.T, rc *redistest.Cluster, master *redistest.Server) *redistest.Server {
-	t.Helper()
-	for _, s := range rc.Nodes {
-		c := s.NewClient()
-		info, err := c.Info(t.Context(), "replication").Result()
-		c.Close()
-		must(t, err)
-		if strings.Contains(info, fmt.Sprintf("master_port:%d\r\n", master.Port())) {
-			return s
-		}
-	}
-	t.Fatalf("no replica of %s", master.Addr())
-	return nil
-}
-
 // TestRealClusterNotDurable: on a Redis Cluster whose viewed: master has its replica paused, a
 // durable update is applied and returned with ErrNotDurable for that master's writes only: one
 // *DurableError per key it holds for the pipeline (a pipeline per key), one for UpdateToken (a
 // connection per node); the other masters confirmed.
 func TestRealClusterNotDurable(t *testing.T) {
 	ctx := t.Context()
-	rc := sharedCluster(t)
+	rc := shared.Cluster(t)
 	cc := rc.Client(t)
 	master, err := rc.NodeForKey(ctx, "viewed:")
 	must(t, err)
@@ -322,7 +258,8 @@ func TestRealClusterNotDurable(t *testing.T) {
 	}
 	// The client loads the slots and the command table first: from a paused node it would wait.
 	must(t, cc.Exists(ctx, "viewed:").Err())
-	replica := replicaOf(t, rc, master)
+	replica, err := rc.ReplicaOf(ctx, master)
+	must(t, err)
 	must(t, replica.Pause())
 	t.Cleanup(func() {
 		replica.Resume()
@@ -337,8 +274,8 @@ func TestRealClusterNotDurable(t *testing.T) {
 			t.Fatalf("%s: %v; want ErrNotDurable from %d connections", v.name, err, want)
 		}
 		for _, de := range des {
-			if de.Replicas != 0 || de.Wanted != 1 {
-				t.Errorf("%s: %v; want 0 of 1 replicas", v.name, de)
+			if de.Replicas != 0 || de.Wanted != 1 || de.Node != master.Addr() {
+				t.Errorf("%s: %v; want 0 of 1 replicas on %s", v.name, de, master.Addr())
 			}
 		}
 		if s, err := cc.ZScore(ctx, "viewed:", "item-"+v.name).Result(); err != nil || s != -1 || up.Commands != 5 {

@@ -44,5 +44,6 @@ var (
 type OptionError = option.Error
 
 // DurableError is an update not confirmed durable on one server: Replicas confirmed (-1: unknown) of
-// Wanted, and Err, the transport or ctx error that stopped the wait, if any. It matches ErrNotDurable.
+// Wanted, Node (that server's address), and Err, the transport or ctx error that stopped the wait, if
+// any. It matches ErrNotDurable.
 type DurableError = durable.Error

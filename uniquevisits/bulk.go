@@ -361,7 +361,7 @@ func (b *batch) saddDurable(ctx context.Context, c redis.UniversalClient, idx []
 		if !wrote { // every id was there already: nothing to wait for
 			return nil
 		}
-		if err := w.Confirm(ctx, conn, first); err != nil {
+		if err := w.ConfirmOn(ctx, node, conn, first); err != nil {
 			for _, i := range idx {
 				if b.results[i].Err == nil && b.results[i].Visit.New {
 					b.notDurable[i] = notDurable("SADD "+b.results[i].Visit.Set, err)
@@ -459,7 +459,7 @@ func (b *batch) incrBy(ctx context.Context, counts redis.Cmdable, key string, ne
 		if total, err = result(); err != nil {
 			return err // a MOVED or ASK ran nothing: OnNode sends it again
 		}
-		if err := w.Confirm(ctx, conn, first); err != nil {
+		if err := w.ConfirmOn(ctx, node, conn, first); err != nil {
 			for _, i := range news {
 				b.notDurable[i] = errors.Join(b.notDurable[i], notDurable("INCRBY "+key, err))
 			}

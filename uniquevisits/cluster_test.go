@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,55 +16,9 @@ import (
 )
 
 // shared is the test binary's one Redis Cluster: 3 masters with a replica each.
-var shared struct {
-	once sync.Once
-	c    *redistest.Cluster
-	err  error
-}
+var shared redistest.SharedCluster
 
-// sharedCluster starts the cluster on first use and empties it for the caller.
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	t.Helper()
-	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		shared.c, shared.err = redistest.RunCluster(ctx, nil)
-	})
-	if shared.err != nil {
-		t.Fatalf("redistest: %v", shared.err)
-	}
-	cc := shared.c.NewClient()
-	defer cc.Close()
-	ctx := t.Context()
-	if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.FlushAll(ctx).Err() }); err != nil {
-		t.Fatal(err)
-	}
-	if err := shared.c.WaitHealthy(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Every master's replica acknowledges WAIT: a key each master serves, written and waited for.
-	done := map[string]bool{}
-	for k := 0; len(done) < 3 && k < 1000; k++ {
-		key := fmt.Sprint("acking:", k)
-		m, err := cc.MasterForKey(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !done[m.Options().Addr] {
-			acking(t, m, key)
-			done[m.Options().Addr] = true
-		}
-	}
-	return shared.c
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
 
 // weekSIDs are the session ids countWeek gives day i's visitors.
 func weekSIDs(w week, i int) []string {
@@ -85,7 +37,7 @@ func weekSIDs(w week, i int) []string {
 // same registers, so the same estimate).
 func TestRealClusterOnClient(t *testing.T) {
 	ctx := t.Context()
-	cc := sharedCluster(t).Client(t)
+	cc := shared.Cluster(t).Client(t)
 	single := redistest.RunT(t, nil).Client(t)
 	r := rand.New(rand.NewPCG(7, 8))
 	w := randomWeek(r, 2000)
@@ -242,24 +194,6 @@ func serverAt(t *testing.T, rc *redistest.Cluster, addr string) *redistest.Serve
 	return nil
 }
 
-// replicaOf is the cluster node that replicates master.
-func replicaOf(t *testing.T, rc *redistest.Cluster, master *redistest.Server) *redistest.Server {
-	t.Helper()
-	for _, s := range rc.Nodes {
-		c := s.NewClient()
-		info, err := c.Info(t.Context(), "replication").Result()
-		c.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(info, fmt.Sprintf("master_port:%d\r\n", master.Port())) {
-			return s
-		}
-	}
-	t.Fatalf("no replica of %s", master.Addr())
-	return nil
-}
-
 // TestRealClusterDurable: a Counter, a Bitmap and the HyperLogLog variant in the durable mode on the
 // cluster's client. Each master the sets are written on gets a WAIT ending its pipeline, the count's
 // master one ending the INCRBY's, and everything is confirmed. With the replica of one master paused
@@ -267,7 +201,7 @@ func replicaOf(t *testing.T, rc *redistest.Cluster, master *redistest.Server) *r
 // CountVisits and in CountVisit; the counts stay exact.
 func TestRealClusterDurable(t *testing.T) {
 	ctx := t.Context()
-	rc := sharedCluster(t)
+	rc := shared.Cluster(t)
 	cc := rc.Client(t)
 	h := &waitHook{}
 	cc.OnNewNode(func(n *redis.Client) { n.AddHook(h) })
@@ -318,7 +252,10 @@ func TestRealClusterDurable(t *testing.T) {
 	if paused == "" {
 		t.Fatalf("the sets were written only on the count's master %s", countMaster)
 	}
-	replica := replicaOf(t, rc, serverAt(t, rc, paused))
+	replica, err := rc.ReplicaOf(ctx, serverAt(t, rc, paused))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := replica.Pause(); err != nil {
 		t.Fatal(err)
 	}

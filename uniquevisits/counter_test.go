@@ -252,7 +252,7 @@ func TestSameCountEverywhere(t *testing.T) {
 	})
 
 	t.Run("Redis Cluster", func(t *testing.T) {
-		rc := sharedCluster(t)
+		rc := shared.Cluster(t)
 		reg := registry(t)
 		cfg := map[string]any{"cluster": rc.Addrs()}
 		for i := 0; i < Shards; i++ {

@@ -2,9 +2,7 @@ package uniquevisits
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,10 +22,8 @@ func (wr *writer) routable(cs ...redis.Cmdable) error {
 		return nil
 	}
 	for _, c := range cs {
-		switch c.(type) {
-		case *redis.Client, *redis.ClusterClient:
-		default:
-			return fmt.Errorf("uniquevisits: %w, not %T", ErrNoNode, c)
+		if _, err := durable.Routable(c); err != nil {
+			return fmt.Errorf("uniquevisits: %w", err)
 		}
 	}
 	return nil
@@ -37,8 +33,7 @@ func (wr *writer) routable(cs ...redis.Cmdable) error {
 // connection per node, each confirmed by confirm. Not safe for concurrent use.
 type writer struct {
 	w     *durable.Waiter
-	conns map[*redis.Client]*redis.Conn
-	used  []*redis.Conn
+	conns durable.Conns
 }
 
 // writer begins the durable clock when d is on.
@@ -46,7 +41,7 @@ func newWriter(d Durability) *writer {
 	if !d.On() {
 		return &writer{}
 	}
-	return &writer{w: d.Begin(), conns: map[*redis.Client]*redis.Conn{}}
+	return &writer{w: d.Begin()}
 }
 
 // do runs send with c, or, durable, with a connection to key's node, following a moved slot (send
@@ -58,39 +53,20 @@ func (wr *writer) do(ctx context.Context, c redis.Cmdable, key string, send func
 	if err := wr.routable(c); err != nil {
 		return err
 	}
-	return durable.OnNode(ctx, c.(redis.UniversalClient), key, func(node *redis.Client) error {
-		conn, ok := wr.conns[node]
-		if !ok {
-			conn = node.Conn()
-			wr.conns[node] = conn
-			wr.used = append(wr.used, conn)
-		}
-		return send(conn)
-	})
+	return wr.conns.OnNode(ctx, c.(redis.UniversalClient), key, func(conn *redis.Conn) error { return send(conn) })
 }
 
 // confirm waits for the replicas of every connection written, in parallel: nil, or the joined
 // *DurableErrors of those that were not confirmed. It is nil when not durable.
 func (wr *writer) confirm(ctx context.Context) error {
-	errs := make([]error, len(wr.used))
-	var wg sync.WaitGroup
-	for i, conn := range wr.used {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = wr.w.Confirm(ctx, conn, wr.w.Queue(ctx, conn))
-		}()
+	if wr.w == nil {
+		return nil
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return wr.conns.Confirm(ctx, wr.w)
 }
 
 // close returns the connections to their pools.
-func (wr *writer) close() {
-	for _, conn := range wr.used {
-		conn.Close()
-	}
-}
+func (wr *writer) close() { wr.conns.Close() }
 
 // notDurable is the error of a write that was applied, and err of its confirmation (nil: confirmed).
 func notDurable(what string, err error) error {

@@ -70,28 +70,6 @@ func notConfirmed(t *testing.T, what string, err error) {
 	}
 }
 
-// acking waits until master's replicas answer WAIT for a write to key (a key master serves): for
-// about a second after the link is up, a fresh replica does not acknowledge yet.
-func acking(t *testing.T, master *redis.Client, key string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	conn := master.Conn()
-	defer conn.Close()
-	for {
-		if err := conn.Incr(ctx, key).Err(); err != nil {
-			t.Fatal(err)
-		}
-		n, err := conn.Do(ctx, "wait", 1, 100).Int()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n >= 1 {
-			return
-		}
-	}
-}
-
 // TestRealDurable: on a master with one replica, every durable write (CountVisit's SADD and INCR,
 // CountVisits' pipelines, CountVisitHLL's PFADD, Bitmap's SETBIT) is followed by a WAIT on its
 // connection, and the replica then has it; a visit that wrote nothing waits for nothing; with the
@@ -234,12 +212,6 @@ func TestRealDurable(t *testing.T) {
 func TestRealDurablePerServer(t *testing.T) {
 	ctx := t.Context()
 	a, b := redistest.RunReplicatedT(t, nil), redistest.RunReplicatedT(t, nil)
-	for _, r := range []*redistest.Replicated{a, b} {
-		if err := redistest.WaitLinkUp(ctx, r.Replica); err != nil {
-			t.Fatal(err)
-		}
-		acking(t, r.Master.Client(t), "acking")
-	}
 	reg := registry(t)
 	for comp, addr := range map[string]string{"unique:0": a.Master.Addr(), "unique:1": b.Master.Addr(), "unique": b.Master.Addr()} {
 		if err := reg.SetConfig(ctx, comp, map[string]any{"addr": addr}); err != nil {

@@ -17,7 +17,8 @@ type OptionError = option.Error
 type Durability = durable.Options
 
 // DurableError is a write not confirmed durable on one server: Replicas confirmed (-1: unknown) of
-// Wanted, and Err, the transport or ctx error that stopped the wait, if any. It matches ErrNotDurable.
+// Wanted, Node (that server's address), and Err, the transport or ctx error that stopped the wait, if
+// any. It matches ErrNotDurable.
 type DurableError = durable.Error
 
 var (

@@ -486,7 +486,7 @@ func TestScaleEndedContext(t *testing.T) {
 // name the cluster, and no temporary key is left.
 func TestRealRangesOnCluster(t *testing.T) {
 	ctx := t.Context()
-	rc := sharedCluster(t)
+	rc := shared.Cluster(t)
 	reg := scaleRegistry(t)
 	cfg := map[string]any{"cluster": rc.Addrs()}
 	for i := 0; i <= Shards; i++ {

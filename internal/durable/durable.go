@@ -7,7 +7,8 @@
 // replicas that lack the caller's write, and say "confirmed" for a write that is lost. So the write
 // and its WAIT share one connection, and when that connection breaks the outcome is "not confirmed",
 // never a success. A *redis.ClusterClient would route a keyless WAIT to any master: Node picks the
-// master of the write's slot instead, and OnNode follows the slot when it has moved.
+// master of the write's slot instead, and OnNode follows the slot when it has moved. A call that
+// writes on several nodes keeps one connection per node in Conns, and confirms them all in parallel.
 //
 // What WAIT does not promise: a confirmed write is in the replicas' memory, not on their disk (Redis 7.2's
 // WAITAOF is not in 7.0); Sentinel or Cluster may still promote a replica that did not confirm it (with
@@ -59,12 +60,13 @@ var ErrNotDurable = errors.New("write not confirmed durable")
 // *redis.Ring, or a wrapper that is not a *redis.Client or *redis.ClusterClient).
 var ErrNoNode = errors.New("durable writes need a *redis.Client (single server, Sentinel) or *redis.ClusterClient")
 
-// Error is a write not confirmed durable: how many replicas confirmed it, of how many wanted, and why
-// the wait stopped when it was not WAIT's own timeout. It matches ErrNotDurable, and Err.
+// Error is a write not confirmed durable: how many replicas confirmed it, of how many wanted, on which
+// node, and why the wait stopped when it was not WAIT's own timeout. It matches ErrNotDurable, and Err.
 type Error struct {
-	Replicas int   // replicas that confirmed the write; -1 when WAIT's reply was not read
-	Wanted   int   // Options.Replicas
-	Err      error // the transport or ctx error that stopped the wait, or nil
+	Replicas int    // replicas that confirmed the write; -1 when WAIT's reply was not read
+	Wanted   int    // Options.Replicas
+	Node     string // the address of the master written on (ConfirmOn, Conns); else ""
+	Err      error  // the transport or ctx error that stopped the wait, or nil
 }
 
 func (e *Error) Error() string {
@@ -73,6 +75,9 @@ func (e *Error) Error() string {
 		got = "unknown"
 	}
 	s := fmt.Sprintf("%v: %s of %d replicas confirmed", ErrNotDurable, got, e.Wanted)
+	if e.Node != "" {
+		s += " on " + e.Node
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

@@ -96,15 +96,17 @@ func TestOtherConnectionWouldLie(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := r.Master.Client(t)
+	other := r.Master.Client(t).Conn() // a connection last used before the write
+	defer other.Close()
+	// Its last command's offset is one the replica has acknowledged (WAIT asks the replica for it
+	// if need be): a WAIT confirms it, then, without asking.
+	if n, err := other.Do(ctx, "wait", 1, 5000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT before the write: %d, %v", n, err)
+	}
 	if err := r.Replica.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	defer r.Replica.Resume()
-	other := r.Master.Client(t).Conn() // a connection last used before the write
-	defer other.Close()
-	if err := other.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
