@@ -352,16 +352,14 @@ func keysBeside(t *testing.T, c *redis.ClusterClient, key string) (sameNode, oth
 // of master i (one replica each, no failover in these tests).
 func replicaOf(t *testing.T, cl *redistest.Cluster, key string) *redistest.Server {
 	t.Helper()
-	owner, err := cl.NodeForKey(context.Background(), key)
+	ctx := context.Background()
+	owner, err := cl.NodeForKey(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	masters := len(cl.Nodes) / 2
-	for i, n := range cl.Nodes[:masters] {
-		if n == owner {
-			return cl.Nodes[masters+i]
-		}
+	r, err := cl.ReplicaOf(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s is not one of the first masters", owner.Addr())
-	return nil
+	return r
 }
