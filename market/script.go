@@ -192,7 +192,7 @@ func (s Script) run(ctx context.Context, c redis.UniversalClient, op string, ls 
 	}
 	var reply scriptReply
 	err := onNode(ctx, c, op, keys[0], func(n *redis.Client) error {
-		conn := n.Conn()
+		conn := durable.Conn(ctx, n)
 		defer conn.Close()
 		var wt *durable.Waiter
 		var first *redis.Cmd

@@ -93,7 +93,7 @@ func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdabl
 		wg.Go(func() {
 			r := &res[i]
 			r.err = durable.OnNode(ctx, uc, g[0].key, func(node *redis.Client) error {
-				conn := node.Conn()
+				conn := durable.Conn(ctx, node)
 				defer conn.Close()
 				var first *redis.Cmd
 				r.cmds = make([]redis.Cmder, len(g))

@@ -342,7 +342,7 @@ func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx 
 func (b *batch) saddDurable(ctx context.Context, c redis.UniversalClient, idx []int) {
 	w := b.durable.Begin()
 	_ = durable.OnNode(ctx, c, b.results[idx[0]].Visit.Set, func(node *redis.Client) error {
-		conn := node.Conn()
+		conn := durable.Conn(ctx, node)
 		defer conn.Close()
 		var first *redis.Cmd
 		cmds := b.saddChunks(ctx, conn, idx, func(p redis.Pipeliner) { first = w.Queue(ctx, p) })
@@ -446,7 +446,7 @@ func (b *batch) incrBy(ctx context.Context, counts redis.Cmdable, key string, ne
 	var total int64
 	w := b.durable.Begin()
 	err := durable.OnNode(ctx, counts.(redis.UniversalClient), key, func(node *redis.Client) error {
-		conn := node.Conn()
+		conn := durable.Conn(ctx, node)
 		defer conn.Close()
 		var result func() (int64, error)
 		var first *redis.Cmd

@@ -44,7 +44,7 @@ func (cs *Conns) OnNode(ctx context.Context, c redis.UniversalClient, key string
 			if cs.byNode == nil {
 				cs.byNode = map[*redis.Client]*redis.Conn{}
 			}
-			conn = node.Conn()
+			conn = Conn(ctx, node)
 			cs.byNode[node] = conn
 			cs.used = append(cs.used, nodeConn{node, conn})
 		}
