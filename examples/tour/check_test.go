@@ -119,7 +119,17 @@ func checkCh04(t *testing.T, out string) {
 	matches(t, out, `B: REPLICAOF 127\.0\.0\.1 \d+: role:slave, link up true`, 1)
 	matches(t, out, `config:redis:master now names C; 10 new users reached B, on disk: true`, 1)
 	matches(t, out, `C died; B promoted: role:master`, 1)
-	matches(t, out, `D: role:slave, link up true, 1011 keys`, 1)
+	// 1011 users:<id> and the durable market's inventory:27 (market: and inventory:17 ended empty).
+	matches(t, out, `D: role:slave, link up true, 1012 keys`, 1)
+
+	// ch04 sync, the market's durable mode on A and B: confirmed while B runs; with B paused the
+	// purchase is applied and returned, with ErrNotDurable, and B has it once resumed.
+	matches(t, out, `(?m)^Frank \(17\) lists ItemM and ItemN for 40 each: both confirmed by B$`, 1)
+	matches(t, out, `(?m)^Bill \(27\) buys ItemM: confirmed by B \(EXEC, then WAIT 1`, 1)
+	matches(t, out, `B paused \(SIGSTOP\), Durable\.Timeout 200ms: Bill buys ItemN; PurchaseItem returns `+
+		`\{Buyer 27 Item ItemN Seller 17 Price 40\} and\n +market: purchase: applied on the master: .*0 of 1 replicas confirmed\n`+
+		` +ErrNotDurable true, ErrUnknownOutcome false: applied on the master, not confirmed\n`, 1)
+	contains("B resumed and caught up (WAIT): inventory:27 on B [ItemM ItemN]")
 
 	// ch04 market: refusals write nothing; each race conserves money and items.
 	contains("data unchanged by the refusals: true")
@@ -134,9 +144,35 @@ func checkCh04(t *testing.T, out string) {
 		}
 	}
 
+	checkLayout(t, out)
+
 	// ch04 tokens: viewed:<token> trimmed to 25.
 	contains("viewed:a81c04 holds 25, oldest Item06, latest ItemM")
 
+}
+
+// checkLayout checks ch04's cluster layout: the book's keys in three slots, and with the hash tag
+// "market" the five keys the listings and the purchase leave, each in the tag's slot.
+func checkLayout(t *testing.T, out string) {
+	t.Helper()
+	book := []int{shard.Slot("users:17"), shard.Slot("inventory:17"), shard.Slot("market:")}
+	if book[0] == book[1] || book[1] == book[2] || book[0] == book[2] {
+		t.Fatalf("the book's keys share a slot: %v", book)
+	}
+	matches(t, out, fmt.Sprintf(`default is the book's layout, shared with its Python code: users:17, inventory:17 and market:\n`+
+		` +are in slots %d, %d and %d, so on a ClusterClient every write is ErrCrossSlot`, book[0], book[1], book[2]), 1)
+	want := []string{"{market}inventory:17 SET", "{market}inventory:27 SET", "{market}market: ZSET", "{market}users:17 HASH", "{market}users:27 HASH"}
+	var got []string
+	for _, m := range regexp.MustCompile(`(?m)^  (\{market\}\S+) +(\w+) +slot (\d+)$`).FindAllStringSubmatch(out, -1) {
+		got = append(got, m[1]+" "+m[2])
+		if slot, _ := strconv.Atoi(m[3]); slot != shard.Slot("market") {
+			t.Errorf("%s in slot %d; want the tag's, %d", m[1], slot, shard.Slot("market"))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("tagged keys %q; want %q", got, want)
+	}
+	matches(t, out, fmt.Sprintf(`5 keys, every one starting with "\{market\}", in slots \[%d\]; Bill: funds 95, inventory \[ItemL\]`, shard.Slot("market")), 1)
 }
 
 func checkCh05(t *testing.T, out string) {

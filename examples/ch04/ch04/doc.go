@@ -1,6 +1,7 @@
 // Package ch04 is chapter 4 of Redis in Action, "Keeping data safe and ensuring performance", on
-// ria: resumable log processing (logs.go), replication and replacing a failed master (sync.go), the
-// marketplace with WATCH/MULTI/EXEC (market.go, race.go) and pipelined token updates (tokens.go).
+// ria: resumable log processing (logs.go), replication and replacing a failed master, with the
+// market's durable mode on that master and replica (sync.go), the marketplace with WATCH/MULTI/EXEC
+// and its opt-in cluster layout (market.go, race.go) and pipelined token updates (tokens.go).
 //
 // Run it with `go run ./examples/ch04`; the tour (examples/tour) runs it among the others.
 package ch04

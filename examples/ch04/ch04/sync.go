@@ -7,19 +7,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
 	"github.com/ria-go/ria/examples/internal/tour"
+	"github.com/ria-go/ria/market"
 	"github.com/ria-go/ria/redistest"
 	riasync "github.com/ria-go/ria/sync"
 )
 
 // Sync starts real servers (miniredis has no replication or persistence): a master A and its
-// replica B with AOF, waits for sync through the registry, then replaces A as listing 4.4 does, and
-// shows the alternative (promote the replica).
+// replica B with AOF, waits for sync through the registry, runs the market in its durable mode on
+// them, then replaces A as listing 4.4 does, and shows the alternative (promote the replica).
 func Sync(ctx context.Context, env *tour.Env) error {
 	if missing, err := env.NeedServers("replication, wait_for_sync and failover"); missing {
 		return err
@@ -88,6 +90,10 @@ func Sync(ctx context.Context, env *tour.Env) error {
 		return fmt.Errorf("expected ErrNotSynced from a paused replica, got %v", err)
 	}
 	env.Printf("B paused (SIGSTOP), Timeout 1s: %v\n", err)
+
+	if err := durableMarket(ctx, env, reg, b); err != nil {
+		return err
+	}
 
 	env.Section("4.1 persistence on A: BGSAVE and wait for it; turn AOF on and wait for its rewrite")
 	snap, err := masterSave(ctx, nil)
@@ -170,6 +176,73 @@ func Sync(ctx context.Context, env *tour.Env) error {
 	dc := d.NewClient()
 	defer dc.Close()
 	env.Printf("D: role:%s, link up %v, %d keys; on disk: %v (%s)\n", ri.Role, ri.LinkUp, dc.DBSize(ctx).Val(), res.Durable, res.Note)
+	return nil
+}
+
+// durableMarket shows the market's durable mode on master A and replica B: a purchase counts as
+// acknowledged only once B has it (WAIT); with B paused, one is applied on A but not confirmed.
+func durableMarket(ctx context.Context, env *tour.Env, reg *conn.Registry, b *redistest.Server) error {
+	env.Section("4.4 + 4.2 the market's durable mode: market.NewWatch(&market.Options{Durable: market.Durability{Replicas: 1}})")
+	w, err := market.NewWatch(&market.Options{Durable: market.Durability{Replicas: 1}})
+	if err != nil {
+		return err
+	}
+	// Waits no longer than it takes to show the refusal: B will not answer.
+	short, err := market.NewWatch(&market.Options{Durable: market.Durability{Replicas: 1, Timeout: 200 * time.Millisecond}})
+	if err != nil {
+		return err
+	}
+	err = reg.Do(ctx, "master", func(c redis.UniversalClient) error {
+		if err := addUser(ctx, c, "17", "Frank", 43, "ItemM", "ItemN"); err != nil {
+			return err
+		}
+		return addUser(ctx, c, "27", "Bill", 125)
+	})
+	if err != nil {
+		return err
+	}
+	list := conn.Wrap3(reg, "master", w.ListItem)
+	for _, it := range []string{"ItemM", "ItemN"} {
+		if _, err := list(ctx, it, "17", 40); err != nil {
+			return err
+		}
+	}
+	env.Printf("Frank (17) lists ItemM and ItemN for 40 each: both confirmed by B\n")
+	p, err := conn.Wrap4(reg, "master", w.PurchaseItem)(ctx, "27", "ItemM", "17", 40)
+	if err != nil {
+		return err
+	}
+	env.Printf("Bill (27) buys %s: confirmed by B (EXEC, then WAIT 1 on the same connection)\n", p.Item)
+
+	if err := b.Pause(); err != nil {
+		return err
+	}
+	p, err = conn.Wrap4(reg, "master", short.PurchaseItem)(ctx, "27", "ItemN", "17", 40)
+	if rerr := b.Resume(); rerr != nil {
+		return rerr
+	}
+	if !errors.Is(err, market.ErrNotDurable) || p.Item != "ItemN" {
+		return fmt.Errorf("expected ItemN's purchase and ErrNotDurable from a paused replica, got %+v, %v", p, err)
+	}
+	env.Printf("B paused (SIGSTOP), Durable.Timeout 200ms: Bill buys %s; PurchaseItem returns {Buyer %s Item %s Seller %s Price %d} and\n  %v\n",
+		p.Item, p.Buyer, p.Item, p.Seller, p.Price, err)
+	env.Printf("  ErrNotDurable %v, ErrUnknownOutcome %v: applied on the master, not confirmed\n",
+		errors.Is(err, market.ErrNotDurable), errors.Is(err, market.ErrUnknownOutcome))
+
+	// A WAIT after a later write on one connection covers the purchase too.
+	if _, err := conn.Wrap1(reg, "master", riasync.WaitReplicas)(ctx, nil); err != nil {
+		return err
+	}
+	var inv []string
+	err = reg.Do(ctx, "replica", func(c redis.UniversalClient) (err error) {
+		inv, err = c.SMembers(ctx, "inventory:27").Result()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(inv) // a small SET's order is the server's
+	env.Printf("B resumed and caught up (WAIT): inventory:27 on B %v\n", inv)
 	return nil
 }
 
