@@ -1174,7 +1174,9 @@ func check(t *testing.T, scenario string, rd round, rs []result) (notCtx map[str
 		switch {
 		case r.elapsed > deadline+margin:
 			fail("OVERRAN", "returned after %v, over the deadline %v + 10%%: %v", r.elapsed, deadline, r.err)
-		case r.instant && (r.err != nil || r.elapsed > deadline/2):
+		// Nine tenths: all of a round's calls start together, so on a loaded machine a call that needs
+		// nothing can still wait for a core; one that waited for the server would take its deadline.
+		case r.instant && (r.err != nil || r.elapsed > deadline*9/10):
 			fail("FAILED", "should succeed at once without the server: %v after %v", r.err, r.elapsed)
 		case !r.instant && r.err == nil:
 			fail("FAILED", "succeeded while the server did not answer")
