@@ -77,7 +77,7 @@
 // replica; and other clients may read the write before it is confirmed. The fault test
 // internal/faulttest/failover measures it: 20 Sentinel failovers by SIGKILL or SIGSTOP, Replicas 2
 // of 2, lost no confirmed write, and none of those cases arose there (no replica was restarted and
-// every replica was waited for), while the book's mode lost about 6 acknowledged writes per failover.
+// every replica was waited for), while the book's mode lost about 5 acknowledged writes per failover.
 //
 // # Fixed from the book
 //
