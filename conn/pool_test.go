@@ -60,4 +60,3 @@ func TestRegistryPoolSize(t *testing.T) {
 		t.Fatalf("PoolSize -2: %v; want an *OptionError naming PoolSize", err)
 	}
 }
-
