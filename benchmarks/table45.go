@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"image/color"
@@ -218,25 +217,15 @@ func redisBenchmark(ctx context.Context, bin string, srv *redistest.Server, n in
 	return v, nil
 }
 
-// parseBenchmarkCSV reads redis-benchmark --csv: a header ("test","rps",...) and one row per test.
+// parseBenchmarkCSV is parseBenchmarkLatencies's requests per second, by test.
 func parseBenchmarkCSV(out []byte) (map[string]float64, error) {
-	recs, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	rows, err := parseBenchmarkLatencies(out)
 	if err != nil {
-		return nil, fmt.Errorf("redis-benchmark --csv: %w", err)
-	}
-	if len(recs) < 2 || len(recs[0]) < 2 || recs[0][0] != "test" || recs[0][1] != "rps" {
-		return nil, fmt.Errorf("redis-benchmark --csv: unexpected output %q", out)
+		return nil, err
 	}
 	rps := map[string]float64{}
-	for _, r := range recs[1:] {
-		if len(r) < 2 {
-			return nil, fmt.Errorf("redis-benchmark --csv: short row %q", r)
-		}
-		v, err := strconv.ParseFloat(r[1], 64)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("redis-benchmark --csv: %s rps %q", r[0], r[1])
-		}
-		rps[r[0]] = v
+	for _, r := range rows {
+		rps[r.test] = r.rps
 	}
 	return rps, nil
 }
