@@ -78,7 +78,21 @@ func NotSentErr(err error) bool {
 	}
 	var op *net.OpError
 	return errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) ||
-		errors.Is(err, redis.ErrPoolExhausted) || (errors.As(err, &op) && op.Op == "dial")
+		errors.Is(err, redis.ErrPoolExhausted) || (errors.As(err, &op) && op.Op == "dial") ||
+		badConn(err)
+}
+
+// badConn reports go-redis's refusal to use a *redis.Conn whose connection already failed: its
+// sticky pool returns it from Get, before anything is written. The type (pool.BadConnError) is in
+// go-redis's internal package, so it is known by its message; it wraps the earlier failure (an EOF,
+// say), which must not make the new command look sent.
+func badConn(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.HasPrefix(e.Error(), "redis: Conn is in a bad state") {
+			return true
+		}
+	}
+	return false
 }
 
 // Transport reports whether err is a failure to talk to the server (not sent, or unknown): the
