@@ -140,7 +140,12 @@ func Scan(ctx context.Context, c redis.UniversalClient, match string, count int6
 			if context.Cause(ctx) != nil {
 				return context.Cause(ctx)
 			}
-			return fn(key)
+			// Cancel while still holding mu: no other master's key may reach fn after it failed.
+			if err := fn(key); err != nil {
+				cancel(err)
+				return err
+			}
+			return nil
 		})
 		if err != nil {
 			cancel(err)
