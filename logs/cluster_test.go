@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,4 +363,114 @@ func replicaOf(t *testing.T, cl *redistest.Cluster, key string) *redistest.Serve
 		t.Fatal(err)
 	}
 	return r
+}
+
+// watchCount counts the WATCH commands a cluster client's nodes send.
+type watchCount struct{ n atomic.Int64 }
+
+func (w *watchCount) install(o *redis.ClusterOptions) {
+	prev := o.NewClient
+	o.NewClient = func(no *redis.Options) *redis.Client {
+		cl := prev(no)
+		cl.AddHook(w)
+		return cl
+	}
+}
+
+func (w *watchCount) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (w *watchCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (w *watchCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "watch" {
+			w.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// While the progress keys' slot moves key by key, a run in either mode, in every half-moved state
+// (keys split: TRYAGAIN; all moved, the slot still migrating: ASK to WATCH), stops with
+// ErrSlotMoving in bounded time and WATCHes, nothing committed; once the move is done the run
+// commits every line, once.
+func TestClusterSlotMovingLive(t *testing.T) {
+	cl := redistest.RunClusterT(t, &redistest.ClusterOptions{ReplicasPerMaster: -1})
+	var red redistest.Redirects
+	var watches watchCount
+	c := cl.ClientWith(t, func(o *redis.ClusterOptions) { red.Count(o); watches.install(o) })
+	ctx := context.Background()
+	const tag = "{mv}"
+	prefix := tag + "progress:"
+	slot := shard.Slot(prefix)
+	dir := t.TempDir()
+	files := map[string]string{"a": "1\n2\n", "b": "3\n4\n5\n"}
+	writeFiles(t, dir, map[string]string{"a": files["a"]})
+	if _, err := ProcessLogs(ctx, c, dir, recordUnder(tag), &Options{Prefix: prefix}); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"b": files["b"]})
+	src, err := cl.NodeForKey(ctx, prefix+"file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters, err := cl.Masters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := masters[0]
+	if dst == src {
+		dst = masters[1]
+	}
+
+	var states []string
+	batched := func(ctx context.Context, keys []string) error {
+		states = append(states, fmt.Sprint(keys))
+		for _, mode := range []struct {
+			name string
+			opt  Options
+		}{
+			{"default", Options{Prefix: prefix, BatchLines: 2}},
+			{"durable", Options{Prefix: prefix, BatchLines: 2, Durable: Durability{Replicas: 1}}},
+		} {
+			// Bounded: a run that loops on the moving slot ends here, not in the test's timeout.
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			w0, a0 := watches.n.Load(), red.Ask()
+			res, err := ProcessLogs(rctx, c, dir, recordUnder(tag), &mode.opt)
+			cancel()
+			w, a := watches.n.Load()-w0, red.Ask()-a0
+			if !errors.Is(err, ErrSlotMoving) || errors.Is(err, ErrCrossSlot) || res.Commits != 0 || res.Lines != 0 {
+				return fmt.Errorf("%s mode, %d key(s) moved (%v): %+v, %v; want ErrSlotMoving, nothing committed",
+					mode.name, len(states), keys, res, err)
+			}
+			// The first batch starts where the saved progress is, at a's end.
+			if fe := (*FileError)(nil); errors.As(err, &fe) && (fe.File != "a" || fe.Offset != 4) {
+				return fmt.Errorf("%s mode: %v names %s at %d; want the saved progress, a at 4", mode.name, err, fe.File, fe.Offset)
+			}
+			if w > 8 {
+				return fmt.Errorf("%s mode, %d key(s) moved: %d WATCH, %d ASK for one run; want at most 8 WATCH",
+					mode.name, len(states), w, a)
+			}
+			t.Logf("%s mode, %d key(s) moved: %v (%d WATCH, %d ASK)", mode.name, len(states), err, w, a)
+			if _, err := ReadProgress(ctx, c, prefix); err != nil && !errors.Is(err, ErrSlotMoving) {
+				return fmt.Errorf("ReadProgress, %d key(s) moved: %v; want the progress or ErrSlotMoving", len(states), err)
+			}
+		}
+		return nil
+	}
+	// One key per MIGRATE: the two progress keys, "lines" and "count" pass one by one.
+	if err := cl.MoveSlot(ctx, slot, dst, &redistest.MoveOptions{Batch: 1, Batched: batched}); err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 4 {
+		t.Fatalf("the move went in %d batches (%v); want one per key, 4", len(states), states)
+	}
+	if p := progress(t, c, prefix); p != (Progress{true, "a", 4}) {
+		t.Fatalf("progress %+v moved during the move", p)
+	}
+	res, err := ProcessLogs(ctx, c, dir, recordUnder(tag), &Options{Prefix: prefix, BatchLines: 2})
+	if err != nil || res.Commits != 2 || res.Lines != 3 || res.File != "b" || res.Position != 6 {
+		t.Fatalf("after the move: %+v, %v; want b's 3 lines in 2 commits", res, err)
+	}
+	checkOnce(t, c, tag, want(files, "a", "b"))
 }

@@ -32,9 +32,12 @@
 // callback's keys ("{proc1}status:"). Progress keys in two slots (the book's untagged "progress:")
 // are ErrCrossSlot before any I/O, in ProcessLogs and ReadProgress; a callback key in another slot
 // is ErrCrossSlot when EXEC refuses the first batch, nothing of it committed. While the slot moves
-// to another master (a live reshard, key by key), a batch whose keys the move has split is refused
-// whole with ErrSlotMoving: nothing of it committed, and a run started again resumes at its first
-// line. A command's key is the one at its first key position (COMMAND INFO, as go-redis routes
+// to another master (a live reshard, key by key), a run stops with ErrSlotMoving at the first of
+// its progress read, WATCH or EXEC that the move refuses (TRYAGAIN for keys it has split, ASK for
+// keys it has moved): nothing of the batch committed, and a run started again resumes at its first
+// line. WATCH goes to the slot's master itself, never through ClusterClient.Watch (which follows
+// an ASK without ASKING, and returns nil once its redirects run out): a MOVED is followed, an ASK
+// waited out for about a quarter of a second before ErrSlotMoving. A command's key is the one at its first key position (COMMAND INFO, as go-redis routes
 // it), asked of the server only when EXEC refused a batch with a redirect; an ACL user without
 // COMMAND gets the refusal and that lookup's error instead, neither of the two.
 //

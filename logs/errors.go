@@ -62,11 +62,13 @@ var (
 	// keys ("{proc1}progress:", "{proc1}status:").
 	ErrCrossSlot = errors.New("logs: keys in more than one Redis Cluster hash slot")
 
-	// ErrSlotMoving: on a Redis Cluster, EXEC refused a batch because the progress keys' slot is
-	// moving to another master (a live reshard): a key of that slot got a MOVED, ASK or TRYAGAIN
-	// reply. Nothing of the batch was applied and the progress is as it was, so running ProcessLogs
-	// again resumes there. The error is a *FileError naming the batch's start and wraps the reply.
-	ErrSlotMoving = errors.New("logs: batch not committed: its Redis Cluster hash slot is moving")
+	// ErrSlotMoving: on a Redis Cluster, the progress keys' slot is moving to another master (a live
+	// reshard): reading the progress, WATCH, or a command of the batch got a MOVED, ASK or TRYAGAIN
+	// reply about a key of that slot. Nothing of the batch was applied and the progress is as it
+	// was, so running ProcessLogs again resumes there once the move is done. From ProcessLogs the
+	// error is a *FileError naming the batch's start, except when the first progress read was
+	// refused; it wraps the reply.
+	ErrSlotMoving = errors.New("logs: not committed: the Redis Cluster hash slot of the progress keys is moving")
 
 	// ErrNotDurable: in durable mode (Options.Durable), a batch was committed on the master but too
 	// few replicas confirmed it in time. The error is a *FileError naming the batch's end, wrapping a

@@ -145,6 +145,9 @@ func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progre
 		return Progress{}, err
 	}
 	vals, err := c.MGet(ctx, fileKey(prefix), positionKey(prefix)).Result()
+	if noretry.IsSlotMoving(err) { // TRYAGAIN once go-redis's retries ran out: the keys are split
+		return Progress{}, fmt.Errorf("logs: reading progress: %w: %w", ErrSlotMoving, err)
+	}
 	if err != nil {
 		return Progress{}, fmt.Errorf("logs: reading progress: %w", err)
 	}
@@ -360,6 +363,9 @@ func (p *processor) processFile(ctx context.Context, path, name string, off int6
 func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off *int64, holdPartial bool) (eof bool, err error) {
 	fn := func(tx *redis.Tx) error {
 		vals, err := tx.MGet(ctx, p.fk, p.pk).Result()
+		if noretry.IsSlotMoving(err) {
+			return fileErr(name, *off, ErrSlotMoving, fmt.Errorf("reading progress: %w", err))
+		}
 		if err != nil {
 			return fmt.Errorf("logs: reading progress: %w", err)
 		}
@@ -443,12 +449,18 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 		}
 		return errors.Join(failed, unconfirmed)
 	}
-	if p.o.Durable.On() {
-		// The slot's master itself, so the WAIT goes where the transaction went. OnNode follows a
-		// MOVED reply to WATCH only (fn's own errors are wrapped): no batch is read twice.
+	_, cluster := p.c.(*redis.ClusterClient)
+	if p.o.Durable.On() || cluster {
+		// The slot's master itself: the WAIT goes where the transaction went, and ClusterClient.Watch
+		// is not used, as it follows an ASK without ASKING (the importing node answers MOVED, back)
+		// and, once its redirects run out, returns nil without having run fn. OnNode follows a MOVED
+		// or waits out an ASK reply to WATCH only (fn's own errors are wrapped): no batch is read twice.
 		err = durable.OnNode(ctx, p.c, p.fk, func(node *redis.Client) error { return node.Watch(ctx, fn, p.fk, p.pk) })
 	} else {
 		err = p.c.Watch(ctx, fn, p.fk, p.pk)
+	}
+	if noretry.IsSlotMoving(err) { // WATCH refused: an ASK still there after OnNode's tries, or TRYAGAIN
+		err = fileErr(name, *off, ErrSlotMoving, fmt.Errorf("WATCH %s %s: %w", p.fk, p.pk, err))
 	}
 	return eof, err
 }
@@ -465,7 +477,7 @@ func (p *processor) slotRefusal(ctx context.Context, tx *redis.Tx, name string, 
 		switch {
 		case errors.Is(err, redis.ErrCrossSlot):
 			return fileErr(name, off, ErrCrossSlot, err)
-		case noretry.IsRedirect(err) || redis.IsTryAgainError(err):
+		case noretry.IsSlotMoving(err):
 			moved = append(moved, cmd)
 		}
 	}

@@ -138,6 +138,14 @@ type ctxError struct{ err, ctx error }
 func (e *ctxError) Error() string   { return e.err.Error() + " (" + e.ctx.Error() + ")" }
 func (e *ctxError) Unwrap() []error { return []error{e.err, e.ctx} }
 
+// IsSlotMoving reports whether err is a reply a Redis Cluster gives while a slot is served elsewhere
+// or is moving: MOVED, ASK (IsRedirect), or TRYAGAIN (a multi-key command whose keys the move has
+// split). The node ran nothing of the command. Like IsRedirect it reads err itself, not what err
+// wraps: a caller's wrapped error is its own verdict.
+func IsSlotMoving(err error) bool {
+	return IsRedirect(err) || (IsErrorReply(err) && strings.HasPrefix(err.Error(), "TRYAGAIN "))
+}
+
 // IsRedirect reports whether err is a Redis Cluster MOVED or ASK reply: the node did not run the
 // command, because the key's slot is served elsewhere (or is moving there).
 func IsRedirect(err error) bool {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +73,36 @@ func TestEndedAtDeadline(t *testing.T) {
 	}
 	if Ended(context.Background()) {
 		t.Fatal("a context without a deadline has not ended")
+	}
+}
+
+// reply is a server's error reply, as go-redis reads one.
+type reply string
+
+func (r reply) Error() string { return string(r) }
+func (reply) RedisError()     {}
+
+// IsSlotMoving is true for the three replies of a moved or moving slot, as sent, and for nothing
+// else: not for other replies, not for the same text that is no reply, not for a wrapped reply.
+func TestIsSlotMoving(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	prefixes := []string{"MOVED ", "ASK ", "TRYAGAIN ", "MOVED", "TRYAGAIN", "CROSSSLOT ", "ERR ", "moved ", " ASK ", ""}
+	for range 2000 {
+		p := prefixes[rng.IntN(len(prefixes))]
+		tail := make([]byte, rng.IntN(12))
+		for i := range tail {
+			tail[i] = byte(' ' + rng.IntN(95))
+		}
+		msg := p + string(tail)
+		want := strings.HasPrefix(msg, "MOVED ") || strings.HasPrefix(msg, "ASK ") || strings.HasPrefix(msg, "TRYAGAIN ")
+		if got := IsSlotMoving(reply(msg)); got != want {
+			t.Fatalf("IsSlotMoving(reply %q) = %v; want %v", msg, got, want)
+		}
+		if IsSlotMoving(errors.New(msg)) || IsSlotMoving(fmt.Errorf("x: %w", reply(msg))) {
+			t.Fatalf("IsSlotMoving(%q) true for an error that is not the reply itself", msg)
+		}
+	}
+	if IsSlotMoving(nil) || IsSlotMoving(redis.Nil) {
+		t.Fatal("IsSlotMoving true for nil or redis.Nil")
 	}
 }
