@@ -225,18 +225,7 @@ func TestClusterSlotMoving(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	src, err := cl.NodeForKey(ctx, prefix+"file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	masters, err := cl.Masters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := masters[0]
-	if dst == src {
-		dst = masters[1]
-	}
+	src, dst := moveEnds(t, cl, prefix+"file")
 	sc, dc := src.Client(t), dst.Client(t)
 	srcID, dstID := sc.ClusterMyID(ctx).Val(), dc.ClusterMyID(ctx).Val()
 	host, port, err := net.SplitHostPort(dst.Addr())
@@ -316,6 +305,24 @@ func TestClusterSlotMoving(t *testing.T) {
 	if owner, err := cl.NodeForKey(ctx, prefix+"file"); err != nil || owner != dst {
 		t.Fatalf("progress keys served by %v (%v); want the move's target %s", owner, err, dst.Addr())
 	}
+}
+
+// moveEnds returns the master serving key and another master, to move key's slot to.
+func moveEnds(t *testing.T, cl *redistest.Cluster, key string) (src, dst *redistest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	src, err := cl.NodeForKey(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters, err := cl.Masters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dst = masters[0]; dst == src {
+		dst = masters[1]
+	}
+	return src, dst
 }
 
 // keysBeside returns two keys in slots other than key's: one served by key's master, one by another.
@@ -410,18 +417,7 @@ func TestClusterSlotMovingLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFiles(t, dir, map[string]string{"b": files["b"]})
-	src, err := cl.NodeForKey(ctx, prefix+"file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	masters, err := cl.Masters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := masters[0]
-	if dst == src {
-		dst = masters[1]
-	}
+	_, dst := moveEnds(t, cl, prefix+"file")
 
 	var states []string
 	batched := func(ctx context.Context, keys []string) error {
