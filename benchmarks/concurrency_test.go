@@ -92,7 +92,7 @@ func TestConcurrencySection(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := newEnv(Smoke, dir, newProgress(&bytes.Buffer{}))
-	s, err := concurrencyBench{}.section(env, 2, rows, 128, [2]string{"1.00", "2.00"})
+	s, err := concurrencyBench{}.section(env, rows, 128, [2]string{"1.00", "2.00"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,10 @@ func TestConcurrencySection(t *testing.T) {
 		if !strings.Contains(s.Summary, want) {
 			t.Errorf("summary %q lacks %q", s.Summary, want)
 		}
+	}
+	if text := strings.Join(s.Text, " "); !strings.Contains(text, "Each row is 2 rounds:") ||
+		!strings.Contains(text, "A run of GET, SET or INCR is 1,000 calls") {
+		t.Errorf("text does not give the rounds and the run's calls:\n%s", text)
 	}
 	if notes := strings.Join(s.Notes, " "); !strings.Contains(notes, "below 90% of redis-benchmark (median): GET at -c 8 (50%).") ||
 		!strings.Contains(notes, "load average 1.00 as the measurement began, 2.00 as it ended") {
