@@ -52,5 +52,5 @@ func SAdd(ctx context.Context, c redis.Cmdable, base, member string, totalElemen
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.SAdd(ctx, k, member).Result()
+	return noretry.SAdd(ctx, c, k, member).Result() // resent, it would answer 0 for a member it added
 }

@@ -35,7 +35,7 @@ func countVisitHLL(ctx context.Context, wr *writer, c redis.Cmdable, sessionID s
 	key := hllKey(Day(now))
 	var n int64
 	err = wr.do(ctx, c, key, func(c redis.Cmdable) (err error) {
-		n, err = c.PFAdd(ctx, key, strconv.FormatInt(id, 10)).Result()
+		n, err = noretry.PFAdd(ctx, c, key, strconv.FormatInt(id, 10)).Result()
 		return err
 	})
 	if err != nil {

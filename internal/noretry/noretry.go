@@ -55,6 +55,18 @@ func SAdd(ctx context.Context, c redis.Cmdable, key string, member any) *redis.I
 	return ic
 }
 
+// PFAdd is PFADD key element, never resent: a resent PFADD answers 0 for an element the lost first
+// send added, which reads as "not new".
+func PFAdd(ctx context.Context, c redis.Cmdable, key string, element any) *redis.IntCmd {
+	p, ok := c.(Processor)
+	if !ok {
+		return c.PFAdd(ctx, key, element)
+	}
+	ic := redis.NewIntCmd(ctx, "pfadd", key, element)
+	_ = p.Process(ctx, intCmd{ic})
+	return ic
+}
+
 // ZIncrBy is ZINCRBY key increment member, never resent. On a pipeline it is queued.
 func ZIncrBy(ctx context.Context, c redis.Cmdable, key string, increment float64, member string) *redis.FloatCmd {
 	p, ok := c.(Processor)

@@ -36,8 +36,13 @@ func TestCommands(t *testing.T) {
 	if v, err := noretry.Do(ctx, c, "get", "n").Text(); err != nil || v != "1" {
 		t.Fatalf("Do get = %q, %v; want 1, nil", v, err)
 	}
-	if len(seen) != 5 {
-		t.Fatalf("hook saw %d commands; want 5", len(seen))
+	for i, want := range []int64{1, 0} {
+		if n, err := noretry.PFAdd(ctx, c, "h", "a").Result(); err != nil || n != want {
+			t.Fatalf("PFAdd %d = %d, %v; want %d, nil", i+1, n, err, want)
+		}
+	}
+	if len(seen) != 7 {
+		t.Fatalf("hook saw %d commands; want 7", len(seen))
 	}
 	for _, cmd := range seen {
 		if !cmd.NoRetry() {

@@ -165,6 +165,12 @@ func TestLostReplyNeverAppliedTwice(t *testing.T) {
 			v, err := uniquevisits.CountVisit(ctx, c, "0123456789abcdef0123456789abcdef", day)
 			return err == nil && v.New, err != nil, err
 		}, visitors, map[string]outcome{"default": {acked: 0, unknown: 1, final: 0}, "conn": {acked: 0, unknown: 1, final: 0}}},
+		// A resent PFADD would answer 0: "not new" for the visitor the lost first send added.
+		{"uniquevisits PFADD", "pfadd", func(c redis.UniversalClient) (bool, bool, error) {
+			changed, err := uniquevisits.CountVisitHLL(ctx, c, "0123456789abcdef0123456789abcdef", day)
+			return err == nil && changed, errors.Is(err, uniquevisits.ErrUnknownOutcome), err
+		}, func() int { n, _ := uniquevisits.UniqueHLL(ctx, audit, day); return int(n) },
+			map[string]outcome{"default": once, "conn": once}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hd, hc := newDropReply(tc.command), newDropReply(tc.command)
