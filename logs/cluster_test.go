@@ -15,7 +15,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/shard"
 )
@@ -188,7 +187,7 @@ func TestCluster(t *testing.T) {
 		defer replica.Resume()
 		opt.Durable.Timeout = 200 * time.Millisecond
 		res, err = ProcessLogs(ctx, c, dir, recordUnder(tag), opt)
-		var de *durable.Error
+		var de *DurableError
 		if !errors.Is(err, ErrNotDurable) || !errors.As(err, &de) || de.Replicas != 0 || res.Commits != 1 ||
 			res.Position != 4 || res.Confirmed.Saved {
 			t.Fatalf("slot master's replica paused: %+v, %v; want ErrNotDurable after one commit", res, err)

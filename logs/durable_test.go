@@ -98,7 +98,7 @@ func TestDurable(t *testing.T) {
 			}
 		}
 		res, err := ProcessLogs(ctx, c, dir, recordUnder(prefix), opt)
-		var de *durable.Error
+		var de *DurableError
 		var fe *FileError
 		if !errors.Is(err, ErrNotDurable) || !errors.As(err, &de) || de.Replicas != 0 || de.Wanted != 1 ||
 			!errors.As(err, &fe) || fe.File != "a" || fe.Offset != 8 {

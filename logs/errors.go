@@ -12,6 +12,11 @@ import (
 // the value. It matches ErrBadOption, and, for logs.Options, ErrBadInput.
 type OptionError = option.Error
 
+// DurableError is a batch not confirmed durable: Replicas confirmed (-1: unknown) of Wanted, Node (the
+// master's address), and Err, the transport or ctx error that stopped the wait, if any. It matches
+// ErrNotDurable.
+type DurableError = durable.Error
+
 // Durability is Options.Durable: how many replicas must confirm each batch (see the package doc).
 type Durability = durable.Options
 
@@ -72,7 +77,7 @@ var (
 
 	// ErrNotDurable: in durable mode (Options.Durable), a batch was committed on the master but too
 	// few replicas confirmed it in time. The error is a *FileError naming the batch's end, wrapping a
-	// *durable.Error (replicas confirmed, wanted); Result.Confirmed is the last confirmed progress.
+	// *DurableError (replicas confirmed, wanted); Result.Confirmed is the last confirmed progress.
 	// The batch may survive a failover or not; either way data and progress move together, so a run
 	// started again on whatever the master then holds stays exactly once.
 	ErrNotDurable = durable.ErrNotDurable

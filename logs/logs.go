@@ -87,7 +87,7 @@ func (o *Options) init() error {
 	if o.Prefix == "" {
 		o.Prefix = defaultPrefix
 	}
-	return errors.Join(
+	return option.Join(
 		option.Fill(optionsOf, "BatchLines", &o.BatchLines, defaultBatchLines, true),
 		option.Fill(optionsOf, "MaxLineBytes", &o.MaxLineBytes, defaultMaxLineBytes, false),
 		option.Fill(optionsOf, "MaxBatchBytes", &o.MaxBatchBytes, defaultMaxBatchBytes, false),

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/market"
 	"github.com/ria-go/ria/redistest"
 )
@@ -31,7 +30,7 @@ func durableVariants(t testing.TB, tag string, d market.Durability) []struct {
 // counts, never an unknown outcome or a refusal.
 func wantNotDurable(t testing.TB, err error, confirmed int) {
 	t.Helper()
-	var de *durable.Error
+	var de *market.DurableError
 	if !errors.Is(err, market.ErrNotDurable) || !errors.As(err, &de) || de.Replicas != confirmed || de.Wanted != 1 {
 		t.Fatalf("err = %v; want ErrNotDurable, %d of 1 replicas", err, confirmed)
 	}

@@ -61,7 +61,7 @@ var (
 	// ErrNotDurable: in the durable mode (Options.Durable), the write was applied on the master
 	// but fewer than Durable.Replicas replicas confirmed it in time (or the connection broke while
 	// waiting). The result is filled in as on success; the write may survive a failover or not.
-	// The error is a *durable.Error giving the counts. Never ErrUnknownOutcome: the write ran.
+	// The error is a *DurableError giving the counts. Never ErrUnknownOutcome: the write ran.
 	ErrNotDurable = durable.ErrNotDurable
 
 	// ErrNoNode: the durable mode needs a client whose write and WAIT can share a connection: a
@@ -79,3 +79,8 @@ var (
 // OptionError is the error NewWatch and NewScript return for a refused Options field: it names the Options type,
 // the field and the value, and matches ErrBadOption.
 type OptionError = option.Error
+
+// DurableError is a write not confirmed durable: Replicas confirmed (-1: unknown) of Wanted, Node (the
+// master's address), and Err, the transport or ctx error that stopped the wait, if any. It matches
+// ErrNotDurable.
+type DurableError = durable.Error

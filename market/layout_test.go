@@ -161,8 +161,8 @@ func FuzzKeyLayout(f *testing.F) {
 		rec.reset()
 		if strings.ContainsAny(tag, "{}") {
 			_, err := market.NewWatch(&market.Options{HashTag: tag})
-			var he *market.HashTagError
-			if !errors.As(err, &he) || he.Tag != tag || !errors.Is(err, market.ErrBadOption) ||
+			he, ok := err.(*market.HashTagError) // the error itself, not only something it wraps
+			if !ok || he.Tag != tag || !errors.Is(err, market.ErrBadOption) ||
 				!strings.Contains(err.Error(), "market.Options.HashTag") {
 				t.Fatalf("tag %q: %v; want a *HashTagError naming market.Options.HashTag", tag, err)
 			}

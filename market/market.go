@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/ria-go/ria/internal/durable"
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/internal/option"
+	"github.com/ria-go/ria/internal/redisint"
 )
 
 // MaxPrice is the highest price accepted: ZSET scores are doubles, exact for integers up to 2^53.
@@ -90,7 +90,7 @@ func (o *Options) init() error {
 		o.Now = time.Now
 	}
 	_, tagErr := newKeys(o.HashTag)
-	return errors.Join(
+	return option.Join(
 		option.Fill(optionsOf, "ListTimeout", &o.ListTimeout, 5*time.Second, true),
 		option.Fill(optionsOf, "PurchaseTimeout", &o.PurchaseTimeout, 10*time.Second, true),
 		tagErr,
@@ -172,17 +172,7 @@ func checkPurchase(c redis.UniversalClient, k keys, buyer, item, seller string, 
 // parseFunds reads a funds field the way HINCRBY does (Redis's string2ll): an optional "-", no "+",
 // no leading zeros or spaces, within int64. Go's ParseInt alone accepts "+5" and "007", which
 // HINCRBY rejects inside EXEC after the other writes have been applied.
-func parseFunds(s string) (int64, bool) {
-	if s == "0" {
-		return 0, true
-	}
-	digits := strings.TrimPrefix(s, "-")
-	if digits == "" || digits[0] < '1' || digits[0] > '9' {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
-}
+func parseFunds(s string) (int64, bool) { return redisint.Parse(s) }
 
 // commitError classifies an error from the request that commits (EXEC or EVALSHA): a refusal before
 // anything ran is a plain error; anything that may have run is ErrUnknownOutcome. What was sent and

@@ -43,7 +43,7 @@ type MoveOptions struct {
 var moveOptionsOf = option.Of{Type: "redistest.MoveOptions", Also: ErrInvalid}
 
 func (o *MoveOptions) fill() error {
-	return errors.Join(
+	return option.Join(
 		option.Fill(moveOptionsOf, "Batch", &o.Batch, 100, false),
 		option.Fill(moveOptionsOf, "Pause", &o.Pause, 0, false),
 		option.Fill(moveOptionsOf, "Timeout", &o.Timeout, 5*time.Second, false),

@@ -56,7 +56,7 @@ func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return errors.Join(
+	return option.Join(
 		option.Fill(optionsOf, "Timeout", &o.Timeout, 10*time.Second, true),
 		option.Fill(optionsOf, "Poll", &o.Poll, time.Millisecond, false),
 		option.Fill(optionsOf, "MaxAge", &o.MaxAge, 15*time.Minute, true),

@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -45,7 +44,7 @@ func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return errors.Join(
+	return option.Join(
 		option.Fill(optionsOf, "Keep", &o.Keep, 25, true),
 		o.Durable.Fill(optionsOf, "Durable."),
 	)

@@ -66,7 +66,7 @@ func (o *Options) init() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return errors.Join(
+	return option.Join(
 		option.Fill(optionsOf, "Shards", &o.Shards, Shards, false),
 		option.Fill(optionsOf, "ShardSize", &o.ShardSize, ShardSize, false),
 		option.Fill(optionsOf, "DailyExpected", &o.DailyExpected, DailyExpected, false),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ria-go/ria/internal/noretry"
 	"github.com/ria-go/ria/internal/option"
+	"github.com/ria-go/ria/internal/redisint"
 	"github.com/ria-go/ria/shard"
 )
 
@@ -58,7 +59,7 @@ type RangeOptions struct {
 var rangeOptionsOf = option.Of{Type: "uniquevisits.RangeOptions", Also: ErrBadRange}
 
 func (o *RangeOptions) init() error {
-	return errors.Join(
+	return option.Join(
 		option.Fill(rangeOptionsOf, "Passes", &o.Passes, 1, false),
 		option.Fill(rangeOptionsOf, "Batch", &o.Batch, 65_536, false),
 	)
@@ -320,8 +321,8 @@ func sscanAll(ctx context.Context, c redis.Cmdable, keys []string, sizes []int64
 
 func keepMembers(key string, members []string, keep func(int64)) error {
 	for _, m := range members {
-		id, err := strconv.ParseInt(m, 10, 64)
-		if err != nil || id < 0 {
+		id, ok := redisint.Parse(m) // "05" and "5" would be one visitor here, two members to Recount
+		if !ok || id < 0 {
 			return fmt.Errorf("%w: %s holds one", ErrBadMember, key) // not the member: it may be anything
 		}
 		keep(id)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/redisint"
 	"github.com/ria-go/ria/shard"
 )
 
@@ -67,8 +68,8 @@ func Expected(ctx context.Context, c redis.Cmdable, day time.Time, dailyExpected
 	case err != nil:
 		return 0, err
 	default:
-		n, perr := strconv.ParseInt(y, 10, 64)
-		if perr != nil || n < 0 {
+		n, ok := redisint.Parse(y)
+		if !ok || n < 0 {
 			return 0, fmt.Errorf("%w: %s holds %q", ErrBadCount, ykey, y)
 		}
 		if n > 0 {
@@ -110,8 +111,8 @@ func roundUp(n int64) (int64, error) {
 }
 
 func parsePositive(key, s string) (int64, error) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 {
+	n, ok := redisint.Parse(s)
+	if !ok || n < 1 {
 		return 0, fmt.Errorf("%w: %s holds %q", ErrBadCount, key, s)
 	}
 	return n, nil
@@ -218,8 +219,8 @@ func Count(ctx context.Context, c redis.Cmdable, day time.Time) (_ int64, err er
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
+	n, ok := redisint.Parse(s)
+	if !ok || n < 0 {
 		return 0, fmt.Errorf("%w: %s holds %q", ErrBadCount, key, s)
 	}
 	return n, nil

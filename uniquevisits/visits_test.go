@@ -113,6 +113,11 @@ func TestExpected(t *testing.T) {
 		{name: "yesterday garbage", yesterday: "lots", err: ErrBadCount},
 		{name: "stored garbage", stored: "x", err: ErrBadCount},
 		{name: "stored zero", stored: "0", err: ErrBadCount},
+		// Spellings Go's ParseInt reads but Redis never writes (and INCR refuses).
+		{name: "stored +4096", stored: "+4096", err: ErrBadCount},
+		{name: "stored 04096", stored: "04096", err: ErrBadCount},
+		{name: "yesterday +100", yesterday: "+100", err: ErrBadCount},
+		{name: "yesterday -0", yesterday: "-0", err: ErrBadCount},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, c := mini(t)
@@ -242,9 +247,11 @@ func TestCountVisitOneServer(t *testing.T) {
 	if n, err := Count(ctx, c, day.AddDate(0, 0, 1)); err != nil || n != 0 {
 		t.Errorf("Count of an uncounted day = %d, %v; want 0", n, err)
 	}
-	m.Set("unique:2024-03-05", "many")
-	if _, err := Count(ctx, c, time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)); !errors.Is(err, ErrBadCount) {
-		t.Errorf("Count of garbage: %v; want ErrBadCount", err)
+	for _, bad := range []string{"many", "+5", "05", "-0", "-5", " 5"} {
+		m.Set("unique:2024-03-05", bad)
+		if _, err := Count(ctx, c, time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)); !errors.Is(err, ErrBadCount) {
+			t.Errorf("Count of %q: %v; want ErrBadCount (not a count Redis could have written)", bad, err)
+		}
 	}
 	// A malformed id writes nothing.
 	before := len(m.Keys())

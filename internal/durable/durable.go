@@ -43,7 +43,7 @@ type Options struct {
 
 // Fill checks o by the option rule and fills the defaults; errors name the field "<prefix>Replicas".
 func (o *Options) Fill(of option.Of, prefix string) error {
-	return errors.Join(
+	return option.Join(
 		option.Fill(of, prefix+"Replicas", &o.Replicas, 0, true),
 		option.Fill(of, prefix+"Timeout", &o.Timeout, time.Second, true),
 	)

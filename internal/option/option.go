@@ -77,3 +77,19 @@ func format[T Number](v T) string {
 	}
 	return fmt.Sprint(int64(v))
 }
+
+// Join is errors.Join for the checks of one Options value: nil when every check passed, the one error
+// itself when only one failed (so err.(*Error) works as errors.As does), else their join.
+func Join(errs ...error) error {
+	var one error
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			one, n = err, n+1
+		}
+	}
+	if n <= 1 {
+		return one
+	}
+	return errors.Join(errs...)
+}

@@ -84,3 +84,17 @@ func TestFillRandomNegatives(t *testing.T) {
 		}
 	}
 }
+
+// Join gives nil, the one error itself, or the join of several: a single refusal keeps its type.
+func TestJoin(t *testing.T) {
+	a, b := errors.New("a"), errors.New("b")
+	if err := Join(nil, nil); err != nil {
+		t.Errorf("Join(nil, nil) = %v", err)
+	}
+	if err := Join(nil, a, nil); err != a {
+		t.Errorf("Join(nil, a, nil) = %#v; want a itself", err)
+	}
+	if err := Join(a, nil, b); !errors.Is(err, a) || !errors.Is(err, b) || err == a || err == b {
+		t.Errorf("Join(a, nil, b) = %v; want both", err)
+	}
+}
