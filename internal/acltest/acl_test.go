@@ -2,9 +2,11 @@ package acltest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +66,8 @@ func TestREADMERowsMatchScenarios(t *testing.T) {
 const password = "acl-test-pw"
 
 // TestPatternsAsLeastPrivilegeUsers runs each pattern as a user holding exactly the README's rules:
-// the rules must be enough (no NOPERM), every command they grant must be used, and every key pattern
+// the rules must be enough (no error, and no refusal in any server's ACL LOG, even one the library
+// swallowed), every command they grant must be used (run with calls > 0), and every key pattern
 // they grant must be needed (the pattern, rerun on a fresh server without it, is refused).
 func TestPatternsAsLeastPrivilegeUsers(t *testing.T) {
 	rules := readmeRules(t)
@@ -85,9 +88,14 @@ func TestPatternsAsLeastPrivilegeUsers(t *testing.T) {
 					t.Fatalf("rules for %q grant %s: not least privilege", sc.pattern, f)
 				}
 			}
-			used, err := runScenario(t, sc, rule)
+			used, denied, err := runScenario(t, sc, rule)
 			if err != nil {
 				t.Fatalf("%s as its ACL user (%s): %v", sc.pattern, rule, err)
+			}
+			// A refusal the library swallowed (a PING it ignores, a fallback it takes) leaves the
+			// scenario's error nil but an entry in the ACL LOG: the rules were not enough.
+			for _, d := range denied {
+				t.Errorf("%s as its ACL user (%s): refused %s", sc.pattern, rule, d)
 			}
 			if discover {
 				t.Logf("%s used: %s", sc.pattern, strings.Join(used, " "))
@@ -104,7 +112,8 @@ func TestPatternsAsLeastPrivilegeUsers(t *testing.T) {
 					continue
 				}
 				without := strings.Join(slices.DeleteFunc(strings.Fields(rule), func(g string) bool { return g == f }), " ")
-				_, err := runScenario(t, sc, without)
+				// The ACL LOG is not checked here: refusals are what this run expects.
+				_, _, err := runScenario(t, sc, without)
 				// Refused: NOPERM, or EXECABORT when the refused command was queued in a MULTI.
 				if err == nil || !strings.Contains(err.Error(), "NOPERM") && !strings.Contains(err.Error(), "EXECABORT") {
 					t.Errorf("rules for %q grant %s, but the pattern runs without it (%v)", sc.pattern, f, err)
@@ -117,8 +126,9 @@ func TestPatternsAsLeastPrivilegeUsers(t *testing.T) {
 }
 
 // runScenario runs sc on fresh servers whose user "ria" holds rule, and returns the commands the
-// servers ran for it (see usedCommands) and the scenario's error.
-func runScenario(t *testing.T, sc scenario, rule string) ([]string, error) {
+// servers ran for it (see usedCommands), the refusals the servers' ACL LOGs recorded during the run
+// (see deniedEntries), and the scenario's error.
+func runScenario(t *testing.T, sc scenario, rule string) ([]string, []string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -167,22 +177,48 @@ func runScenario(t *testing.T, sc scenario, rule string) ([]string, error) {
 		}
 	}
 	// Reset on every server the pattern talks to, so set-up (WaitLinkUp's INFO on the replica, say)
-	// does not count as the pattern's use.
+	// does not count as the pattern's use, and its refusals (none expected) are not the pattern's.
 	for _, s := range servers {
-		if err := s.Client(t).ConfigResetStat(ctx).Err(); err != nil {
+		c := s.Client(t)
+		if err := c.ACLLogReset(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ConfigResetStat(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	err := sc.run(ctx, e)
-	var used []string
+	var used, denied []string
 	for _, s := range servers {
-		used = append(used, usedCommands(ctx, t, s.Client(t))...)
+		c := s.Client(t)
+		used = append(used, usedCommands(ctx, t, c)...)
+		denied = append(denied, deniedEntries(ctx, t, c, s.Addr())...)
 	}
-	return used, err
+	slices.Sort(used)
+	return slices.Compact(used), denied, err
 }
 
-// usedCommands lists the commands the server ran since CONFIG RESETSTAT (subcommands as cmd|sub),
-// leaving out the admin's own CONFIG and INFO calls and connection set-up.
+// deniedEntries lists the server's ACL LOG since ACL LOG RESET: every command, key or channel the
+// server refused a user (NOPERM), and every failed AUTH, whether or not the library returned the
+// error to the scenario.
+func deniedEntries(ctx context.Context, t *testing.T, c *redis.Client, addr string) []string {
+	t.Helper()
+	entries, err := c.ACLLog(ctx, 1000).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		// Reason is what was refused: "command", "key", "channel" or "auth"; Object names it.
+		out = append(out, fmt.Sprintf("%s %q (context %s, user %q, %d times) on %s",
+			e.Reason, e.Object, e.Context, e.Username, e.Count, addr))
+	}
+	return out
+}
+
+// usedCommands lists the commands the server ran since CONFIG RESETSTAT (subcommands as cmd|sub):
+// those with calls > 0. INFO commandstats lists a command the ACL rejected too (calls=0,
+// rejected_calls > 0), and a rejected command was not used.
 func usedCommands(ctx context.Context, t *testing.T, c *redis.Client) []string {
 	t.Helper()
 	info, err := c.Info(ctx, "commandstats").Result()
@@ -195,8 +231,23 @@ func usedCommands(ctx context.Context, t *testing.T, c *redis.Client) []string {
 		if !ok {
 			continue
 		}
-		name = strings.SplitN(name, ":", 2)[0]
-		out = append(out, name)
+		name, stats, _ := strings.Cut(name, ":")
+		calls := -1
+		for _, f := range strings.Split(stats, ",") {
+			if v, ok := strings.CutPrefix(f, "calls="); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("INFO commandstats: %q", line)
+				}
+				calls = n
+			}
+		}
+		if calls < 0 {
+			t.Fatalf("INFO commandstats: no calls in %q", line)
+		}
+		if calls > 0 {
+			out = append(out, name)
+		}
 	}
 	slices.Sort(out)
 	return out

@@ -52,6 +52,20 @@ var scenarios = []scenario{
 		if _, err := reg.Client(ctx, "missing"); !errors.Is(err, conn.ErrNoConfig) {
 			return fmt.Errorf("missing config: %v", err)
 		}
+		if _, release, err := reg.Acquire(ctx, "app"); err != nil {
+			return fmt.Errorf("Acquire: %w", err)
+		} else {
+			release()
+		}
+		if err := reg.Do(ctx, "app", func(redis.UniversalClient) error { return nil }); err != nil {
+			return fmt.Errorf("Do: %w", err)
+		}
+		if names, err := reg.StoredComponents(ctx); err != nil || len(names) != 1 {
+			return fmt.Errorf("StoredComponents = %q, %v", names, err)
+		}
+		if _, err := reg.StoredConfig(ctx, "app"); err != nil {
+			return fmt.Errorf("StoredConfig: %w", err)
+		}
 		return reg.Refresh(ctx, "app")
 	}},
 	{"conn registry (writer)", nil, func(ctx context.Context, e *scenarioEnv) error {
@@ -79,7 +93,10 @@ var scenarios = []scenario{
 				return err
 			}
 		}
-		return nil
+		return tokensRun(ctx, c, nil)
+	}},
+	{"tokens (durable)", nil, func(ctx context.Context, e *scenarioEnv) error {
+		return tokensRun(ctx, e.user(e.server), &tokens.Options{Durable: tokens.Durability{Replicas: 1}})
 	}},
 	{"logs", nil, func(ctx context.Context, e *scenarioEnv) error {
 		return logsRun(ctx, e, "", nil)
@@ -111,6 +128,21 @@ var scenarios = []scenario{
 		}
 		return nil
 	}},
+	{"sync: ReadPersistence, Replication, ReadReplication", nil, func(ctx context.Context, e *scenarioEnv) error {
+		m, r := e.user(e.server), e.user(e.replica)
+		if _, err := riasync.ReadPersistence(ctx, m); err != nil {
+			return fmt.Errorf("ReadPersistence: %w", err)
+		}
+		for _, c := range []redis.UniversalClient{m, r} {
+			if _, err := riasync.Replication(ctx, c); err != nil {
+				return fmt.Errorf("Replication: %w", err)
+			}
+			if _, err := riasync.ReadReplication(ctx, c); err != nil {
+				return fmt.Errorf("ReadReplication: %w", err)
+			}
+		}
+		return nil
+	}},
 	{"uniquevisits", nil, func(ctx context.Context, e *scenarioEnv) error {
 		c := e.user(e.server)
 		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -118,7 +150,28 @@ var scenarios = []scenario{
 		if err != nil {
 			return err
 		}
+		if err := countVisits(ctx, counter, day); err != nil {
+			return err
+		}
+		return uniqueFuncs(ctx, c, day)
+	}},
+	{"uniquevisits (durable)", nil, func(ctx context.Context, e *scenarioEnv) error {
+		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+		counter, err := uniquevisits.NewOnClient(e.user(e.server), &uniquevisits.Options{Now: func() time.Time { return day },
+			Durable: uniquevisits.Durability{Replicas: 1}})
+		if err != nil {
+			return err
+		}
 		return countVisits(ctx, counter, day)
+	}},
+	{"uniquevisits bitmap", nil, func(ctx context.Context, e *scenarioEnv) error {
+		return bitmapRun(ctx, e.user(e.server), nil)
+	}},
+	{"uniquevisits bitmap (durable)", nil, func(ctx context.Context, e *scenarioEnv) error {
+		return bitmapRun(ctx, e.user(e.server), &uniquevisits.BitmapOptions{Durable: uniquevisits.Durability{Replicas: 1}})
+	}},
+	{"uniquevisits bitmap on a Redis Cluster", nil, func(ctx context.Context, e *scenarioEnv) error {
+		return bitmapRun(ctx, e.clusterUser(), nil)
 	}},
 	{"uniquevisits (sharded, through the registry)", func(ctx context.Context, e *scenarioEnv) error {
 		// The components' configs log the data clients in as the pattern's user too.
@@ -144,11 +197,15 @@ var scenarios = []scenario{
 	}},
 	{"uniquevisits on a Redis Cluster", nil, func(ctx context.Context, e *scenarioEnv) error {
 		day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-		counter, err := uniquevisits.NewOnClient(e.clusterUser(), &uniquevisits.Options{Now: func() time.Time { return day }})
+		c := e.clusterUser()
+		counter, err := uniquevisits.NewOnClient(c, &uniquevisits.Options{Now: func() time.Time { return day }})
 		if err != nil {
 			return err
 		}
-		return countVisits(ctx, counter, day)
+		if err := countVisits(ctx, counter, day); err != nil {
+			return err
+		}
+		return uniqueFuncs(ctx, c, day)
 	}},
 	{"shard (rb-style cluster)", nil, func(ctx context.Context, e *scenarioEnv) error {
 		cl, err := hostset.New(&hostset.Options{
@@ -175,6 +232,38 @@ var scenarios = []scenario{
 			return nil
 		}); err != nil {
 			return err
+		}
+		// The host-level calls carry your own commands too.
+		if err := cl.All(ctx, func(_ int, p redis.Pipeliner) error { p.Get(ctx, "app:a"); return nil }); err != nil {
+			return fmt.Errorf("All: %w", err)
+		}
+		if err := cl.Fanout(ctx, []int{1}, func(_ int, p redis.Pipeliner) error { p.Get(ctx, "app:b"); return nil }); err != nil {
+			return fmt.Errorf("Fanout: %w", err)
+		}
+		if _, err := hostset.FanoutCmd(ctx, cl, []int{0, 1}, func(p redis.Pipeliner) *redis.StringCmd { return p.Get(ctx, "app:c") }); err != nil {
+			return fmt.Errorf("FanoutCmd: %w", err)
+		}
+		h, err := cl.Host(ctx, 0)
+		if err != nil {
+			return fmt.Errorf("Host: %w", err)
+		}
+		if err := h.Get(ctx, "app:d").Err(); err != nil {
+			return fmt.Errorf("Host: %w", err)
+		}
+		k, _, err := cl.ClientForKey(ctx, "app:a")
+		if err != nil {
+			return fmt.Errorf("ClientForKey: %w", err)
+		}
+		if err := k.Get(ctx, "app:a").Err(); err != nil {
+			return fmt.Errorf("ClientForKey: %w", err)
+		}
+		a, release, err := cl.Acquire(ctx, 1)
+		if err != nil {
+			return fmt.Errorf("Acquire: %w", err)
+		}
+		defer release()
+		if err := a.Get(ctx, "app:b").Err(); err != nil {
+			return fmt.Errorf("Acquire: %w", err)
 		}
 		return cl.Routing().Incr(ctx, "app:counter").Err() // your own commands, routed as they are
 	}},
@@ -209,24 +298,172 @@ var scenarios = []scenario{
 	}},
 }
 
-// countVisits runs every call of a uniquevisits counter: two visitors, one of them twice.
+// The visitors the uniquevisits scenarios count.
+const (
+	visitorA = "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"
+	visitorB = "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"
+	visitorC = "2b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"
+	visitorD = "3b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"
+	visitorE = "4b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"
+)
+
+// countVisits runs every call of a uniquevisits counter, on day: two visitors one at a time, one
+// of them twice, then a batch of three new visitors (so CountVisits' INCRBY covers more than one),
+// a known one, a repeat in the batch and a malformed id; then the counts, recounts and ranges.
 func countVisits(ctx context.Context, counter *uniquevisits.Counter, day time.Time) error {
-	for _, id := range []string{"0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "1b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d", "0b4c7f8e-0e4d-4e6a-9a7b-0d9c1c2f3e4d"} {
+	for _, id := range []string{visitorA, visitorB, visitorA} {
 		if _, err := counter.CountVisit(ctx, id); err != nil {
-			return err
+			return fmt.Errorf("CountVisit: %w", err)
 		}
 		if _, err := counter.CountVisitHLL(ctx, id); err != nil {
-			return err
+			return fmt.Errorf("CountVisitHLL: %w", err)
 		}
 	}
-	if _, err := counter.Count(ctx, day); err != nil {
-		return err
+	if n, err := counter.Count(ctx, day); err != nil || n != 2 {
+		return fmt.Errorf("Count = %d, %v; want 2 visitors", n, err)
 	}
 	if n, err := counter.Recount(ctx, day); err != nil || n != 2 {
 		return fmt.Errorf("Recount = %d, %v; want 2 visitors", n, err)
 	}
-	_, err := counter.UniqueHLL(ctx, day)
-	return err
+	res, err := counter.CountVisits(ctx, []string{visitorC, visitorA, visitorD, visitorE, visitorC, "not-a-uuid"})
+	if err != nil {
+		return fmt.Errorf("CountVisits: %w", err)
+	}
+	if !errors.Is(res[5].Err, uniquevisits.ErrBadSessionID) {
+		return fmt.Errorf("CountVisits of a malformed id: %v", res[5].Err)
+	}
+	if n, err := counter.Count(ctx, day); err != nil || n != 5 {
+		return fmt.Errorf("Count after CountVisits = %d, %v; want 5 visitors", n, err)
+	}
+	shards := 0
+	if n, err := counter.RecountEach(ctx, day, func(uniquevisits.ShardCount) { shards++ }); err != nil || n != 5 || shards == 0 {
+		return fmt.Errorf("RecountEach = %d, %v (%d servers reported); want 5 visitors", n, err, shards)
+	}
+	if _, err := counter.Expected(ctx, day); err != nil {
+		return fmt.Errorf("Expected: %w", err)
+	}
+	if _, err := counter.UniqueHLL(ctx, day); err != nil {
+		return fmt.Errorf("UniqueHLL: %w", err)
+	}
+	from := day.AddDate(0, 0, -1) // a day without visits, so the range spans two days' keys
+	for _, opt := range []*uniquevisits.RangeOptions{nil, {Passes: 2, Batch: 1}} {
+		if n, err := counter.UniqueRange(ctx, from, day, opt); err != nil || n != 5 {
+			return fmt.Errorf("UniqueRange(%+v) = %d, %v; want 5 visitors", opt, n, err)
+		}
+	}
+	if _, err := counter.UniqueRangeHLL(ctx, from, day); err != nil {
+		return fmt.Errorf("UniqueRangeHLL: %w", err)
+	}
+	return nil
+}
+
+// uniqueFuncs runs the package's functions on one client c (a single server or a Redis Cluster),
+// on the day after day, then its ranges over both days.
+func uniqueFuncs(ctx context.Context, c redis.Cmdable, day time.Time) error {
+	next := day.AddDate(0, 0, 1)
+	expected, err := uniquevisits.Expected(ctx, c, next, uniquevisits.DailyExpected)
+	if err != nil {
+		return fmt.Errorf("Expected: %w", err)
+	}
+	if _, err := uniquevisits.CountVisit(ctx, c, visitorA, next); err != nil {
+		return fmt.Errorf("CountVisit: %w", err)
+	}
+	if _, err := uniquevisits.CountVisitHLL(ctx, c, visitorA, next); err != nil {
+		return fmt.Errorf("CountVisitHLL: %w", err)
+	}
+	if _, err := uniquevisits.CountVisits(ctx, c, []string{visitorB, visitorC, visitorA}, next); err != nil {
+		return fmt.Errorf("CountVisits: %w", err)
+	}
+	id, err := uniquevisits.ParseSessionID(visitorD)
+	if err != nil {
+		return err
+	}
+	if _, err := uniquevisits.Add(ctx, c, c, next, id, expected, uniquevisits.ShardSize); err != nil {
+		return fmt.Errorf("Add: %w", err)
+	}
+	if n, err := uniquevisits.Count(ctx, c, next); err != nil || n != 4 {
+		return fmt.Errorf("Count = %d, %v; want 4 visitors", n, err)
+	}
+	if _, err := uniquevisits.UniqueHLL(ctx, c, next); err != nil {
+		return fmt.Errorf("UniqueHLL: %w", err)
+	}
+	if n, err := uniquevisits.UniqueRange(ctx, c, day, next, nil); err != nil || n != 5 {
+		return fmt.Errorf("UniqueRange = %d, %v; want 5 visitors", n, err)
+	}
+	if _, err := uniquevisits.UniqueRangeHLL(ctx, c, day, next); err != nil {
+		return fmt.Errorf("UniqueRangeHLL: %w", err)
+	}
+	return nil
+}
+
+// bitmapRun runs every call of the bitmap variant with opt on c: visits on two days (one repeated,
+// one id refused before any I/O), the days' counts, and the range over them, through a Bitmap and
+// through the package's functions.
+func bitmapRun(ctx context.Context, c redis.Cmdable, opt *uniquevisits.BitmapOptions) error {
+	day := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := day
+	o := uniquevisits.BitmapOptions{}
+	if opt != nil {
+		o = *opt
+	}
+	o.MaxID = 1 << 20
+	o.Now = func() time.Time { return now }
+	b, err := uniquevisits.NewBitmap(c, &o)
+	if err != nil {
+		return err
+	}
+	for _, id := range []int64{0, 7, 7, 1 << 20} {
+		if _, err := b.CountVisit(ctx, id); err != nil {
+			return fmt.Errorf("CountVisit(%d): %w", id, err)
+		}
+	}
+	if _, err := b.CountVisit(ctx, 1<<20+1); !errors.Is(err, uniquevisits.ErrBadUserID) {
+		return fmt.Errorf("CountVisit past MaxID: %v", err)
+	}
+	next := day.AddDate(0, 0, 1)
+	now = next
+	for _, id := range []int64{7, 9} {
+		if _, err := b.CountVisit(ctx, id); err != nil {
+			return fmt.Errorf("CountVisit(%d): %w", id, err)
+		}
+	}
+	if n, err := b.Count(ctx, day); err != nil || n != 3 {
+		return fmt.Errorf("Count = %d, %v; want 3 visitors", n, err)
+	}
+	if n, err := uniquevisits.UniqueBitmap(ctx, c, next); err != nil || n != 2 {
+		return fmt.Errorf("UniqueBitmap = %d, %v; want 2 visitors", n, err)
+	}
+	if n, err := b.CountRange(ctx, day, next); err != nil || n != 4 {
+		return fmt.Errorf("CountRange = %d, %v; want 4 visitors", n, err)
+	}
+	if n, err := uniquevisits.UniqueRangeBitmap(ctx, c, day, next); err != nil || n != 4 {
+		return fmt.Errorf("UniqueRangeBitmap = %d, %v; want 4 visitors", n, err)
+	}
+	return nil
+}
+
+// tokensRun updates tokens through an Updater with opt (and its default Keep, so the trim is sent),
+// both calls, with and without an item.
+func tokensRun(ctx context.Context, c redis.Cmdable, opt *tokens.Options) error {
+	u, err := tokens.New(opt)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 30; i++ {
+		if _, err := u.UpdateToken(ctx, c, "t3", "u3", fmt.Sprint("item", i)); err != nil {
+			return fmt.Errorf("UpdateToken: %w", err)
+		}
+		if _, err := u.UpdateTokenPipeline(ctx, c, "t4", "u4", fmt.Sprint("item", i)); err != nil {
+			return fmt.Errorf("UpdateTokenPipeline: %w", err)
+		}
+	}
+	if _, err := u.UpdateToken(ctx, c, "t3", "u3", ""); err != nil {
+		return fmt.Errorf("UpdateToken without an item: %w", err)
+	}
+	if _, err := u.UpdateTokenPipeline(ctx, c, "t4", "u4", ""); err != nil {
+		return fmt.Errorf("UpdateTokenPipeline without an item: %w", err)
+	}
+	return nil
 }
 
 // marketSetup gives the users and inventories the market scenarios trade, under prefix's keys.
@@ -273,6 +510,43 @@ func marketRun(ctx context.Context, e *scenarioEnv, opt *market.Options) error {
 			return fmt.Errorf("purchase at a wrong price: %v", err)
 		}
 	}
+	// The reads, on both variants' layout.
+	for _, r := range []interface {
+		Cheapest(ctx context.Context, c redis.Cmdable, n int) ([]market.Listing, error)
+		User(ctx context.Context, c redis.Cmdable, id string) (market.UserInfo, error)
+	}{watch, script} {
+		if l, err := r.Cheapest(ctx, c, 10); err != nil || len(l) != 2 {
+			return fmt.Errorf("Cheapest = %v, %v; want 2 listings", l, err)
+		}
+		if u, err := r.User(ctx, c, "27"); err != nil || len(u.Inventory) != 2 {
+			return fmt.Errorf("User = %+v, %v; want 2 items", u, err)
+		}
+		if _, err := r.User(ctx, c, "99"); !errors.Is(err, market.ErrNoUser) {
+			return fmt.Errorf("User of nobody: %v", err)
+		}
+	}
+	if opt != nil && opt.HashTag != "" {
+		return nil
+	}
+	// The package's functions, on the book's layout: WATCH, then script.
+	for i, f := range []struct {
+		list     func(ctx context.Context, c redis.UniversalClient, item, seller string, price int64) (market.Listing, error)
+		purchase func(ctx context.Context, c redis.UniversalClient, buyer, item, seller string, price int64) (market.Purchase, error)
+	}{{market.ListItem, market.PurchaseItem}, {market.ListItemScript, market.PurchaseItemScript}} {
+		item := fmt.Sprintf("Item%c", 'M'+2*i) // the items the variants above failed to sell
+		if _, err := f.list(ctx, c, item+"x", "17", 10); !errors.Is(err, market.ErrNotInInventory) {
+			return fmt.Errorf("list unknown item: %v", err)
+		}
+		if _, err := f.purchase(ctx, c, "27", item, "17", 1000); !errors.Is(err, market.ErrInsufficientFunds) {
+			return fmt.Errorf("purchase beyond funds: %v", err)
+		}
+	}
+	if _, err := market.Cheapest(ctx, c, 10); err != nil {
+		return fmt.Errorf("Cheapest: %w", err)
+	}
+	if _, err := market.User(ctx, c, "17"); err != nil {
+		return fmt.Errorf("User: %w", err)
+	}
 	return nil
 }
 
@@ -294,9 +568,50 @@ func logsRun(ctx context.Context, e *scenarioEnv, tag string, opt *logs.Options)
 		o.BatchLines = 1
 	}
 	o.Prefix = tag + "progress:"
+	commits := 0
+	o.OnCommit = func(logs.Result) { commits++ }
 	if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &o); err != nil {
 		return err
 	}
-	_, err := logs.ReadProgress(ctx, c, o.Prefix)
-	return err
+	if commits == 0 {
+		return errors.New("ProcessLogs committed nothing")
+	}
+	if _, err := logs.ReadProgress(ctx, c, o.Prefix); err != nil {
+		return fmt.Errorf("ReadProgress: %w", err)
+	}
+	// Resumed: a line appended to the last file, and one more file with a partial line held back.
+	f, err := os.OpenFile(filepath.Join(e.dir, "access-1.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString("GET /c 500\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "access-2.log"), []byte("GET /d 200\nGET /e 20"), 0o600); err != nil {
+		return err
+	}
+	o.HoldPartial = true
+	if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &o); err != nil {
+		return fmt.Errorf("resumed: %w", err)
+	}
+	// The saved file gone: refused, then skipped.
+	if err := os.Remove(filepath.Join(e.dir, "access-2.log")); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "access-3.log"), []byte("GET /f 200\n"), 0o600); err != nil {
+		return err
+	}
+	o.HoldPartial = false
+	if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &o); !errors.Is(err, logs.ErrFileMissing) {
+		return fmt.Errorf("saved file gone: %v; want ErrFileMissing", err)
+	}
+	o.SkipMissing = true
+	if _, err := logs.ProcessLogs(ctx, c, e.dir, count, &o); err != nil {
+		return fmt.Errorf("saved file gone, skipped: %w", err)
+	}
+	return nil
 }
