@@ -27,6 +27,9 @@
 //
 // # Redis Cluster
 //
+// A *redis.Ring is refused (ErrBadInput) before any I/O: its shards share no transaction, and
+// Ring.Watch would run every queued command on the progress keys' shard, whatever its key.
+//
 // Through a *redis.ClusterClient the progress keys and the callback's keys must share a slot, since
 // they share a transaction: use a hash-tag prefix such as "{proc1}progress:" and the same tag in the
 // callback's keys ("{proc1}status:"). Progress keys in two slots (the book's untagged "progress:")

@@ -23,7 +23,9 @@ type Durability = durable.Options
 var (
 	// ErrBadInput: a nil client or callback, an empty directory name, an option the rule refuses
 	// (then the error matches ErrBadOption too), a Prefix without a hash tag on a Redis Cluster (with
-	// ErrCrossSlot), or Options.Durable on a client that has no single node per key (a Ring).
+	// ErrCrossSlot), or a *redis.Ring: its shards share no transaction, so a batch and the progress
+	// cannot commit together (Ring.Watch runs every queued command on the progress keys' shard,
+	// whatever their keys). Give the client of one server instead.
 	ErrBadInput = errors.New("logs: bad input")
 
 	// ErrBadOption: an Options field holds a value the option rule refuses. The rule is the same in
@@ -58,6 +60,12 @@ var (
 	// ErrCommandFailed: a command the callback queued failed inside EXEC (say, WRONGTYPE). Redis does
 	// not roll a transaction back, so that batch, progress included, was committed.
 	ErrCommandFailed = errors.New("logs: a queued command failed (batch committed)")
+
+	// ErrRefused: the server refused a command of the batch as it was queued (a wrong number of
+	// arguments, an unknown command, READONLY on a replica, NOREPLICAS, OOM), so EXEC discarded the
+	// whole batch (EXECABORT): nothing of it committed and the progress is as it was. The error is a
+	// *FileError naming the batch's start and wraps the refused command's own reply.
+	ErrRefused = errors.New("logs: the server refused the batch (nothing committed)")
 
 	// ErrCrossSlot: on a Redis Cluster, the progress keys, or the callback's keys and the progress
 	// keys, are in more than one hash slot, so they cannot share a transaction. For the progress keys

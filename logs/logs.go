@@ -132,7 +132,8 @@ type Progress struct {
 }
 
 // ReadProgress returns the progress saved under prefix ("" means the default "progress:"). On a
-// *redis.ClusterClient a prefix whose keys are in two slots is ErrCrossSlot, before any I/O.
+// *redis.ClusterClient a prefix whose keys are in two slots is ErrCrossSlot, and a *redis.Ring is
+// ErrBadInput (see ProcessLogs), before any I/O.
 func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progress, err error) {
 	defer func() { err = noretry.CtxErr(ctx, err) }()
 	if c == nil {
@@ -154,8 +155,12 @@ func ReadProgress(ctx context.Context, c redis.Cmdable, prefix string) (_ Progre
 	return parseProgress(vals)
 }
 
-// checkSlot refuses, on a Redis Cluster, progress keys in two slots: WATCH and MULTI/EXEC need one.
+// checkSlot refuses a Ring, and on a Redis Cluster progress keys in two slots: WATCH and
+// MULTI/EXEC need one server, and one slot.
 func checkSlot(c redis.Cmdable, prefix string) error {
+	if _, ok := c.(*redis.Ring); ok {
+		return fmt.Errorf("%w: a *redis.Ring: its shards share no transaction; give the client of one server", ErrBadInput)
+	}
 	if _, ok := c.(*redis.ClusterClient); !ok {
 		return nil
 	}
@@ -422,7 +427,10 @@ func (p *processor) batch(ctx context.Context, name string, lr *lineReader, off 
 			if err := p.slotRefusal(ctx, tx, name, *off, cmds); err != nil {
 				return err
 			}
-			// Not committed (EXECABORT), or unknown (connection lost): the saved progress tells.
+			if redis.IsExecAbortError(err) {
+				return fileErr(name, *off, ErrRefused, refused(cmds, err))
+			}
+			// Unknown (connection lost): the saved progress tells.
 			return fmt.Errorf("logs: commit of %s up to byte %d: %w", name, pos, err)
 		}
 		p.res.Lines += int64(n)
@@ -501,6 +509,17 @@ func (p *processor) slotRefusal(ctx context.Context, tx *redis.Tx, name string, 
 		what += fmt.Sprintf(" %q", k)
 	}
 	return fileErr(name, off, ErrSlotMoving, fmt.Errorf("%s: %w", what, moved[0].Err()))
+}
+
+// refused is the reply of the first command the server refused as it was queued, which made EXEC
+// abort (exec, EXECABORT's own error, when none is found).
+func refused(cmds []redis.Cmder, exec error) error {
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && !redis.IsExecAbortError(err) {
+			return fmt.Errorf("%s: %w (%v)", cmd.Name(), err, exec)
+		}
+	}
+	return exec
 }
 
 // firstKeys returns the key at each command's first key position, the one go-redis routes a command

@@ -268,3 +268,87 @@ func TestThroughRegistry(t *testing.T) {
 	}
 	checkRecords(t, c, want(files, "f"))
 }
+
+// A batch the server refuses as it is queued (EXECABORT) is ErrRefused, a *FileError at the batch's
+// start wrapping the refused command's own reply, whatever the refusal; nothing is committed, and
+// once the cause is gone the run commits every line once.
+func TestQueuedRefusal(t *testing.T) {
+	ctx := context.Background()
+	rs := redistest.RunReplicatedT(t, nil)
+	master, replica := rs.Master.Client(t), rs.Replica.Client(t)
+	files := map[string]string{"a": "1\n2\n"}
+	for _, tc := range []struct {
+		name   string
+		c      *redis.Client
+		cb     Callback
+		config [2]string // set on the master for the case, reset after it
+		reply  string    // the refused command's reply starts so
+	}{
+		{"wrong arity", master, func(ctx context.Context, p redis.Pipeliner, l Line) error {
+			p.Do(ctx, "set", "x")
+			return record(ctx, p, l)
+		}, [2]string{}, "ERR wrong number of arguments"},
+		{"unknown command", master, func(ctx context.Context, p redis.Pipeliner, l Line) error {
+			p.Do(ctx, "nosuchcommand", "x")
+			return record(ctx, p, l)
+		}, [2]string{}, "ERR unknown command"},
+		{"a replica", replica, record, [2]string{}, "READONLY"},
+		{"too few replicas", master, record, [2]string{"min-replicas-to-write", "2"}, "NOREPLICAS"},
+		{"out of memory", master, record, [2]string{"maxmemory", "1"}, "OOM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := master.FlushAll(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			writeFiles(t, dir, files)
+			if tc.config[0] != "" {
+				old, err := master.ConfigGet(ctx, tc.config[0]).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := master.ConfigSet(ctx, tc.config[0], tc.config[1]).Err(); err != nil {
+					t.Fatal(err)
+				}
+				defer master.ConfigSet(ctx, tc.config[0], old[tc.config[0]])
+			}
+			res, err := ProcessLogs(ctx, tc.c, dir, tc.cb, nil)
+			var fe *FileError
+			var reply redis.Error
+			if !errors.Is(err, ErrRefused) || !errors.As(err, &fe) || fe.File != "a" || fe.Offset != 0 ||
+				!errors.As(err, &reply) || !strings.HasPrefix(reply.Error(), tc.reply) || res.Commits != 0 {
+				t.Fatalf("%+v, %v; want ErrRefused at a's start wrapping %s..., nothing committed", res, err, tc.reply)
+			}
+			if tc.config[0] != "" {
+				if err := master.ConfigSet(ctx, tc.config[0], map[string]string{"min-replicas-to-write": "0", "maxmemory": "0"}[tc.config[0]]).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p := progress(t, master, ""); p.Saved {
+				t.Fatalf("progress %+v saved by a refused batch", p)
+			}
+			if tc.c == master && tc.config[0] != "" {
+				if res, err := ProcessLogs(ctx, master, dir, record, nil); err != nil || res.Lines != 2 {
+					t.Fatalf("after the cause is gone: %+v, %v", res, err)
+				}
+				checkRecords(t, master, want(files, "a"))
+			}
+		})
+	}
+}
+
+// A Ring is refused before any I/O: its shards share no transaction, and Ring.Watch would run every
+// queued command on the progress keys' shard whatever its key.
+func TestRingRefused(t *testing.T) {
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{
+		"a": redistest.BlackHole(t), "b": redistest.BlackHole(t)}})
+	defer ring.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := ProcessLogs(ctx, ring, t.TempDir(), record, &Options{Prefix: "{p}progress:"}); !errors.Is(err, ErrBadInput) {
+		t.Errorf("ProcessLogs on a Ring: %v; want ErrBadInput", err)
+	}
+	if _, err := ReadProgress(ctx, ring, "{p}progress:"); !errors.Is(err, ErrBadInput) {
+		t.Errorf("ReadProgress on a Ring: %v; want ErrBadInput", err)
+	}
+}
