@@ -44,7 +44,10 @@
 // pipeline with the WAIT, so it stays one round trip; UpdateToken sends its commands on one
 // connection and the WAIT as one more round trip. On a Redis Cluster each key's commands go to its
 // slot's master: the pipeline becomes one pipeline per key, each ending with a WAIT, in parallel, and
-// UpdateToken waits on each master it wrote to. Either way the cost is one WAIT round trip, as long
+// UpdateToken waits on each master it wrote to. While a slot moves, a command refused with MOVED
+// goes again to the slot's new master, and one refused with ASK (its key moved, the slot still
+// migrating) to the importing master after ASKING, one command at a time, confirmed there. Either
+// way the cost is one WAIT round trip, as long
 // as the slowest of the Replicas replicas takes. An update applied but not confirmed in time returns
 // its Update and ErrNotDurable (one *DurableError per server not confirmed), not
 // ErrUnknownOutcome: the writes ran on the master. The client must be a *redis.Client (a single

@@ -62,7 +62,8 @@ func notDurable(err error) error {
 // updateTokenPipelineDurable is UpdateTokenPipeline with a WAIT as the last command of each pipeline.
 // On a single server that is one pipeline on one connection. On a Redis Cluster it is one pipeline
 // per key (a ZADD and its ZREMRANGEBYRANK together), in parallel, each on a connection to its slot's
-// master; a pipeline refused whole with MOVED or ASK ran nothing, and goes again to the new master.
+// master; a pipeline refused whole with MOVED ran nothing, and goes again to the new master, and one
+// refused whole with ASK (the slot migrating) goes command by command to the importing master.
 func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdable, up Update) (Update, error) {
 	uc, err := nodeClient(c)
 	if err != nil {
@@ -118,6 +119,13 @@ func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdabl
 		})
 	}
 	wg.Wait()
+	// A group an ASK refused whole (its key moved, its slot still migrating) ran nothing: its
+	// commands go one by one to the importing master after ASKING, as UpdateToken's do.
+	for i, g := range groups {
+		if r := &res[i]; r.cmds != nil && allRedirected(r.cmds) && isAsk(r.err) {
+			r.cmds, r.err, r.notDurable = sendAsked(ctx, uc, g, w)
+		}
+	}
 	var sent []redis.Cmder
 	var first error
 	errs := make([]error, len(res))
@@ -137,6 +145,33 @@ func (u *Updater) updateTokenPipelineDurable(ctx context.Context, c redis.Cmdabl
 		return up, pipelineError(sent, len(cmds), first)
 	}
 	return up, notDurable(errors.Join(errs...))
+}
+
+func isAsk(err error) bool {
+	_, ok := redis.IsAskError(err)
+	return ok
+}
+
+// sendAsked sends g's commands one by one, each on a connection to its key's node, following an ASK
+// (durable.Conns.OnNode), and confirms them with one WAIT per connection. It returns the commands
+// sent, the error that stopped them, and the confirmation's.
+func sendAsked(ctx context.Context, uc redis.UniversalClient, g []command, w *durable.Waiter) (cmds []redis.Cmder, err, notDurable error) {
+	var conns durable.Conns
+	defer conns.Close()
+	for _, f := range g {
+		var cmd redis.Cmder
+		err := conns.OnNode(ctx, uc, f.key, func(conn *redis.Conn) error {
+			cmd = f.send(ctx, conn)
+			return cmd.Err()
+		})
+		if cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+		if err != nil {
+			return cmds, err, nil
+		}
+	}
+	return cmds, nil, conns.Confirm(ctx, w)
 }
 
 // allRedirected reports whether every command was refused with MOVED or ASK: none of them ran.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -312,49 +313,127 @@ func (b *batch) sadd(ctx context.Context, comp string, idx []int, sets func(ctx 
 		return
 	}
 	uc := client.(redis.UniversalClient)
-	groups := map[*redis.Client][]int{}
-	var nodes []*redis.Client
+	// Visits whose SADD was refused with MOVED or ASK (the client's slot map was behind a move, for
+	// some of a node's sets) ran nothing: they go again, grouped by their slots' masters now.
+	for round, pending := 0, idx; len(pending) > 0; round++ {
+		if round > 0 {
+			if cc, ok := uc.(*redis.ClusterClient); !ok || round == durableRounds || pause(ctx, cc, round) != nil {
+				return // the visits keep the redirect, or ctx's error, as their outcome
+			}
+		}
+		groups := map[*redis.Client][]int{}
+		var nodes []*redis.Client
+		for _, i := range pending {
+			node, err := durable.Node(ctx, uc, b.results[i].Visit.Set)
+			if err != nil {
+				b.results[i].Err = fmt.Errorf("uniquevisits: SADD %s: not sent: %w", b.results[i].Visit.Set, err)
+				continue
+			}
+			if _, ok := groups[node]; !ok {
+				nodes = append(nodes, node)
+			}
+			groups[node] = append(groups[node], i)
+		}
+		var mu sync.Mutex
+		var moved []int
+		var wg sync.WaitGroup
+		for _, node := range nodes {
+			wg.Go(func() {
+				m := b.saddDurable(ctx, uc, groups[node])
+				mu.Lock()
+				moved = append(moved, m...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		slices.Sort(moved) // batch order, as the first round
+		pending = pending[:0:0]
+		var asked []int
+		for _, i := range moved {
+			if _, ok := redis.IsAskError(b.results[i].Err); ok {
+				asked = append(asked, i)
+			} else {
+				pending = append(pending, i)
+			}
+		}
+		b.saddAsked(ctx, uc, asked)
+	}
+}
+
+// saddAsked sends the SADDs an ASK refused (their keys moved, the slot still migrating) one by
+// one, each to the importing master after ASKING (durable.Conns.OnNode), and confirms them with one
+// WAIT per connection, as CountVisit does.
+func (b *batch) saddAsked(ctx context.Context, c redis.UniversalClient, idx []int) {
+	if len(idx) == 0 {
+		return
+	}
+	w := b.durable.Begin()
+	var conns durable.Conns
+	defer conns.Close()
+	var news []int
 	for _, i := range idx {
-		node, err := durable.Node(ctx, uc, b.results[i].Visit.Set)
+		v := b.results[i].Visit
+		var added int64
+		err := conns.OnNode(ctx, c, v.Set, func(conn *redis.Conn) (err error) {
+			added, err = noretry.SAdd(ctx, conn, v.Set, strconv.FormatInt(v.ID, 10)).Result()
+			return err
+		})
 		if err != nil {
-			b.results[i].Err = fmt.Errorf("uniquevisits: SADD %s: not sent: %w", b.results[i].Visit.Set, err)
+			b.results[i].Err = writeError("SADD "+v.Set, err)
 			continue
 		}
-		if _, ok := groups[node]; !ok {
-			nodes = append(nodes, node)
+		b.results[i].Err = nil
+		if b.results[i].Visit.New = added == 1; added == 1 {
+			news = append(news, i)
 		}
-		groups[node] = append(groups[node], i)
 	}
-	var wg sync.WaitGroup
-	for _, node := range nodes {
-		wg.Add(1)
-		go func(g []int) {
-			defer wg.Done()
-			b.saddDurable(ctx, uc, g)
-		}(groups[node])
+	if len(news) == 0 {
+		return
 	}
-	wg.Wait()
+	if err := conns.Confirm(ctx, w); err != nil {
+		for _, i := range news {
+			b.notDurable[i] = notDurable("SADD "+b.results[i].Visit.Set, err)
+		}
+	}
+}
+
+// durableRounds bounds the rounds of durable SADDs that follow refusals for moved slots.
+const durableRounds = 4
+
+// pause reloads cc's slot map and waits a little longer each round, until ctx ends.
+func pause(ctx context.Context, cc *redis.ClusterClient, round int) error {
+	cc.ReloadState(ctx)
+	t := time.NewTimer(time.Duration(round) * 20 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // saddDurable sends the SADDs of idx, whose sets one node holds, on one connection to it, a WAIT
 // ending the last pipeline, and gives every new visit the outcome of the wait. When every SADD was
-// refused with MOVED or ASK (none ran), they go again to the slot's new master.
-func (b *batch) saddDurable(ctx context.Context, c redis.UniversalClient, idx []int) {
+// refused with MOVED or ASK (none ran), they go again to the slot's new master (durable.OnNode). It
+// returns the visits whose SADD alone was refused so: they ran nothing, and go again elsewhere.
+func (b *batch) saddDurable(ctx context.Context, c redis.UniversalClient, idx []int) (moved []int) {
 	w := b.durable.Begin()
 	_ = durable.OnNode(ctx, c, b.results[idx[0]].Visit.Set, func(node *redis.Client) error {
+		moved = moved[:0]
 		conn := durable.Conn(ctx, node)
 		defer conn.Close()
 		var first *redis.Cmd
 		cmds := b.saddChunks(ctx, conn, idx, func(p redis.Pipeliner) { first = w.Queue(ctx, p) })
-		wrote := false
 		for k, cmd := range cmds {
-			if !noretry.IsRedirect(cmd.Err()) {
-				break
-			}
-			if k == len(cmds)-1 {
-				return cmd.Err()
+			if cmd != nil && noretry.IsRedirect(cmd.Err()) {
+				moved = append(moved, idx[k])
 			}
 		}
+		if len(moved) == len(idx) {
+			return cmds[0].Err() // none ran: OnNode follows it
+		}
+		wrote := false
 		for _, i := range idx {
 			wrote = wrote || (b.results[i].Err == nil && b.results[i].Visit.New)
 		}
@@ -370,10 +449,12 @@ func (b *batch) saddDurable(ctx context.Context, c redis.UniversalClient, idx []
 		}
 		return nil
 	})
+	return moved
 }
 
 // saddChunks sends the SADDs of the visits idx on c, in pipelines of at most bulkChunk, last (when
-// not nil) queued at the end of the final one, and sets each visit's New or error.
+// not nil) queued at the end of the final one, and sets each visit's New or error. It returns each
+// visit's command, nil for one not sent.
 func (b *batch) saddChunks(ctx context.Context, c redis.Cmdable, idx []int, last func(redis.Pipeliner)) []*redis.IntCmd {
 	var sent []*redis.IntCmd
 	for len(idx) > 0 {
@@ -383,6 +464,7 @@ func (b *batch) saddChunks(ctx context.Context, c redis.Cmdable, idx []int, last
 			for _, i := range part {
 				b.results[i].Err = fmt.Errorf("uniquevisits: SADD %s: not sent: %w", b.results[i].Visit.Set, err)
 			}
+			sent = append(sent, make([]*redis.IntCmd, len(part))...)
 			continue
 		}
 		cmds := make([]*redis.IntCmd, len(part))

@@ -67,7 +67,10 @@
 // not confirmed); it is not ErrUnknownOutcome, and calling again will not count it twice. In
 // CountVisits only the new visits of a server that did not confirm get it. The clients must be
 // *redis.Client (a single server, or go-redis's FailoverClient for Sentinel) or
-// *redis.ClusterClient, else ErrNoNode before any write. The expected size's SETNX is not waited
+// *redis.ClusterClient, else ErrNoNode before any write. While a slot moves, a durable write refused
+// with MOVED (the client's slot map is behind) goes again to the slot's new master, and one refused
+// with ASK (its key moved, the slot still migrating) to the importing master after ASKING, each
+// confirmed there: the same visits count as in the default mode. The expected size's SETNX is not waited
 // for: lost in a failover, it is computed again from yesterday's count. The package-level functions
 // (CountVisit, CountVisits, Add, CountVisitHLL) take no options and stay the book's: no WAIT.
 //

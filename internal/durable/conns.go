@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ria-go/ria/internal/noretry"
 )
 
 // Routable returns c as a client that Node can route, or ErrNoNode: check it before any write, so a
@@ -35,21 +37,67 @@ type nodeConn struct {
 }
 
 // OnNode runs fn on the connection to key's node of c (Node), taken from the node's pool on its first
-// use and kept for Confirm. Like the package's OnNode it follows a moved slot: fn must write nothing
-// when its command is refused with MOVED or ASK.
+// use and kept for Confirm. fn sends one command, and must write nothing when it is refused with
+// MOVED or ASK. Like the package's OnNode it follows a moved slot; an ASK (the key has moved, its
+// slot is still migrating) it follows at once: ASKING, then fn again, on a connection to the
+// importing master, whose WAIT then confirms the write.
 func (cs *Conns) OnNode(ctx context.Context, c redis.UniversalClient, key string, fn func(conn *redis.Conn) error) error {
-	return OnNode(ctx, c, key, func(node *redis.Client) error {
-		conn, ok := cs.byNode[node]
-		if !ok {
-			if cs.byNode == nil {
-				cs.byNode = map[*redis.Client]*redis.Conn{}
-			}
-			conn = Conn(ctx, node)
-			cs.byNode[node] = conn
-			cs.used = append(cs.used, nodeConn{node, conn})
+	var ask error
+	err := OnNode(ctx, c, key, func(node *redis.Client) error {
+		ask = nil
+		err := fn(cs.conn(ctx, node))
+		if _, ok := redis.IsAskError(err); ok && noretry.IsRedirect(err) {
+			ask = err
+			return nil // followed below, not waited out
 		}
-		return fn(conn)
+		return err
 	})
+	if err != nil || ask == nil {
+		return err
+	}
+	node := askNode(ctx, c, ask)
+	if node == nil {
+		return ask
+	}
+	conn := cs.conn(ctx, node)
+	if err := conn.Process(ctx, redis.NewStatusCmd(ctx, "asking")); err != nil {
+		return ask // the write was not sent
+	}
+	return fn(conn)
+}
+
+func (cs *Conns) conn(ctx context.Context, node *redis.Client) *redis.Conn {
+	conn, ok := cs.byNode[node]
+	if !ok {
+		if cs.byNode == nil {
+			cs.byNode = map[*redis.Client]*redis.Conn{}
+		}
+		conn = Conn(ctx, node)
+		cs.byNode[node] = conn
+		cs.used = append(cs.used, nodeConn{node, conn})
+	}
+	return conn
+}
+
+// askNode is the master an ASK reply names, among c's masters; nil if c is no cluster client or
+// knows no such master.
+func askNode(ctx context.Context, c redis.UniversalClient, ask error) *redis.Client {
+	cc, ok := c.(*redis.ClusterClient)
+	addr, isAsk := redis.IsAskError(ask)
+	if !ok || !isAsk {
+		return nil
+	}
+	var mu sync.Mutex
+	var found *redis.Client
+	_ = cc.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
+		if m.Options().Addr == addr {
+			mu.Lock()
+			found = m
+			mu.Unlock()
+		}
+		return nil
+	})
+	return found
 }
 
 // Confirm waits for w's replicas on every connection, in parallel (the nodes' replicas are
