@@ -17,7 +17,9 @@
 // and floor modulo ("héllo" is shard 214). For ASCII keys the modes agree when the shard count is a
 // power of two, as in count_visit (its expected sizes are powers of two) and the book's 16 servers,
 // and differ otherwise: for 3 shards, "foo" is shard 2 in Python3 mode and 1 in Python2 mode.
-// hash_test.go holds vectors computed with CPython for both.
+// hash_test.go holds vectors computed with CPython for both. Which characters are digits for the
+// book's isdigit()/int() follows Go's Unicode tables (Unicode 15): CPython 3.12 and later agree;
+// 3.11 and earlier know fewer digits (Kawi, Nag Mundari) and refuse keys with them.
 //
 // Errata fixed: 2*totalElements < shardSize made the book divide by zero (now one shard); Python 3's
 // isdigit() accepts non-decimal digits such as "²" that int() then rejects, so the book raised

@@ -118,7 +118,9 @@ func splitsMGet(ctx context.Context, cc *redis.ClusterClient, keys []string) boo
 // Scan calls fn with every key that matches match (SCAN ... MATCH match COUNT count), on every master
 // of a *redis.ClusterClient (whose own Scan covers one node only), else on the one server. Masters are
 // scanned in parallel, but fn is called by one goroutine at a time. SCAN's guarantees hold per node:
-// a key present for the whole scan is returned at least once; fn should tolerate repeats. The first
+// a key present on its node for the whole scan is returned at least once; fn should tolerate
+// repeats. A slot that moves during the scan (a reshard, a failover) may take its keys from a
+// master not yet scanned to one already done: those are missed, so scan again after a move. The first
 // error from fn or a node stops the scan and is returned; once ctx has ended, the error wraps
 // ctx.Err().
 func Scan(ctx context.Context, c redis.UniversalClient, match string, count int64, fn func(key string) error) (err error) {

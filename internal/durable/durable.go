@@ -36,7 +36,11 @@ type Options struct {
 	// default 0, or -1: off, the book's behaviour (acknowledged once the master applied it)
 	Replicas int
 
-	// Timeout bounds the wait for the replicas; then the outcome is ErrNotDurable.
+	// Timeout bounds the wait for the replicas; then the outcome is ErrNotDurable. A WAIT's own
+	// timeout is whole milliseconds, and it ends 150 ms before ctx's deadline so that its reply can
+	// arrive: under a millisecond, or with less than that left on ctx, no WAIT is sent and the
+	// outcome is ErrNotDurable at once (wrapping context.DeadlineExceeded when ctx's deadline is
+	// what left too little time), never a plain success.
 	// default: 1 second; -1: until ctx ends
 	Timeout time.Duration
 }
