@@ -56,7 +56,8 @@ func (g *globals) register(fs *flag.FlagSet, skip ...string) {
 		fs.BoolVar(&g.showSecrets, "show-secrets", g.showSecrets, "show passwords and user names instead of masking them")
 	})
 	add("timeout", func() {
-		fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound on the command's I/O (network, files, standard input)")
+		fs.DurationVar(&g.timeout, "timeout", g.timeout,
+			"bound on the command's I/O (network, files, standard input), except the wait for config rm's answer (its --answer-timeout)")
 	})
 }
 
@@ -84,6 +85,27 @@ func commands() []*command {
 		routeCmd(), shardsStatusCmd(),
 		visitsCountCmd(), visitsRecountCmd(), marketLsCmd(), marketUserCmd(), logsProgressCmd(), syncStatusCmd(),
 	}
+}
+
+// The bounds of the count flags, each in its help: beyond any deployment the patterns serve, and
+// small enough that what a count sizes (a ring of 160 points a host, a row and a config read a
+// shard) stays well within memory and --timeout.
+const (
+	maxHosts  = 10000         // route --hosts
+	maxShards = 10000         // route, shards status and visits --shards
+	maxTotal  = 1_000_000_000 // route --total
+	maxSize   = 1_000_000_000 // route and visits --size
+)
+
+// inRange is a count flag's check: a usage error naming the flag, its value and its bounds.
+func inRange(name string, v, lo, hi int) error {
+	switch {
+	case v < lo:
+		return usagef(nil, "--%s %d: must be at least %d (want %d to %d)", name, v, lo, lo, hi)
+	case v > hi:
+		return usagef(nil, "--%s %d: must be at most %d (want %d to %d)", name, v, hi, lo, hi)
+	}
+	return nil
 }
 
 // usageError is a command line that cannot run: exit status 2.
@@ -354,8 +376,9 @@ Environment: RIA_CONFIG_URL (the config Redis when --config is not given), NO_CO
 color is used only on a terminal).
 
 Exit status: 0 success; 1 a check failed or the command could not do its work; 2 bad usage.
-'ria config rm' without --yes asks on standard input: anything but y or yes, or no input, refuses
-(status 1, nothing removed).
+'ria config rm' without --yes asks on standard input and waits up to its --answer-timeout (a
+minute), which --timeout does not shorten: anything but y or yes (in any case), or no input,
+refuses (status 1, nothing removed).
 
 Run 'ria help COMMAND' for one command.
 `)
@@ -400,7 +423,7 @@ func printFlags(w io.Writer, fs *flag.FlagSet, indent func(string) string) {
 		if def == "" {
 			def = `""`
 		}
-		fmt.Fprintln(w, indent(fmt.Sprintf("%-24s %s (default: %s)", name, usage, def)))
+		fmt.Fprintln(w, indent(fmt.Sprintf("%-26s %s (default: %s)", name, usage, def)))
 	})
 }
 
@@ -426,13 +449,13 @@ func (e *env) close() {
 	}
 }
 
-// emit writes v as the command's one JSON document.
+// emit writes v as the command's one JSON document, its strings through jsonSafe.
 func (e *env) emit(v any) error {
 	e.emitted = true
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return enc.Encode(jsonSafe(v))
 }
 
 // isTerminal reports whether w is a terminal (a character device); tests replace it.
@@ -443,6 +466,26 @@ var isTerminal = func(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// parallel calls fn(0) .. fn(n-1) on at most workers goroutines, and returns when all have returned.
+func parallel(n, workers int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // readInput reads all of r (up to max bytes) within ctx.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,8 +55,10 @@ func secret(s string, show bool) string {
 func configListCmd() *command {
 	return &command{
 		path: "config list", summary: "the stored configs: components, kinds, addresses (secrets masked)",
-		detail: `Lists every config stored under the prefix (SCAN, no other reads), parsed with ria's parser:
-a config that does not parse is listed with the reason. Nothing is dialed.`,
+		detail: `Lists every config stored under the prefix (SCAN, then GET of each), parsed with ria's parser:
+a config that does not parse, or a key that cannot be read as one (not a string, or one the config
+Redis's user may not read), is a FAIL row with the reason, and the others are listed as usual.
+Nothing is dialed.`,
 		setup: func(fs *flag.FlagSet) action { return configList },
 	}
 }
@@ -136,6 +137,9 @@ func configGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if st.refused {
+		return hint(st.err, "%s", refusedHint(st.key, st.err))
+	}
 	if st.raw == nil {
 		return hint(st.err, "list the stored configs with 'ria config list'")
 	}
@@ -182,7 +186,7 @@ func configCheckCmd() *command {
 		summary: "parse and PING every stored config (or the ones named); exit 1 if any fails",
 		detail: `Each config is parsed with ria's parser and its server PINGed (every master of a cluster)
 with the config's own TLS and ACL user, 8 at a time, each within --ping-timeout. One row per
-config, with the round trip and the error.`,
+config, with the round trip and the error; a key that cannot be read as a config is a FAIL row.`,
 		setup: func(fs *flag.FlagSet) action {
 			fs.DurationVar(&pingTimeout, "ping-timeout", 2*time.Second, "how long each server has to answer PING")
 			return func(ctx context.Context, e *env, args []string) error {
@@ -216,35 +220,27 @@ func configCheck(ctx context.Context, e *env, names []string, pingTimeout time.D
 	}
 	rows := make([]checkRow, len(names))
 	errs := make([]error, len(names))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			row := checkRow{Component: name}
-			st, err := s.load(ctx, name)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			if st.cfg == nil {
-				row.Error = errText(st.err)
-				rows[i] = row
-				return
-			}
-			row.Kind, row.Addr = st.cfg.Kind.String(), addrOf(st.cfg)
-			rtt, err := ping(ctx, st.cfg, pingTimeout)
-			row.OK, row.RTTms = err == nil, float64(rtt.Microseconds())/1000
-			if err != nil {
-				row.Error = errText(err)
-			}
+	parallel(len(names), 8, func(i int) {
+		name := names[i]
+		row := checkRow{Component: name}
+		st, err := s.load(ctx, name)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if st.cfg == nil {
+			row.Error = errText(st.err)
 			rows[i] = row
-		}()
-	}
-	wg.Wait()
+			return
+		}
+		row.Kind, row.Addr = st.cfg.Kind.String(), addrOf(st.cfg)
+		rtt, err := ping(ctx, st.cfg, pingTimeout)
+		row.OK, row.RTTms = err == nil, float64(rtt.Microseconds())/1000
+		if err != nil {
+			row.Error = errText(err)
+		}
+		rows[i] = row
+	})
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -275,22 +271,33 @@ func configCheck(ctx context.Context, e *env, names []string, pingTimeout time.D
 	return nil
 }
 
+// defaultAnswerTimeout is how long config rm waits for its answer: a person's time, not --timeout.
+const defaultAnswerTimeout = time.Minute
+
 func configRmCmd() *command {
 	var yes bool
+	var answerTimeout time.Duration
 	return &command{
 		path: "config rm", args: "COMPONENT", min: 1, max: 1,
 		summary: "remove a stored config, after asking (or with --yes)",
-		detail: `Without --yes it asks on standard error and reads the answer from standard input, for up to a
-minute (or --timeout, if longer): "y" or "yes" removes it; anything else, or no input, refuses
-with exit status 1. The config is removed only if it is still what was read (WATCH/MULTI).`,
+		detail: `Without --yes it asks on standard error and reads the answer from standard input, for up to its
+own --answer-timeout (a minute; --timeout bounds the reads and the removal, not this wait): y or
+yes, in any case, removes it; anything else, or no input in that time, refuses with exit status 1.
+The config is removed only if it is still what was read (WATCH/MULTI).`,
 		setup: func(fs *flag.FlagSet) action {
 			fs.BoolVar(&yes, "yes", false, "remove without asking")
-			return func(ctx context.Context, e *env, args []string) error { return configRm(ctx, e, args[0], yes) }
+			fs.DurationVar(&answerTimeout, "answer-timeout", defaultAnswerTimeout, "how long to wait for the answer on standard input")
+			return func(ctx context.Context, e *env, args []string) error {
+				if answerTimeout <= 0 {
+					return usagef(nil, "--answer-timeout %v: must be more than 0", answerTimeout)
+				}
+				return configRm(ctx, e, args[0], yes, answerTimeout)
+			}
 		},
 	}
 }
 
-func configRm(ctx context.Context, e *env, component string, yes bool) error {
+func configRm(ctx context.Context, e *env, component string, yes bool, answerTimeout time.Duration) error {
 	s, err := e.store()
 	if err != nil {
 		return err
@@ -298,6 +305,9 @@ func configRm(ctx context.Context, e *env, component string, yes bool) error {
 	st, err := s.load(ctx, component)
 	if err != nil {
 		return err
+	}
+	if st.refused {
+		return hint(st.err, "nothing removed: %s", refusedHint(st.key, st.err))
 	}
 	if st.raw == nil {
 		return hint(st.err, "nothing to remove; list the stored configs with 'ria config list'")
@@ -308,10 +318,14 @@ func configRm(ctx context.Context, e *env, component string, yes bool) error {
 	}
 	if !yes {
 		fmt.Fprintf(e.stderr, "Remove %s? [y/N] ", what)
-		pctx, cancel := context.WithTimeout(e.base, max(time.Minute, e.g.timeout))
+		pctx, cancel := context.WithTimeout(e.base, answerTimeout)
 		answer, err := readLine(pctx, e.stdin)
 		cancel()
 		fmt.Fprintln(e.stderr)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return hint(fmt.Errorf("not confirmed (no answer within --answer-timeout %v): nothing removed", answerTimeout),
+				"answer y, pass a longer --answer-timeout, or pass --yes")
+		}
 		if err != nil && err != io.EOF {
 			return hint(fmt.Errorf("not confirmed (%v): nothing removed", err), "answer y, or pass --yes")
 		}

@@ -78,7 +78,11 @@ func configSet(ctx context.Context, e *env, component, arg string, connect, dryR
 	}
 	cfg, err := conn.ParseConfig(raw)
 	if err != nil {
-		return hint(fmt.Errorf("refused, nothing written: %w", err), "fix the field named and run again")
+		var ce *conn.ConfigError
+		if errors.As(err, &ce) && ce.Field != "" {
+			return hint(fmt.Errorf("refused, nothing written: %w", err), "fix the field named and run again")
+		}
+		return hint(fmt.Errorf("refused, nothing written: %w", err), "fix the config as a whole (one JSON object of ria's fields) and run again")
 	}
 	if cfg.Insecure() {
 		return hint(fmt.Errorf("refused, nothing written: %w", conn.ErrInsecureTLS),
@@ -92,6 +96,9 @@ func configSet(ctx context.Context, e *env, component, arg string, connect, dryR
 	old, err := s.load(ctx, component)
 	if err != nil {
 		return err
+	}
+	if old.refused {
+		return hint(fmt.Errorf("refused, nothing written: %w", old.err), "%s", refusedHint(old.key, old.err))
 	}
 	if old.raw == nil && !old.missing {
 		return hint(old.err, "a component name is non-empty, without spaces or control characters")
@@ -252,15 +259,16 @@ func printChanges(e *env, key string, oldRaw []byte, changes []change) {
 		fmt.Fprintf(e.stdout, "%s: changes against the stored config:\n", key)
 	}
 	for _, c := range changes {
+		field, o, n := shown(c.Field), shownJSON(c.Old), shownJSON(c.New)
 		switch {
 		case c.SecretChanged:
-			fmt.Fprintf(e.stdout, "  ~ %s: %s (changed)\n", c.Field, c.New)
+			fmt.Fprintf(e.stdout, "  ~ %s: %s (changed)\n", field, n)
 		default:
 			if c.Old != nil {
-				fmt.Fprintf(e.stdout, "  - %s: %s\n", c.Field, c.Old)
+				fmt.Fprintf(e.stdout, "  - %s: %s\n", field, o)
 			}
 			if c.New != nil {
-				fmt.Fprintf(e.stdout, "  + %s: %s\n", c.Field, c.New)
+				fmt.Fprintf(e.stdout, "  + %s: %s\n", field, n)
 			}
 		}
 	}

@@ -18,12 +18,20 @@
 //
 // The config Redis is --config (a redis:// or rediss:// URL, or host:port), else $RIA_CONFIG_URL,
 // else redis://localhost:6379. Output is a table, or one JSON document with --json. Passwords and
-// user names are masked unless --show-secrets is given. Every command's I/O ends within --timeout.
+// user names are masked unless --show-secrets is given. Every command's I/O ends within --timeout,
+// except the wait for `ria config rm`'s answer, which has its own --answer-timeout (a minute).
+// Count flags have bounds, given in their help (route --hosts 1 to 10000, say).
+//
+// A table cell, or a "name  value" line, that holds a control or other non-printable character or
+// invalid UTF-8 (text from Redis can) is shown double-quoted with \xHH escapes, as redis-cli shows
+// and reads it; so is one that begins with a double quote. With --json, a string that is not valid
+// UTF-8, or that begins with a double quote, is written in that quoted form (JSON would turn each
+// bad byte into U+FFFD); any other string is written as it is.
 //
 // Exit status: 0 success; 1 a check failed or the command could not do its work (the message says
-// what, and what to do); 2 bad usage (unknown command or flag, wrong arguments). `ria config rm`
-// without --yes reads the answer from standard input: anything but "y" or "yes", or no input at
-// all, refuses with status 1 and removes nothing.
+// what, and what to do); 2 bad usage (unknown command or flag, wrong arguments, a count out of its
+// bounds). `ria config rm` without --yes reads the answer from standard input: anything but "y" or
+// "yes" (in any case), or no input at all, refuses with status 1 and removes nothing.
 //
 // Run `ria help` for every command and flag with its default, `ria help COMMAND` for one.
 package main

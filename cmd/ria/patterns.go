@@ -12,25 +12,88 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ria-go/ria/conn"
+	"github.com/ria-go/ria/internal/redisint"
 	"github.com/ria-go/ria/logs"
 	"github.com/ria-go/ria/market"
+	"github.com/ria-go/ria/shard"
 	riasync "github.com/ria-go/ria/sync"
 	"github.com/ria-go/ria/uniquevisits"
 )
 
-// componentErr adds what to do to an error from a pattern's component.
-func componentErr(s *configStore, component string, err error) error {
+// componentErr adds what to do to an error from a pattern's components (the first is the one
+// named by --component). Once the command's time has run out, it names what did not answer: the
+// config Redis, while a component's config was still being read (the registry has none loaded),
+// else the components' servers.
+func componentErr(s *configStore, err error, components ...string) error {
+	component := components[0]
+	var ce *conn.ConfigError
 	switch {
 	case errors.Is(err, conn.ErrNoConfig):
 		return hint(err, "store the component's config with 'ria config set %s JSON', or name another with --component", component)
 	case errors.Is(err, conn.ErrBadConfig):
 		return hint(err, "fix it with 'ria config set %s JSON'", component)
+	case errors.As(err, &ce) && ce.Key != "" && keyRefused(err): // the config key, not the data
+		return hint(err, "%s", refusedHint(ce.Key, err))
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		for _, c := range components {
+			if s.reg.Config(c) == nil {
+				return s.serverErr(fmt.Errorf("reading %s from the config Redis: %w", s.reg.Key(c), err))
+			}
+		}
+		where, check := component+" ("+addrOf(s.reg.Config(component))+")", strings.Join(components, " ")
+		switch {
+		case len(components) > 3:
+			where = fmt.Sprintf("%s or one of %s .. %s", component, components[1], components[len(components)-1])
+			check = ""
+		case len(components) > 1:
+			where = fmt.Sprintf("%s or %s", where, strings.Join(components[1:], ", "))
+		}
+		return hint(fmt.Errorf("%s: %w", where, err), "check that the servers answer: %s", strings.TrimSpace("'ria config check "+check)+"'")
 	}
-	var ce *conn.ConfigError
 	if errors.As(err, &ce) {
 		return s.serverErr(err)
 	}
 	return err
+}
+
+// countErr is componentErr for the counter's errors; a stored count that is an integer, but not
+// one the counter writes, is said to be so rather than "not a valid integer".
+func countErr(s *configStore, err error, components ...string) error {
+	if !errors.Is(err, uniquevisits.ErrBadCount) {
+		return componentErr(s, err, components...)
+	}
+	return hint(badCount(err), "the key was written by something other than the counter: 'ria visits recount' counts the sets themselves")
+}
+
+// countError rewords uniquevisits.ErrBadCount's text and still matches it.
+type countError struct {
+	msg string
+	err error
+}
+
+func (e *countError) Error() string { return e.msg }
+func (e *countError) Unwrap() error { return e.err }
+
+// badCount reads the key and value from ErrBadCount's "KEY holds VALUE" and, when the value is an
+// integer as Redis writes one, says what is wrong with it; any other text is returned as it is.
+func badCount(err error) error {
+	text := err.Error()
+	i := strings.LastIndex(text, " holds ")
+	if i < 0 {
+		return err
+	}
+	v, uerr := strconv.Unquote(text[i+len(" holds "):])
+	n, isInt := redisint.Parse(v)
+	if uerr != nil || !isInt {
+		return err
+	}
+	key := text[strings.LastIndex(text[:i], " ")+1 : i]
+	what := "negative"
+	if n >= 0 {
+		what = "below 1 (an expected size is at least 1)"
+	}
+	return &countError{err: err,
+		msg: fmt.Sprintf("uniquevisits: %s holds %d: an integer, but %s, which the counter never writes", key, n, what)}
 }
 
 // visitsFlags are the counter's options.
@@ -43,8 +106,8 @@ type visitsFlags struct {
 
 func (v *visitsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.component, "component", uniquevisits.Component, "the counts' component; the sets are on COMPONENT:<n>")
-	fs.IntVar(&v.shards, "shards", uniquevisits.Shards, "sharded servers of the sets")
-	fs.IntVar(&v.size, "size", uniquevisits.ShardSize, "ids per set shard, as the counter that wrote them")
+	fs.IntVar(&v.shards, "shards", uniquevisits.Shards, fmt.Sprintf("sharded servers of the sets, 1 to %d", maxShards))
+	fs.IntVar(&v.size, "size", uniquevisits.ShardSize, fmt.Sprintf("ids per set shard, as the counter that wrote them, 1 to %d", maxSize))
 	fs.StringVar(&v.day, "day", "", "the day, YYYY-MM-DD in local time (empty: today)")
 }
 
@@ -57,8 +120,8 @@ func (v *visitsFlags) counter(e *env) (*uniquevisits.Counter, time.Time, error) 
 		}
 		day = d
 	}
-	if v.shards < 1 || v.size < 1 {
-		return nil, day, usagef(nil, "--shards and --size must be at least 1")
+	if err := errors.Join(inRange("shards", v.shards, 1, maxShards), inRange("size", v.size, 1, maxSize)); err != nil {
+		return nil, day, err
 	}
 	s, err := e.store()
 	if err != nil {
@@ -84,7 +147,7 @@ func visitsCountCmd() *command {
 				}
 				n, err := c.Count(ctx, day)
 				if err != nil {
-					return componentErr(e.cfg, v.component, err)
+					return countErr(e.cfg, err, v.component)
 				}
 				if e.g.json {
 					return e.emit(map[string]any{"day": uniquevisits.Day(day), "count": n})
@@ -129,12 +192,16 @@ func visitsRecount(ctx context.Context, e *env, v *visitsFlags) error {
 		bar.update(sc.Done, sc.Total, sc.Component)
 	})
 	bar.finish()
+	components := []string{v.component}
+	for i := range v.shards {
+		components = append(components, shard.ShardComponent(v.component, i))
+	}
 	if err != nil {
-		return componentErr(e.cfg, v.component, err)
+		return countErr(e.cfg, err, components...)
 	}
 	count, err := c.Count(ctx, day)
 	if err != nil {
-		return componentErr(e.cfg, v.component, err)
+		return countErr(e.cfg, err, v.component)
 	}
 	if e.g.json {
 		e.emit(map[string]any{"day": uniquevisits.Day(day), "recount": total, "count": count, "shards": rows, "match": total == count})
@@ -174,7 +241,7 @@ func marketLsCmd() *command {
 				}
 				ls, err := conn.Wrap1(s.reg, component, market.Cheapest)(ctx, n)
 				if err != nil {
-					return componentErr(s, component, err)
+					return componentErr(s, err, component)
 				}
 				if e.g.json {
 					type row struct {
@@ -220,7 +287,7 @@ func marketUserCmd() *command {
 				}
 				u, err := conn.Wrap1(s.reg, component, market.User)(ctx, args[0])
 				if err != nil && !errors.Is(err, market.ErrBadFunds) {
-					return componentErr(s, component, err)
+					return componentErr(s, err, component)
 				}
 				if e.g.json {
 					doc := map[string]any{"id": u.ID, "name": u.Name, "funds": u.Funds, "inventory": nonNil(u.Inventory)}
@@ -229,8 +296,15 @@ func marketUserCmd() *command {
 					}
 					e.emit(doc)
 				} else {
+					items := make([]string, len(u.Inventory))
+					for i, it := range u.Inventory {
+						items[i] = shown(it)
+						if it == "" || strings.ContainsRune(it, ' ') { // one word per item
+							items[i] = quote(it)
+						}
+					}
 					e.pairs([][2]string{{"user", u.ID}, {"name", orDash(u.Name)}, {"funds", strconv.FormatInt(u.Funds, 10)},
-						{"inventory", fmt.Sprintf("%d items: %s", len(u.Inventory), strings.Join(u.Inventory, " "))}})
+						{"inventory", fmt.Sprintf("%d items: %s", len(u.Inventory), strings.Join(items, " "))}})
 				}
 				return err
 			}
@@ -263,7 +337,7 @@ func logsProgressCmd() *command {
 					if errors.Is(err, logs.ErrBadProgress) {
 						return hint(err, "the keys %sfile and %sposition hold something logs.ProcessLogs did not write", prefix, prefix)
 					}
-					return componentErr(s, component, err)
+					return componentErr(s, err, component)
 				}
 				if e.g.json {
 					return e.emit(map[string]any{"prefix": prefix, "saved": p.Saved, "file": p.File, "position": p.Position})
@@ -331,7 +405,7 @@ func syncStatus(ctx context.Context, e *env, master, replica string) error {
 	}
 	d, err := conn.WrapPair(s.reg, master, replica, read)(ctx, struct{}{})
 	if err != nil {
-		return componentErr(s, master+" or "+replica, err)
+		return componentErr(s, err, master, replica)
 	}
 	d.Master.Component, d.Replica.Component = master, replica
 	if c := s.reg.Config(master); c != nil {
@@ -407,7 +481,7 @@ func syncStatus(ctx context.Context, e *env, master, replica string) error {
 			fmt.Fprintln(e.stdout, "status: ok")
 		} else {
 			for _, p := range d.Problems {
-				fmt.Fprintf(e.stdout, "problem: %s\n", p)
+				fmt.Fprintf(e.stdout, "problem: %s\n", shown(p))
 			}
 		}
 	}

@@ -38,19 +38,19 @@ store; rb's partition and consistent-hash routers over --hosts hosts; the Redis 
 the node serving it when --component (or its shard) has a cluster config. A KEY starting with
 "-" goes after "--".`,
 		setup: func(fs *flag.FlagSet) action {
-			fs.IntVar(&total, "total", uniquevisits.DailyExpected, "shard_key's total_elements")
-			fs.IntVar(&size, "size", uniquevisits.ShardSize, "shard_key's shard_size")
+			fs.IntVar(&total, "total", uniquevisits.DailyExpected, fmt.Sprintf("shard_key's total_elements, 1 to %d", maxTotal))
+			fs.IntVar(&size, "size", uniquevisits.ShardSize, fmt.Sprintf("shard_key's shard_size, 1 to %d", maxSize))
 			fs.StringVar(&base, "base", "", `shard_key's base (empty: "unique:<today>", as count_visit)`)
 			fs.StringVar(&component, "component", uniquevisits.Component, "the sharded connection's component")
-			fs.IntVar(&shards, "shards", uniquevisits.Shards, "the sharded connection's shard count")
-			fs.IntVar(&hosts, "hosts", uniquevisits.Shards, "hosts of the rb-style routers")
+			fs.IntVar(&shards, "shards", uniquevisits.Shards, fmt.Sprintf("the sharded connection's shard count, 1 to %d", maxShards))
+			fs.IntVar(&hosts, "hosts", uniquevisits.Shards, fmt.Sprintf("hosts of the rb-style routers, 1 to %d", maxHosts))
 			return func(ctx context.Context, e *env, args []string) error {
 				for _, f := range []struct {
-					name string
-					v    int
-				}{{"total", total}, {"size", size}, {"shards", shards}, {"hosts", hosts}} {
-					if f.v < 1 {
-						return usagef(nil, "--%s %d: must be at least 1", f.name, f.v)
+					name  string
+					v, hi int
+				}{{"total", total, maxTotal}, {"size", size, maxSize}, {"shards", shards, maxShards}, {"hosts", hosts, maxHosts}} {
+					if err := inRange(f.name, f.v, 1, f.hi); err != nil {
+						return err
 					}
 				}
 				if base == "" {

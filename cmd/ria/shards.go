@@ -52,11 +52,11 @@ INFO memory and stats (used_memory, rejected_connections, evicted_keys) and DBSI
 does not answer is a row marked down; the exit status is then 1. Trouble (rejected connections,
 evictions, a replica's link down) is shown, and does not change the exit status.`,
 		setup: func(fs *flag.FlagSet) action {
-			fs.IntVar(&n, "shards", 0, "shard count (0: one more than the highest COMPONENT:<n> stored)")
+			fs.IntVar(&n, "shards", 0, fmt.Sprintf("shard count, 0 to %d (0: one more than the highest COMPONENT:<n> stored)", maxShards))
 			fs.DurationVar(&pingTimeout, "ping-timeout", 2*time.Second, "how long each shard has to answer")
 			return func(ctx context.Context, e *env, args []string) error {
-				if n < 0 {
-					return usagef(nil, "--shards %d: must be 0 (find them) or more", n)
+				if err := inRange("shards", n, 0, maxShards); err != nil {
+					return err
 				}
 				if pingTimeout <= 0 {
 					return usagef(nil, "--ping-timeout %v: must be more than 0", pingTimeout)
@@ -88,21 +88,14 @@ func shardsStatus(ctx context.Context, e *env, component string, n int, pingTime
 			return hint(fmt.Errorf("no shard configs stored for %s (%s%s:0, ...)", component, e.g.prefix, component),
 				"store them with 'ria config set %s:0 JSON', or pass --shards N", component)
 		}
+		if n > maxShards {
+			return hint(fmt.Errorf("a shard config %s%s:%d is stored, beyond the %d shards ria shows", e.g.prefix, component, n-1, maxShards),
+				"pass --shards N (at most %d) for the shards to show, and remove the stray config with 'ria config rm %s:%d'", maxShards, component, n-1)
+		}
 	}
 	rows := make([]shardRow, n)
 	errs := make([]error, n)
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i := range rows {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			rows[i], errs[i] = shardRowOf(ctx, s, component, i, pingTimeout)
-		}()
-	}
-	wg.Wait()
+	parallel(n, 8, func(i int) { rows[i], errs[i] = shardRowOf(ctx, s, component, i, pingTimeout) })
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -80,8 +80,9 @@ type stored struct {
 	key       string
 	raw       []byte       // nil: none stored
 	cfg       *conn.Config // nil when raw is nil or does not parse
-	err       error        // why cfg is nil: none stored, a bad name, or the parser's *ConfigError
+	err       error        // why cfg is nil: none stored, a bad name, an unreadable key, or the parser's *ConfigError
 	missing   bool         // none stored
+	refused   bool         // the config server refused to read the key (keyRefused)
 }
 
 // load reads and parses component's config. A missing or invalid config is in the result's err,
@@ -96,6 +97,9 @@ func (s *configStore) load(ctx context.Context, component string) (stored, error
 	case errors.Is(err, conn.ErrBadConfig):
 		st.err = err // a bad component name
 		return st, nil
+	case keyRefused(err):
+		st.err, st.refused = err, true
+		return st, nil
 	case err != nil:
 		return st, s.serverErr(err)
 	}
@@ -107,6 +111,22 @@ func (s *configStore) load(ctx context.Context, component string) (stored, error
 	return st, nil
 }
 
+// keyRefused reports a refusal of one key rather than of the config server: the key holds another
+// type than a string (WRONGTYPE), or the config server's user may not read it (NOPERM). The other
+// configs can still be read, so it is that component's failure only.
+func keyRefused(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && (strings.HasPrefix(re.Error(), "WRONGTYPE ") || redis.IsPermissionError(err))
+}
+
+// refusedHint says what to do about a config key the config server refused to read.
+func refusedHint(key string, err error) string {
+	if redis.IsPermissionError(err) {
+		return fmt.Sprintf("the config Redis's user may not read %s: grant it read access to the config keys", key)
+	}
+	return fmt.Sprintf("%s is not a string, so not a config: see what it is with redis-cli TYPE, and DEL it if nothing needs it", key)
+}
+
 // need is load for a component the command cannot do without.
 func (s *configStore) need(ctx context.Context, component string) (stored, error) {
 	st, err := s.load(ctx, component)
@@ -114,6 +134,9 @@ func (s *configStore) need(ctx context.Context, component string) (stored, error
 		return st, err
 	}
 	if st.err != nil {
+		if st.refused {
+			return st, hint(st.err, "%s", refusedHint(st.key, st.err))
+		}
 		if st.raw == nil {
 			return st, hint(st.err, "list the stored configs with 'ria config list', or store one with 'ria config set %s JSON'", component)
 		}

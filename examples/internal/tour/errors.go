@@ -21,9 +21,14 @@ var (
 	// NotEmptyError. Exit code 1.
 	ErrNotEmpty = errors.New("tour: database not empty")
 
-	// ErrNoDatabase: a server refuses SELECT of a database the tour uses (redis.conf's databases is
-	// below 16, or it is a Redis Cluster node). Exit code 1.
+	// ErrNoDatabase: a server has no database the tour uses: SELECT is refused as out of range
+	// (redis.conf's databases is below 16) or as not allowed (a Redis Cluster node). Any other
+	// refusal of SELECT is not this error (ErrAccess for authentication and permissions). Exit code 1.
 	ErrNoDatabase = errors.New("tour: server lacks a database")
+
+	// ErrAccess: a server refuses the tour's connection, which has no user or password: it asks for
+	// authentication (NOAUTH, WRONGPASS) or its default user lacks a permission (NOPERM). Exit code 1.
+	ErrAccess = errors.New("tour: server refuses access")
 
 	// ErrTooFewDatabases: a part asks for more distinct servers than the databases left. Exit code 1.
 	ErrTooFewDatabases = errors.New("tour: too few databases")

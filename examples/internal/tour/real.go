@@ -58,6 +58,8 @@ func inspect(ctx context.Context, addr string) (runID string, sizes map[int]int6
 				runID = v
 			}
 		}
+	case redis.IsAuthError(err):
+		return "", nil, accessErr(addr, "INFO", err)
 	case !noretry.IsErrorReply(err): // an error reply: INFO renamed or denied, go on without run_id
 		return "", nil, fmt.Errorf("server %s: %w", addr, err)
 	}
@@ -76,13 +78,43 @@ func inspect(ctx context.Context, addr string) (runID string, sizes map[int]int6
 	sizes = map[int]int64{}
 	for db := firstDB; db <= lastDB; db++ {
 		if err := sel[db].Err(); err != nil {
-			return "", nil, fmt.Errorf("%w: server %s refuses SELECT %d (%v): the tour uses databases %d to %d", ErrNoDatabase, addr, db, err, firstDB, lastDB)
+			switch {
+			case redis.IsAuthError(err) || redis.IsPermissionError(err):
+				return "", nil, accessErr(addr, fmt.Sprintf("SELECT %d", db), err)
+			case noDatabase(err):
+				return "", nil, fmt.Errorf("%w: server %s refuses SELECT %d (%v): the tour uses databases %d to %d", ErrNoDatabase, addr, db, err, firstDB, lastDB)
+			}
+			return "", nil, fmt.Errorf("server %s: SELECT %d: %w", addr, db, err)
 		}
 		if sizes[db], err = size[db].Result(); err != nil {
+			if redis.IsAuthError(err) || redis.IsPermissionError(err) {
+				return "", nil, accessErr(addr, "DBSIZE", err)
+			}
 			return "", nil, fmt.Errorf("server %s db %d: DBSIZE: %w", addr, db, err)
 		}
 	}
 	return runID, sizes, nil
+}
+
+// noDatabase reports a SELECT refused because the database is not there: out of range, or a
+// Redis Cluster node, which has database 0 only.
+func noDatabase(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	return strings.Contains(msg, "DB index is out of range") || strings.Contains(msg, "not allowed in cluster mode")
+}
+
+// accessErr is a refusal of the tour's connection, which carries no credentials.
+func accessErr(addr, cmd string, err error) error {
+	what := "asks for authentication"
+	if redis.IsPermissionError(err) {
+		what = "denies its default user a command the tour needs"
+	}
+	return fmt.Errorf("%w: server %s %s (%s: %v): the tour connects with no user or password, so use a server whose default user needs none and may run every command",
+		ErrAccess, addr, what, cmd, err)
 }
 
 // prepare checks the real servers before anything is written: distinct servers, each with
