@@ -33,8 +33,10 @@ func readPEM(ctx context.Context, field, path string) ([]byte, error) {
 	return b, nil
 }
 
-// fileFieldErr names the field whose file failed. A file cut short by ctx is not a bad config.
+// fileFieldErr names the field whose file failed, and not the path: a config's value is never
+// quoted. A file cut short by ctx is not a bad config.
 func fileFieldErr(ctx context.Context, field string, err error) error {
+	err = safefile.HidePath(err)
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return fieldErr(field, err)
 	}
@@ -58,7 +60,7 @@ func (c *Config) tlsConfig(ctx context.Context, host string) (*tls.Config, error
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fieldErr("ssl_ca_certs", fmt.Errorf("%w: %s holds no PEM certificate", ErrBadConfig, t.CAFile))
+			return nil, fieldErr("ssl_ca_certs", fmt.Errorf("%w: the file holds no PEM certificate", ErrBadConfig))
 		}
 	}
 	if t.CAPath != "" {
@@ -78,7 +80,7 @@ func (c *Config) tlsConfig(ctx context.Context, host string) (*tls.Config, error
 			return nil, fileFieldErr(ctx, "ssl_ca_path", err)
 		}
 		if !found {
-			return nil, fieldErr("ssl_ca_path", fmt.Errorf("%w: %s holds no PEM certificate", ErrBadConfig, t.CAPath))
+			return nil, fieldErr("ssl_ca_path", fmt.Errorf("%w: the directory holds no PEM certificate", ErrBadConfig))
 		}
 	}
 	if t.CertFile != "" {
@@ -94,7 +96,7 @@ func (c *Config) tlsConfig(ctx context.Context, host string) (*tls.Config, error
 		}
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return nil, fieldErr("ssl_certfile", fmt.Errorf("%w: %s and %s: %v", ErrBadConfig, t.CertFile, t.KeyFile, err))
+			return nil, fieldErr("ssl_certfile", fmt.Errorf("%w: the files do not hold a certificate and its key (ssl_certfile, ssl_keyfile): %v", ErrBadConfig, err))
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

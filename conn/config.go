@@ -23,7 +23,7 @@ type Config struct {
 	Network string   // "tcp" or "unix" (KindSingle)
 	Addr    string   // host:port or socket path (KindSingle); redis-py's default: localhost:6379
 	Addrs   []string // cluster seeds (KindCluster), or sentinel addresses (KindSentinel)
-	Master  string   // sentinel master name (KindSentinel)
+	Master  string   // sentinel master name (KindSentinel): ASCII letters, digits, '.', '-' and '_'
 	DB      int      // 0 or more; 0: database 0 (a cluster has only that one)
 
 	Username         string
@@ -133,13 +133,21 @@ func (c Config) String() string {
 	dur := func(k string, d time.Duration) { set(k, d.String(), d != 0) }
 	num := func(k string, n int) { set(k, n, n != 0) }
 	set("network", c.Network, c.Network != "")
-	set("addr", maskUserinfo(c.Addr), c.Addr != "")
+	addr := maskUserinfo(c.Addr)
+	if c.Network != "unix" {
+		addr = maskZone(addr)
+	}
+	set("addr", addr, c.Addr != "")
 	addrs := make([]string, len(c.Addrs))
 	for i, a := range c.Addrs {
-		addrs[i] = maskUserinfo(a)
+		addrs[i] = maskZone(maskUserinfo(a))
 	}
 	set("addrs", addrs, len(c.Addrs) > 0)
-	set("master", c.Master, c.Master != "")
+	master := c.Master
+	if checkName(master) != nil { // built by hand: ParseConfig refuses it
+		master = Masked
+	}
+	set("master", master, c.Master != "")
 	num("db", c.DB)
 	set("username", "*****", c.Username != "")
 	set("password", "*****", c.Password != "")

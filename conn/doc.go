@@ -51,7 +51,10 @@
 // config is ErrNoConfig. An error never quotes a value from the config: any string may hold a secret
 // (a URL with credentials pasted into "addr", a password whose '/' breaks a URL), and a quoted or
 // escaped copy would defeat masking. A host is an IP address or a name of ASCII letters, digits, '-',
-// '_' and '.', so credentials pasted into a server's name are refused, not kept. A Config never shows
+// '_' and '.', so credentials pasted into a server's name are refused, not kept; an IPv6 zone
+// ("fe80::1%eth0") is an interface name of at most 15 of those characters, and a sentinel master's
+// name is Sentinel's charset (ASCII letters, digits, '.', '-' and '_'), as both are shown as they
+// are. A TLS file that cannot be used is named by its field, never by its path. A Config never shows
 // its passwords or user names (a URL's user part is often a token): String, fmt, slog and
 // encoding/json all mask them, on a Config value or pointer; StoredJSON is the one unmasked path.
 //
@@ -70,7 +73,8 @@
 // The TLS files a config names are read when its client is made, within the context of the load
 // (the caller's for SetConfig and Refresh; RefreshTimeout for the registry's own loads). Each must be
 // a regular file of at most 1 MiB: a FIFO, a device (/dev/zero), a socket or a directory is refused
-// before it is opened for reading, as a *ConfigError naming the field, so reading cannot block. An
+// before it is opened for reading, as a *ConfigError naming the field (not the path) and saying
+// what is wrong, so reading cannot block. An
 // ssl_ca_path directory holds at most 4096 entries of any type; its regular files (or links to them)
 // are read the same way, at most 1 MiB each and 16 MiB in all, and its other entries are skipped
 // unopened.
@@ -105,7 +109,8 @@
 // A duration is more than 0 and at most a day (go-redis reads 0 and negative values as "no timeout"
 // or "no deadline", and conn keeps every call bounded). A URL option given twice, a database in both
 // path and query, a fragment, or an option set both in the URL and as its own field is refused.
-// client_name is printable ASCII without spaces (Redis refuses any other CLIENT SETNAME). The JSON is
+// client_name is printable ASCII without spaces (Redis refuses any other CLIENT SETNAME). An IPv6
+// zone must be an interface name, and a sentinel master's name Sentinel's documented charset. The JSON is
 // read strictly: invalid UTF-8 (or an escaped lone surrogate) in a string, a key given twice, or a
 // sentinel key in other case ("PASSWORD") is an error, not a guess.
 //
@@ -122,7 +127,10 @@
 // go-redis bounds a socket read by the context's deadline, not by its cancellation (go-redis issue
 // #2556): a call whose context is cancelled without a deadline, on a server that stops answering,
 // returns at the client's ReadTimeout (read_timeout, 3 s by default), with an error that matches
-// context.Canceled. Give calls a deadline where that wait matters.
+// context.Canceled. Give calls a deadline where that wait matters. The registry's own reads of the
+// config server are such calls: Registry.Close waits for them at most half a second, then returns
+// (callers waiting on them get ErrClosed), leaving a read stuck on a server that stopped answering to
+// end with the config client's ReadTimeout, or never with none; what it reads is discarded.
 //
 // A ClusterClient resends a command after a network error up to MaxRedirects times (3), first on
 // the same node, whatever MaxRetries says: go-redis decides that per command, not per client. The

@@ -30,6 +30,8 @@ func FuzzParseConfig(f *testing.F) {
 		`{"url": "redis://u:pass-word-1@h:x/0"}`, `{"password": "pass-word-1", "port": "x"}`,
 		`{"host": "h", "ssl": true, "ssl_password": "pass-word-1"}`,
 		`{"sentinel": {"master": "m", "addrs": ["s"], "password": "pass-word-1"}}`,
+		`{"host": "fe80::1%eth0"}`, `{"addr": "[fe80::1%a:b@c]:1"}`, `{"url": "redis://[fe80::1%25en0]:1"}`,
+		`{"sentinel": {"master": "redis://:pw@h:1/m", "addrs": ["[::1%lo]:1"]}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -50,6 +52,22 @@ func FuzzParseConfig(f *testing.F) {
 
 		if c.Kind != KindSingle && c.Kind != KindCluster && c.Kind != KindSentinel {
 			t.Fatalf("unknown kind %v", c.Kind)
+		}
+		// Names are shown as they are, so none holds more than a name's characters.
+		if c.Master != "" && !nameBytes(c.Master) {
+			t.Fatalf("master name %q accepted", c.Master)
+		}
+		addrs := c.Addrs
+		if c.Network == "tcp" {
+			addrs = append(addrs, c.Addr)
+		}
+		for _, a := range addrs {
+			if _, zone, ok := strings.Cut(a, "%"); ok {
+				zone, _, _ = strings.Cut(zone, "]")
+				if len(zone) > maxZone || !nameBytes(zone) {
+					t.Fatalf("address %q accepted: its zone is not an interface name", a)
+				}
+			}
 		}
 		// String() masks secrets: changing them must not change it.
 		other := *c
@@ -148,13 +166,17 @@ func FuzzSecrets(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, secret []byte, place, mode, extra uint8) {
-		if len(secret) < 8 || len(secret) > 64 {
+		if len(secret) < 8 || len(secret) > 64 || secretIsAName(secret, place) {
 			return
 		}
 		build := func(s []byte) []byte { return secretDoc(s, place, mode, extra) }
 		doc, other := build(secret), build(reshape(secret))
-		got, ok := secretOutputs(t, doc)
-		base, okOther := secretOutputs(t, other)
+		outputs := secretOutputs
+		if secretPlaces[int(place)%len(secretPlaces)].file {
+			outputs = fileOutputs
+		}
+		got, ok := outputs(t, doc)
+		base, okOther := outputs(t, other)
 		if ok != okOther {
 			return // the two secrets took different paths (a rune class differs): nothing to compare
 		}
@@ -178,26 +200,51 @@ var pointers = regexp.MustCompile(`0x[0-9a-f]{8,}`) // heap addresses, as %#v pr
 var secretPlaces = []struct {
 	json string
 	url  bool // %s sits in a URL's user info: mode also picks its escaping
+	zone bool // %s is an IPv6 zone, shown when it is an interface name
+	name bool // %s is a sentinel master name, shown when it is one
+	file bool // %s is in a TLS file's path: searched for in errors only (String shows a path)
 }{
-	{`{"host": "h", "password": "%s"}`, false},
-	{`{"host": "h", "ssl": true, "ssl_certfile": "c.pem", "ssl_keyfile": "k.pem", "ssl_password": "%s"}`, false},
-	{`{"sentinel": {"master": "m", "addrs": ["s:1"], "password": "%s"}}`, false},
-	{`{"sentinel": {"master": "m", "addrs": ["s:1"], "username": "%s", "password": "%s"}}`, false},
-	{`{"host": "h", "username": "%s", "password": "%s"}`, false},
-	{`{"url": "redis://user:%s@10.0.0.5:6379/0"}`, true},
-	{`{"url": "rediss://%s@h:6380"}`, true},
-	{`{"url": "redis://:%s@h"}`, true},
-	{`{"url": "unix://u:%s@/run/redis.sock?db=1"}`, true},
-	{`{"addr": "user:%s@h:6379"}`, true},
-	{`{"addr": "redis://user:%s@h:6379"}`, true},
-	{`{"addr": "user:%s@/run/r.sock", "network": "unix"}`, true},
-	{`{"cluster": ["a:1", "user:%s@h:7000"]}`, true},
-	{`{"cluster": ["redis://default:%s@h:7000"]}`, true},
-	{`{"sentinel": {"master": "m", "addrs": ["user:%s@s:26379"]}}`, true},
-	{`{"host": "user:%s@h"}`, true},
-	{`{"unix_socket_path": "unix://user:%s@/run/r.sock"}`, true},
-	{`{"url": "redis://user:%s@h:6379/0", "db": 1}`, true},
-	{`{"url": "redis://user:%s@h:6379/0?pool_size=x"}`, true},
+	{json: `{"host": "h", "password": "%s"}`},
+	{json: `{"host": "h", "ssl": true, "ssl_certfile": "c.pem", "ssl_keyfile": "k.pem", "ssl_password": "%s"}`},
+	{json: `{"sentinel": {"master": "m", "addrs": ["s:1"], "password": "%s"}}`},
+	{json: `{"sentinel": {"master": "m", "addrs": ["s:1"], "username": "%s", "password": "%s"}}`},
+	{json: `{"host": "h", "username": "%s", "password": "%s"}`},
+	{json: `{"url": "redis://user:%s@10.0.0.5:6379/0"}`, url: true},
+	{json: `{"url": "rediss://%s@h:6380"}`, url: true},
+	{json: `{"url": "redis://:%s@h"}`, url: true},
+	{json: `{"url": "unix://u:%s@/run/redis.sock?db=1"}`, url: true},
+	{json: `{"addr": "user:%s@h:6379"}`, url: true},
+	{json: `{"addr": "redis://user:%s@h:6379"}`, url: true},
+	{json: `{"addr": "user:%s@/run/r.sock", "network": "unix"}`, url: true},
+	{json: `{"cluster": ["a:1", "user:%s@h:7000"]}`, url: true},
+	{json: `{"cluster": ["redis://default:%s@h:7000"]}`, url: true},
+	{json: `{"sentinel": {"master": "m", "addrs": ["user:%s@s:26379"]}}`, url: true},
+	{json: `{"host": "user:%s@h"}`, url: true},
+	{json: `{"unix_socket_path": "unix://user:%s@/run/r.sock"}`, url: true},
+	{json: `{"url": "redis://user:%s@h:6379/0", "db": 1}`, url: true},
+	{json: `{"url": "redis://user:%s@h:6379/0?pool_size=x"}`, url: true},
+	// Places where a secret sits in a name (IPv6 zones, master names) or a file path, added after
+	// the others so that the corpus's place numbers keep their meaning.
+	{json: `{"host": "fe80::1%%s"}`, zone: true},
+	{json: `{"addr": "[fe80::1%%s]:6379"}`, zone: true},
+	{json: `{"cluster": ["a:1", "[fe80::1%%s]:7000"]}`, zone: true},
+	{json: `{"sentinel": {"master": "m", "addrs": ["[fe80::1%%s]:26379"]}}`, zone: true},
+	{json: `{"url": "redis://[fe80::1%25%s]:6379"}`, url: true, zone: true},
+	{json: `{"host": "h", "ssl": true, "ssl_server_name": "fe80::1%%s"}`, zone: true},
+	{json: `{"sentinel": {"master": "%s", "addrs": ["s:1"]}}`, name: true},
+	{json: `{"sentinel": {"master": "redis://:%s@10.0.0.5:26379/mymaster", "addrs": ["s:1"]}}`, url: true},
+	{json: `{"host": "h", "ssl": true, "ssl_ca_certs": "/nonexistent/%s"}`, file: true},
+	{json: `{"host": "h", "ssl": true, "ssl_ca_path": "/dev/null/%s"}`, file: true},
+	{json: `{"host": "h", "ssl": true, "ssl_certfile": "/nonexistent/%s.pem", "ssl_keyfile": "/nonexistent/k.pem"}`, file: true},
+	{json: `{"cluster": ["a:1"], "ssl": true, "ssl_certfile": "/dev/null", "ssl_keyfile": "/nonexistent/%s"}`, file: true},
+}
+
+// secretIsAName reports whether secret, at place, is a name that is shown by design: an interface
+// name as a zone, or a sentinel master name. Such a secret cannot be told from a name.
+func secretIsAName(secret []byte, place uint8) bool {
+	p := secretPlaces[int(place)%len(secretPlaces)]
+	plain := nameBytes(string(secret))
+	return p.zone && plain && len(secret) <= maxZone || p.name && plain
 }
 
 // secretExtras add a second problem (or none), so the secret meets other error paths too.
@@ -336,12 +383,50 @@ func secretOutputs(t *testing.T, doc []byte) (out []string, ok bool) {
 	if !errors.As(err, &ce) || !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("ParseConfig(%q) = %v (%T); want a *ConfigError wrapping ErrBadConfig", doc, err, err)
 	}
+	return errorOutputs(err, ce), false
+}
+
+// fileOutputs is secretOutputs for a config naming a TLS file that cannot be read: the error of
+// ParseConfig, or else of NewClient, which must fail. A config's paths are shown by String, so only
+// errors are rendered; ok reports whether doc parsed.
+func fileOutputs(t *testing.T, doc []byte) (out []string, ok bool) {
+	c, err := ParseConfig(doc)
+	if err != nil {
+		return secretOutputs(t, doc)
+	}
+	client, err := c.NewClient()
+	if client != nil {
+		client.Close()
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("NewClient of %q = %v (%T); want a *ConfigError wrapping ErrBadConfig", doc, err, err)
+	}
+	return errorOutputs(err, ce), true
+}
+
+// errorOutputs renders err, its *ConfigError ce, and every error in its tree, through each fmt
+// verb, slog and encoding/json.
+func errorOutputs(err error, ce *ConfigError) (out []string) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 		out = append(out, fmt.Sprintf(verb, err), fmt.Sprintf(verb, ce))
 	}
-	for e := err; e != nil; e = errors.Unwrap(e) {
+	var walk func(e error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
 		out = append(out, e.Error())
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
 	}
+	walk(err)
 	for _, h := range []func(*bytes.Buffer) slog.Handler{
 		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, noTime) },
 		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, noTime) },
@@ -351,7 +436,7 @@ func secretOutputs(t *testing.T, doc []byte) (out []string, ok bool) {
 		out = append(out, buf.String())
 	}
 	b, _ := json.Marshal(ce)
-	return append(out, string(b)), false
+	return append(out, string(b))
 }
 
 // noTime drops slog's time stamp, which differs between any two runs.

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 func fieldErr(name string, err error) *ConfigError { return &ConfigError{Field: name, Err: err} }
@@ -113,23 +112,40 @@ func checkHostPort(a string) error {
 	return nil
 }
 
+// maxZone is the longest IPv6 zone accepted: an interface name (Linux's IFNAMSIZ less its NUL; a
+// Windows zone is a number).
+const maxZone = 15
+
 // checkHost accepts an IP address or a host name of ASCII letters, digits, '-', '_' and '.'. Nothing
 // else: no port, brackets or spaces, so joining it with a port cannot make an address that means
 // something else, and no '@' or ':', so a URL's credentials pasted into it are refused, not shown.
+// An IPv6 address's zone ("fe80::1%eth0") is held to the same letters, as an interface name, since
+// netip accepts any text there.
 func checkHost(h string) error {
 	if a, err := netip.ParseAddr(h); err == nil && (a.Is4() || a.Is6()) {
+		if z := a.Zone(); z != "" && (len(z) > maxZone || !nameBytes(z)) {
+			return fmt.Errorf("is an IPv6 address whose zone (after '%%') is not an interface name of at most %d "+
+				"ASCII letters, digits, '-', '_' and '.'", maxZone)
+		}
 		return nil
 	}
-	ok := h != "" && len(h) <= 253 && h[0] != '.' && h[0] != '-' && !strings.Contains(h, "..")
-	for i := 0; ok && i < len(h); i++ {
-		b := h[i]
-		ok = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.'
-	}
+	ok := h != "" && len(h) <= 253 && h[0] != '.' && h[0] != '-' && !strings.Contains(h, "..") && nameBytes(h)
 	if !ok {
 		return errors.New("is not an IP address or a host name of letters, digits, '-', '_' and '.' " +
 			"(a port goes in \"port\", a non-ASCII name in its xn-- form)")
 	}
 	return nil
+}
+
+// nameBytes reports whether s holds only ASCII letters, digits, '-', '_' and '.'.
+func nameBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkSocketPath refuses control characters, and anything that looks like a URL or credentials
@@ -157,10 +173,13 @@ func checkClientName(s string) error {
 	return nil
 }
 
-// checkName refuses control characters and spaces in a sentinel master's name.
+// checkName holds a sentinel master's name to the charset Redis documents for it (sentinel.conf:
+// "A-z 0-9 and the three characters '.-_'"). A name is printed as is, so a URL or credentials
+// pasted into it (':', '/', '@') must be refused, not shown.
 func checkName(s string) error {
-	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == utf8.RuneError }) >= 0 {
-		return errors.New("must hold no spaces or control characters")
+	if !nameBytes(s) {
+		return errors.New("must be ASCII letters, digits, '.', '-' and '_', as Sentinel names masters " +
+			"(a sentinel's address goes in \"addrs\", its password in \"password\")")
 	}
 	return nil
 }

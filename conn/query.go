@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -192,4 +193,20 @@ func maskUserinfo(u string) string {
 		start = i + 3
 	}
 	return u[:start] + Masked + u[at:]
+}
+
+// maskZone masks an address built by hand whose IPv6 zone ParseConfig would refuse: a zone ("%...")
+// may hold anything, credentials included.
+func maskZone(a string) string {
+	if !strings.Contains(a, "%") {
+		return a
+	}
+	host := a
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		host = h
+	}
+	if checkHost(host) != nil {
+		return Masked
+	}
+	return a
 }

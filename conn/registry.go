@@ -35,7 +35,8 @@ type Options struct {
 
 	// RefreshTimeout bounds one read of a config by a first load or a background refresh. Both run on
 	// the registry's own context, not a caller's, so one caller's cancelled context fails no one else.
-	// default: 1 second; -1: no timeout (the config client's own timeouts, and Close, end a read)
+	// default: 1 second; -1: no timeout (the config client's own timeouts end a read; Close stops
+	// waiting for it)
 	RefreshTimeout time.Duration
 
 	// Now is the clock; tests inject one to drive refreshes.
@@ -317,7 +318,7 @@ func (r *Registry) SetConfig(ctx context.Context, component string, cfg any) (er
 	}
 	// Under e's lock, so a load in flight (which may have read the old config) has finished first.
 	e := v.(*entry)
-	if err := e.lock(ctx); err != nil {
+	if err := r.lockEntry(ctx, e); err != nil {
 		return notLoaded(key, err)
 	}
 	defer e.unlock()
@@ -343,8 +344,17 @@ func (r *Registry) Components() []string {
 	return out
 }
 
-// Close closes every client the registry made, including ones still acquired, after waiting for
-// background refreshes. Later calls return ErrClosed. It does not close the config client.
+// closeGrace bounds how long Close waits for background loads. go-redis ends a socket read at its
+// deadline, not when its context is cancelled, so a read of a config server that stopped answering
+// may outlast Close by the config client's ReadTimeout, or forever with none.
+const closeGrace = 500 * time.Millisecond
+
+// Close closes every client the registry made, including ones still acquired. Callers waiting for a
+// first load, or for another load to finish (Refresh, SetConfig), get ErrClosed at once; later calls
+// return ErrClosed. It waits
+// up to half a second for background loads: one still reading from the config server then is left to
+// end with the config client's own timeout, and whatever it reads is discarded (a client it makes is
+// closed). It does not close the config client.
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	already := r.closed.Swap(true)
@@ -352,16 +362,25 @@ func (r *Registry) Close() error {
 	if already {
 		return nil
 	}
-	r.cancel() // background loads in flight end now
-	r.bg.Wait()
+	r.cancel() // background loads in flight end now, unless stuck in a read
+	done := make(chan struct{})
+	go func() {
+		r.bg.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(closeGrace)
+	select {
+	case <-done:
+	case <-grace.C:
+	}
+	grace.Stop()
 	var errs []error
 	r.entries.Range(func(_, v any) bool {
-		e := v.(*entry)
-		_ = e.lock(context.Background()) // a load in flight finishes (and sees closed) first
-		if h := e.cur.Swap(nil); h != nil {
+		// No lock: a load still running sees closed after installing its client and closes it (see
+		// install), so Close need not wait for it.
+		if h := v.(*entry).cur.Swap(nil); h != nil {
 			h.closeOnce.Do(func() { errs = append(errs, h.client.Close()) })
 		}
-		e.unlock()
 		return true
 	})
 	return errors.Join(errs...)

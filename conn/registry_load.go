@@ -102,6 +102,19 @@ func (e *entry) lock(ctx context.Context) error {
 	}
 }
 
+// lockEntry is e.lock for a caller's ctx: it also gives up, with ErrClosed, when the registry
+// closes, since a load stuck in a read may hold e.sem past Close.
+func (r *Registry) lockEntry(ctx context.Context, e *entry) error {
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stop.Done():
+		return ErrClosed
+	}
+}
+
 func (e *entry) unlock() { <-e.sem }
 
 // firstLoad waits for the first load of e's config, started by whichever caller comes first. The
@@ -139,6 +152,8 @@ func (r *Registry) firstLoad(ctx context.Context, e *entry) error {
 		case <-call.done:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-r.stop.Done():
+			return ErrClosed // the load may be stuck in a read that Close cannot end
 		}
 		// A load already under way when this call came may fail at its own timeout, well before this
 		// caller's deadline: try once more with a load of its own time. Never more, so a config server
@@ -234,7 +249,7 @@ func (r *Registry) Refresh(ctx context.Context, component string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := e.lock(ctx); err != nil {
+	if err := r.lockEntry(ctx, e); err != nil {
 		return err
 	}
 	defer e.unlock()
@@ -257,6 +272,9 @@ func (r *Registry) refreshLocked(ctx context.Context, e *entry) error {
 // load reads and parses the config and installs a new client if it changed. The caller holds e.sem.
 func (r *Registry) load(ctx context.Context, e *entry) error {
 	raw, err := r.config.Get(ctx, e.key).Bytes()
+	if r.closed.Load() {
+		return ErrClosed // Close stopped waiting for this read: what it got is not used
+	}
 	if errors.Is(err, redis.Nil) {
 		return &ConfigError{Key: e.key, Err: ErrNoConfig}
 	}
@@ -281,7 +299,23 @@ func (r *Registry) load(ctx context.Context, e *entry) error {
 		client.Close()
 		return ErrClosed
 	}
-	e.cur.Store(newHandle(client, cfg, canon))
+	return r.install(e, newHandle(client, cfg, canon))
+}
+
+// install makes h e's client and retires the one it replaces. Close swaps each entry's client out
+// without waiting for loads, so install checks closed after its swap: either Close's swap sees h, or
+// install sees closed and closes h itself.
+func (r *Registry) install(e *entry, h *handle) error {
+	old := e.cur.Swap(h)
+	if r.closed.Load() {
+		if cur := e.cur.Swap(nil); cur != nil {
+			cur.close()
+		}
+		if old != nil {
+			old.close() // Close closes acquired clients too
+		}
+		return ErrClosed
+	}
 	e.lastErr.Store(nil)
 	if old != nil {
 		old.retire()

@@ -42,14 +42,37 @@ type Error struct {
 	Err  error
 }
 
-func (e *Error) Error() string {
-	if e.What == "" {
-		return fmt.Sprintf("%s: %v", e.Path, e.Err)
-	}
-	return fmt.Sprintf("%s: %v: %s", e.Path, e.Err, e.What)
-}
+func (e *Error) Error() string { return e.Path + ": " + e.Reason() }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Reason is the message without the path: what was wrong with the file.
+func (e *Error) Reason() string {
+	if e.What == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%v: %s", e.Err, e.What)
+}
+
+// HidePath returns err with no path in its message or chain, for a caller whose paths come from
+// configuration that errors must not quote (a path may hold anything a config's author pasted). An
+// error holding an *Error becomes that Error's Reason, unwrapping to its Err (ErrNotRegular,
+// fs.ErrNotExist, ctx.Err(), ...); any other error is returned as is.
+func HidePath(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return &pathless{e.Reason(), e.Err}
+}
+
+type pathless struct {
+	msg string
+	err error
+}
+
+func (p *pathless) Error() string { return p.msg }
+func (p *pathless) Unwrap() error { return p.err }
 
 // Describe names the type of file mode m, as the errors do.
 func Describe(m fs.FileMode) string {
@@ -81,7 +104,7 @@ func Stat(path string) (fs.FileInfo, error) {
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if li, lerr := os.Lstat(path); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
-			return nil, &Error{Path: path, What: "dangling symbolic link", Err: fmt.Errorf("%w: %w", ErrNotRegular, err)}
+			return nil, &Error{Path: path, What: "dangling symbolic link", Err: fmt.Errorf("%w: %w", ErrNotRegular, unwrapPath(err))}
 		}
 	}
 	return nil, &Error{Path: path, Err: unwrapPath(err)}
