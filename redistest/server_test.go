@@ -392,3 +392,23 @@ func TestClientWith(t *testing.T) {
 		t.Errorf("ClientWith(nil) Addr = %q; want %q", got, s.Addr())
 	}
 }
+
+// A server that cannot bind its port, another process's redis-server holding it, fails to start
+// rather than taking that server for its own (its PING answers): two test processes that picked
+// the same free port would otherwise share one server's data.
+func TestPortHeldByAnotherServer(t *testing.T) {
+	other := redistest.RunT(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := redistest.Run(ctx, &redistest.Options{Port: other.Port()})
+	if err == nil {
+		s.Close()
+		t.Fatalf("Run on %s, held by another server, started; want an error", other.Addr())
+	}
+	if !strings.Contains(err.Error(), "already in use") && !strings.Contains(err.Error(), "another process") {
+		t.Errorf("Run on a held port: %v; want it to say the port is taken", err)
+	}
+	if err := other.Client(t).Ping(ctx).Err(); err != nil {
+		t.Errorf("the other server: %v", err)
+	}
+}

@@ -129,7 +129,7 @@ func (s *Server) start(ctx context.Context) error {
 	s.cmd, s.exited, s.paused = cmd, exited, false
 	s.mu.Unlock()
 
-	if err := s.waitReady(ctx, exited); err != nil {
+	if err := s.waitReady(ctx, cmd.Process.Pid, exited); err != nil {
 		_ = cmd.Process.Kill()
 		<-exited
 		log := s.logSince(logStart)
@@ -158,9 +158,9 @@ func fileSize(path string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// waitReady polls until PING answers and the dataset has loaded, the process exits, a probe is
-// refused for good (a wrong password: waiting cannot fix it), or ctx ends.
-func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
+// waitReady polls until the process pid answers PING and has loaded its dataset, the process exits,
+// a probe is refused for good (a wrong password: waiting cannot fix it), or ctx ends.
+func (s *Server) waitReady(ctx context.Context, pid int, exited <-chan struct{}) error {
 	var last error
 	for {
 		select {
@@ -170,7 +170,7 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 			return fmt.Errorf("%w (last probe: %v)", ctx.Err(), last)
 		default:
 		}
-		if last = s.probe(ctx); last == nil {
+		if last = s.probe(ctx, pid); last == nil {
 			return nil
 		}
 		var refused authError
@@ -187,8 +187,11 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	}
 }
 
-// probe speaks RESP directly, so readiness does not depend on a client library's handshake.
-func (s *Server) probe(ctx context.Context) error {
+// probe speaks RESP directly, so readiness does not depend on a client library's handshake. It
+// checks that the server answering is process pid: when two test processes pick the same free port
+// at once, the one whose server failed to bind would otherwise take the other's server for its own,
+// and share its data.
+func (s *Server) probe(ctx context.Context, pid int) error {
 	d := net.Dialer{Timeout: 500 * time.Millisecond}
 	c, err := d.DialContext(ctx, s.Network(), s.Addr())
 	if err != nil {
@@ -227,8 +230,14 @@ func (s *Server) probe(ctx context.Context) error {
 		}
 		return err
 	}
-	info, err := roundTrip(c, r, "INFO", "persistence")
+	info, err := roundTrip(c, r, "INFO", "server")
 	if err != nil {
+		return err
+	}
+	if !bytes.Contains(info, []byte("\r\nprocess_id:"+strconv.Itoa(pid)+"\r\n")) {
+		return errNotOurs
+	}
+	if info, err = roundTrip(c, r, "INFO", "persistence"); err != nil {
 		return err
 	}
 	if bytes.Contains(info, []byte("loading:1")) {
@@ -236,6 +245,9 @@ func (s *Server) probe(ctx context.Context) error {
 	}
 	return nil
 }
+
+// errNotOurs: another process answers on the port (ours has not bound it yet, or could not).
+var errNotOurs = errors.New("another process answers on the port")
 
 // replyError is the server's error reply to a probe.
 type replyError string
