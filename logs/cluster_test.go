@@ -309,17 +309,9 @@ func TestClusterSlotMoving(t *testing.T) {
 // moveEnds returns the master serving key and another master, to move key's slot to.
 func moveEnds(t *testing.T, cl *redistest.Cluster, key string) (src, dst *redistest.Server) {
 	t.Helper()
-	ctx := context.Background()
-	src, err := cl.NodeForKey(ctx, key)
+	src, dst, err := cl.MoveEnds(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
-	}
-	masters, err := cl.Masters(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dst = masters[0]; dst == src {
-		dst = masters[1]
 	}
 	return src, dst
 }

@@ -296,6 +296,24 @@ func (c *Cluster) ReplicaOf(ctx context.Context, master *Server) (_ *Server, err
 	return nil, fmt.Errorf("%w: %s has no running replica", ErrInvalid, master.Addr())
 }
 
+// MoveEnds returns the master serving key's slot and another master: where a test moves the slot
+// from, and to (MoveSlot). A cluster of one master has no other: ErrInvalid.
+func (c *Cluster) MoveEnds(ctx context.Context, key string) (from, to *Server, err error) {
+	if from, err = c.NodeForKey(ctx, key); err != nil {
+		return nil, nil, err
+	}
+	masters, err := c.Masters(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range masters {
+		if m != from {
+			return from, m, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: no master but %s to move %q's slot to", ErrInvalid, from.Addr(), key)
+}
+
 // NodeForKey returns the node that currently serves key's slot as master. It asks the running nodes
 // in turn, skipping one that fails; when none can say, the error wraps the last node's error (ctx's,
 // when it ended), so a timeout is not mistaken for an unserved slot.

@@ -36,21 +36,13 @@ func TestReshard(t *testing.T) {
 		t.Fatal(err)
 	}
 	slot := int(live.ClusterKeySlot(ctx, keys[0]).Val())
-	from, err := c.NodeForKey(ctx, keys[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	masters, err := c.Masters(ctx)
+	from, to, err := c.MoveEnds(ctx, keys[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	replicas, err := c.Replicas(ctx)
 	if err != nil {
 		t.Fatal(err)
-	}
-	to := masters[0]
-	if to == from {
-		to = masters[1]
 	}
 
 	t.Run("bad input", func(t *testing.T) {

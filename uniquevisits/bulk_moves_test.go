@@ -35,29 +35,13 @@ func TestCountVisitsStaleSlotMap(t *testing.T) {
 				t.Fatal(err)
 			}
 			var sids []string
-			sets := map[string]int{}
 			for i := 0; i < 300; i++ {
-				s := randomSID(r)
-				sids = append(sids, s)
-				id, _ := ParseSessionID(s)
-				set, _ := shard.Key(setBase(Day(d)), fmt.Sprint("x", id), int(expected), ShardSize, shard.Python3)
-				sets[set]++
+				sids = append(sids, randomSID(r))
 			}
-			key, _ := shard.Key(setBase(Day(d)), fmt.Sprint("x", mustID(t, sids[0])), int(expected), ShardSize, shard.Python3)
-			src, err := rc.NodeForKey(ctx, key)
+			key := setOf(t, sids[0], d, expected)
+			_, dst, err := rc.MoveEnds(ctx, key)
 			if err != nil {
 				t.Fatal(err)
-			}
-			masters, err := rc.Masters(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dst *redistest.Server
-			for _, m := range masters {
-				if m != src {
-					dst = m
-					break
-				}
 			}
 			if err := rc.MoveSlot(ctx, shard.Slot(key), dst, nil); err != nil {
 				t.Fatal(err)
@@ -80,6 +64,16 @@ func TestCountVisitsStaleSlotMap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setOf is the set shard that CountVisit puts sid in on day d.
+func setOf(t *testing.T, sid string, d time.Time, expected int64) string {
+	t.Helper()
+	k, err := shard.Key(setBase(Day(d)), fmt.Sprint("x", mustID(t, sid)), int(expected), ShardSize, shard.Python3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func mustID(t *testing.T, sid string) int64 {
@@ -125,33 +119,20 @@ func TestCountVisitsHalfMovedSlot(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				sids = append(sids, randomSID(r))
 			}
-			// One visitor whose set is the moved one.
-			for {
-				s := randomSID(r)
-				id := mustID(t, s)
-				expected, _ := c.Expected(ctx, d)
-				if k, _ := shard.Key(setBase(Day(d)), fmt.Sprint("x", id), int(expected), ShardSize, shard.Python3); k == key {
+			expected, err := c.Expected(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two visitors whose set is the moved one: the batch's last, and the last of all, which
+			// CountVisit sends alone.
+			for len(sids) < 202 {
+				if s := randomSID(r); setOf(t, s, d, expected) == key {
 					sids = append(sids, s)
-					break
 				}
 			}
-			src, _ := rc.NodeForKey(ctx, key)
-			masters, _ := rc.Masters(ctx)
-			var dst *redistest.Server
-			for _, m := range masters {
-				if m != src {
-					dst = m
-					break
-				}
-			}
-			// The last visitor's set is the moved one: CountVisit sends it alone.
-			for {
-				s := randomSID(r)
-				expected, _ := c.Expected(ctx, d)
-				if k, _ := shard.Key(setBase(Day(d)), fmt.Sprint("x", mustID(t, s)), int(expected), ShardSize, shard.Python3); k == key {
-					sids = append(sids, s)
-					break
-				}
+			_, dst, err := rc.MoveEnds(ctx, key)
+			if err != nil {
+				t.Fatal(err)
 			}
 			ran := false
 			var bres []VisitResult

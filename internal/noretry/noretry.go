@@ -34,36 +34,30 @@ func (cmd) NoRetry() bool { return true }
 
 // Incr is INCR key, never resent.
 func Incr(ctx context.Context, c redis.Cmdable, key string) *redis.IntCmd {
-	p, ok := c.(Processor)
-	if !ok {
-		return c.Incr(ctx, key)
-	}
-	ic := redis.NewIntCmd(ctx, "incr", key)
-	_ = p.Process(ctx, intCmd{ic}) // the error is ic's
-	return ic
+	return intCommand(ctx, c, func() *redis.IntCmd { return c.Incr(ctx, key) }, "incr", key)
 }
 
 // SAdd is SADD key member, never resent: a resent SADD answers 0 for a member the lost first send
 // added, which reads as "already there".
 func SAdd(ctx context.Context, c redis.Cmdable, key string, member any) *redis.IntCmd {
-	p, ok := c.(Processor)
-	if !ok {
-		return c.SAdd(ctx, key, member)
-	}
-	ic := redis.NewIntCmd(ctx, "sadd", key, member)
-	_ = p.Process(ctx, intCmd{ic})
-	return ic
+	return intCommand(ctx, c, func() *redis.IntCmd { return c.SAdd(ctx, key, member) }, "sadd", key, member)
 }
 
 // PFAdd is PFADD key element, never resent: a resent PFADD answers 0 for an element the lost first
 // send added, which reads as "not new".
 func PFAdd(ctx context.Context, c redis.Cmdable, key string, element any) *redis.IntCmd {
+	return intCommand(ctx, c, func() *redis.IntCmd { return c.PFAdd(ctx, key, element) }, "pfadd", key, element)
+}
+
+// intCommand sends args as an integer command never resent, or, when c is no Processor, the plain
+// command plain gives (with c's own retry behaviour).
+func intCommand(ctx context.Context, c redis.Cmdable, plain func() *redis.IntCmd, args ...any) *redis.IntCmd {
 	p, ok := c.(Processor)
 	if !ok {
-		return c.PFAdd(ctx, key, element)
+		return plain()
 	}
-	ic := redis.NewIntCmd(ctx, "pfadd", key, element)
-	_ = p.Process(ctx, intCmd{ic})
+	ic := redis.NewIntCmd(ctx, args...)
+	_ = p.Process(ctx, intCmd{ic}) // the error is ic's
 	return ic
 }
 

@@ -902,6 +902,7 @@ func calls(f *fixture) []call {
 		add("redistest.Cluster.Masters", func(ctx context.Context) error { return errOnly(cl.Masters(ctx)) })
 		add("redistest.Cluster.Replicas", func(ctx context.Context) error { return errOnly(cl.Replicas(ctx)) })
 		add("redistest.Cluster.NodeForKey", func(ctx context.Context) error { return errOnly(cl.NodeForKey(ctx, "k")) })
+		add("redistest.Cluster.MoveEnds", func(ctx context.Context) error { _, _, err := cl.MoveEnds(ctx, "k"); return err })
 		add("redistest.Cluster.WaitHealthy", func(ctx context.Context) error { return cl.WaitHealthy(ctx) })
 		add("redistest.Cluster.WaitIdle", func(ctx context.Context) error { return cl.WaitIdle(ctx) })
 		add("redistest.Cluster.ReplicaOf", func(ctx context.Context) error { return errOnly(cl.ReplicaOf(ctx, cl.Nodes[0])) })
