@@ -13,6 +13,8 @@
 // UpdateToken sends each command on its own (2 round trips, 5 with an item); UpdateTokenPipeline
 // sends them together in one non-transactional pipeline (the book's pipeline(False)): one round trip,
 // no MULTI/EXEC, so other clients' commands may run between them. Both write the same data.
+// Concurrent updates of one token keep the book's last-writer-wins: recent: holds the timestamp of
+// the ZADD that reached Redis last, which may be the earlier of two updates that overlapped.
 //
 // # Failures
 //

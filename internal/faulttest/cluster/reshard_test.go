@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -111,11 +112,14 @@ func reshardSlots(keys ...string) []int {
 	return s
 }
 
-// tokenCall is one update as its caller saw it. Every call views an item of its own.
+// tokenCall is one update as its caller saw it. Every call views an item of its own. start and end
+// order calls across goroutines (one counter for all): a call whose end is before another's start
+// wrote before it.
 type tokenCall struct {
 	token, user, item string
 	ts                float64
 	out               reshardOutcome
+	start, end        int64
 }
 
 func reshardTokens(t *testing.T, c *redistest.Cluster) {
@@ -136,6 +140,7 @@ func reshardTokens(t *testing.T, c *redistest.Cluster) {
 		rngs[g] = rand.New(rand.NewPCG(uint64(g), 11))
 	}
 	outcomes := make([]atomic.Int64, 2)
+	var seq atomic.Int64
 	reshardRun(t, c, cl, &red, p, target, func(ctx context.Context, g, i int) error {
 		n := rngs[g].IntN(nTokens)
 		tc := tokenCall{token: fmt.Sprint("t", n), user: fmt.Sprint("u", n), item: fmt.Sprintf("g%d-%d", g, i)}
@@ -143,7 +148,9 @@ func reshardTokens(t *testing.T, c *redistest.Cluster) {
 		if i%2 == 1 {
 			update = up.UpdateTokenPipeline
 		}
+		tc.start = seq.Add(1)
 		u, err := update(ctx, cl, tc.token, tc.user, tc.item)
+		tc.end = seq.Add(1)
 		tc.ts = u.Timestamp
 		switch {
 		case err == nil:
@@ -154,6 +161,9 @@ func reshardTokens(t *testing.T, c *redistest.Cluster) {
 		default:
 			// An error reply does not undo the commands before it: any error may be a partial update.
 			tc.out = reshardMaybe
+		}
+		if tc.out == reshardMaybe {
+			tc.end = math.MaxInt64 // its writes may still land after it returned
 		}
 		outcomes[tc.out].Add(1)
 		calls[g] = append(calls[g], tc)
@@ -177,11 +187,16 @@ func reshardTokens(t *testing.T, c *redistest.Cluster) {
 			t.Errorf(format, args...)
 		}
 	}
-	latest := map[string]float64{} // token -> its latest acknowledged timestamp
-	known := map[string]bool{}     // items of our calls
+	// recent: keeps the last ZADD to arrive (the book's, no GT): of two concurrent updates of one
+	// token, the one with the earlier timestamp may arrive last. So recent:<token> must hold the
+	// timestamp of a call that did not end before the latest acknowledged one started.
+	lastAcked := map[string]int64{}     // token -> start of its latest-started acknowledged call
+	byToken := map[string][]tokenCall{} // token -> its calls
+	known := map[string]bool{}          // items of our calls
 	for _, cs := range calls {
 		for _, tc := range cs {
 			known[tc.item] = true
+			byToken[tc.token] = append(byToken[tc.token], tc)
 			score, err := ac.ZScore(ctx, "viewed:"+tc.token, tc.item).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				t.Fatal(err)
@@ -197,7 +212,7 @@ func reshardTokens(t *testing.T, c *redistest.Cluster) {
 				report("acknowledged view of %s by %s lost: in viewed:%s %v, in viewed: %v", tc.item, tc.token, tc.token, hasToken, inViewed)
 			}
 			if tc.out == reshardAcked {
-				latest[tc.token] = max(latest[tc.token], tc.ts)
+				lastAcked[tc.token] = max(lastAcked[tc.token], tc.start)
 			}
 		}
 	}
@@ -206,13 +221,18 @@ func reshardTokens(t *testing.T, c *redistest.Cluster) {
 			report("viewed: holds %q, which no call viewed", item)
 		}
 	}
-	for token, ts := range latest {
+	for token, after := range lastAcked {
 		n := token[1:]
 		if got, err := ac.HGet(ctx, "login:", token).Result(); err != nil || got != "u"+n {
 			report("login: %s = %q, %v; want u%s", token, got, err, n)
 		}
-		if got, err := ac.ZScore(ctx, "recent:", token).Result(); err != nil || got < ts {
-			report("recent: %s = %v, %v; want at least its last acknowledged %v", token, got, err, ts)
+		got, err := ac.ZScore(ctx, "recent:", token).Result()
+		if err != nil {
+			report("recent: %s: %v; want a score", token, err)
+			continue
+		}
+		if !slices.ContainsFunc(byToken[token], func(tc tokenCall) bool { return tc.ts == got && tc.end > after }) {
+			report("recent: %s = %v; want the timestamp of a call not over before its last acknowledged one began", token, got)
 		}
 	}
 	t.Logf("updates: %d acknowledged, %d unknown or not durable; %d items viewed", outcomes[reshardAcked].Load(),
