@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ria-go/ria/internal/ports"
 )
 
 // config renders the redis.conf that goes to standard input.
@@ -299,39 +300,15 @@ func roundTrip(c net.Conn, r *bufio.Reader, args ...string) ([]byte, error) {
 	}
 }
 
-// Ports are picked below Linux's default ephemeral range (ip_local_port_range starts at 32768), so
-// an outgoing connection of some other process cannot take a port between the pick and the bind.
-// A cluster node also needs port+10000 for its bus, so node ports stay in 20000-22767 (bus
-// 30000-32767); other servers use 20000-29999.
-const (
-	portBase     = 20000
-	portSpan     = 10000
-	busOffset    = 10000
-	ephemeralMin = 32768
-)
-
-// freePort picks a random port in the range above, checks that it (and with bus, port+10000 for the
-// cluster bus) can be bound, and returns it.
+// freePort picks a port of internal/ports' ranges: a cluster node's (with bus) or a server's.
 func freePort(host string, bus bool) (int, error) {
-	span := portSpan
+	r := ports.Servers
 	if bus {
-		span = ephemeralMin - busOffset - portBase
+		r = ports.ClusterNodes
 	}
-	for i := 0; i < 200; i++ {
-		p := portBase + rand.IntN(span)
-		if !canBind(host, p) || (bus && !canBind(host, p+busOffset)) {
-			continue
-		}
-		return p, nil
-	}
-	return 0, errors.New("redistest: no free port found")
-}
-
-func canBind(host string, port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	p, err := ports.Free(host, r, bus)
 	if err != nil {
-		return false
+		return 0, fmt.Errorf("redistest: %w", err)
 	}
-	l.Close()
-	return true
+	return p, nil
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ria-go/ria/internal/noretry"
+	"github.com/ria-go/ria/internal/ports"
 )
 
 // Direction says which way a toxic acts.
@@ -92,9 +95,9 @@ func Start(ctx context.Context, upstream string) (_ *Proxy, err error) {
 	}
 	// No metrics, no logs: the proxy is a test fixture, its warnings ("source terminated") are expected.
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	tp := toxiproxy.NewProxy(srv, "faultproxy", "127.0.0.1:0", upstream)
-	if err := tp.Start(); err != nil {
-		return nil, fmt.Errorf("faultproxy: start: %w", err)
+	tp, err := listen(srv, upstream)
+	if err != nil {
+		return nil, err
 	}
 	tp.Lock()
 	addr := tp.Listen // the port actually bound
@@ -102,6 +105,27 @@ func Start(ctx context.Context, upstream string) (_ *Proxy, err error) {
 	p := &Proxy{upstream: upstream, addr: addr, tp: tp}
 	p.timeout.Store(int64(defaultTimeout))
 	return p, nil
+}
+
+// listen starts a Toxiproxy proxy on a port of ports.Proxies, out of the ephemeral range: Enable
+// listens on it again after Disable, and an outgoing connection of any process could take an
+// ephemeral port meanwhile.
+func listen(srv *toxiproxy.ApiServer, upstream string) (*toxiproxy.Proxy, error) {
+	const attempts = 8 // another process can bind a free port between the pick and the listen
+	for i := 0; ; i++ {
+		port, err := ports.Free("127.0.0.1", ports.Proxies, false)
+		if err != nil {
+			return nil, fmt.Errorf("faultproxy: start: %w", err)
+		}
+		tp := toxiproxy.NewProxy(srv, "faultproxy", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), upstream)
+		err = tp.Start()
+		if err == nil {
+			return tp, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || i == attempts-1 {
+			return nil, fmt.Errorf("faultproxy: start: %w", err)
+		}
+	}
 }
 
 // SetTimeout sets how long Add, the typed toxics (Latency, BlackHole, ...), Disable, Enable and Close

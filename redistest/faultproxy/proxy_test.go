@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ria-go/ria/internal/ports"
 	"github.com/ria-go/ria/redistest"
 	"github.com/ria-go/ria/redistest/faultproxy"
 )
@@ -224,6 +225,10 @@ func TestDisableRefusesEnableRestores(t *testing.T) {
 	ctx := t.Context()
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
+	}
+	// Enable listens on the same port again: it must be one no outgoing connection can take meanwhile.
+	if r := ports.Proxies; !inRange(t, p.Addr(), r.Base, r.Base+r.Span-1) {
+		t.Fatalf("proxy listens on %s; want a port of ports.Proxies %v, below the ephemeral range", p.Addr(), r)
 	}
 	if err := p.Disable(); err != nil {
 		t.Fatal(err)
@@ -471,4 +476,16 @@ func TestLocalhostUpstream(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING through a proxy to localhost: %v", err)
 	}
+}
+
+func inRange(t *testing.T, addr string, lo, hi int) bool {
+	_, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port >= lo && port <= hi
 }
