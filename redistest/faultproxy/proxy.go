@@ -386,7 +386,8 @@ func (p *Proxy) Disable() error {
 	return p.runTimeout("disable "+p.addr, func() error { p.tp.Stop(); return nil })
 }
 
-// Enable listens again on the same address. It is bounded by the proxy's timeout (SetTimeout).
+// Enable listens again on the same address, trying again for half a second while the port is in
+// use. It is bounded by the proxy's timeout (SetTimeout).
 func (p *Proxy) Enable() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -400,12 +401,22 @@ func (p *Proxy) Enable() error {
 		if enabled {
 			return nil
 		}
-		if err := p.tp.Start(); err != nil {
+		// The port can be held for a moment after Disable (seen under load, holder unknown): try
+		// again for a while before giving up.
+		err := p.tp.Start()
+		for give := time.Now().Add(enableRetry); errors.Is(err, syscall.EADDRINUSE) && time.Now().Before(give); {
+			time.Sleep(enableRetry / 50)
+			err = p.tp.Start()
+		}
+		if err != nil {
 			return fmt.Errorf("faultproxy: enable %s: %w", p.addr, err)
 		}
 		return nil
 	})
 }
+
+// enableRetry is how long Enable tries again while its port is in use.
+const enableRetry = 500 * time.Millisecond
 
 // Enabled reports whether the proxy is accepting connections.
 func (p *Proxy) Enabled() bool {

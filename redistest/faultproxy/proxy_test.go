@@ -489,3 +489,37 @@ func inRange(t *testing.T, addr string, lo, hi int) bool {
 	}
 	return port >= lo && port <= hi
 }
+
+// Enable waits out a port held for a moment after Disable, and names the port when it stays held.
+func TestEnableWhilePortHeld(t *testing.T) {
+	_, p, _ := setup(t)
+	if err := p.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	hold := func() net.Listener {
+		l, err := net.Listen("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := hold()
+	released := make(chan struct{})
+	time.AfterFunc(100*time.Millisecond, func() { l.Close(); close(released) })
+	if err := p.Enable(); err != nil {
+		t.Fatalf("Enable with the port held for 100 ms: %v", err)
+	}
+	<-released
+	if !p.Enabled() {
+		t.Fatal("not Enabled after Enable")
+	}
+
+	if err := p.Disable(); err != nil {
+		t.Fatal(err)
+	}
+	defer hold().Close()
+	err := p.Enable()
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), p.Addr()) || p.Enabled() {
+		t.Fatalf("Enable with the port held for good: %v, Enabled %v; want address in use naming %s", err, p.Enabled(), p.Addr())
+	}
+}
