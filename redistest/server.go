@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/ria-go/ria/internal/ports"
 )
 
 // Options configure one redis-server.
@@ -190,26 +191,28 @@ func Run(ctx context.Context, opt *Options) (*Server, error) {
 		}
 	}
 
-	const attempts = 8 // a free port can be taken between picking it and binding it
-	for i := 0; ; i++ {
-		if !o.Unix {
-			s.port = o.Port
-			if s.port == 0 {
-				if s.port, err = freePort(o.Host, o.needBusPort); err != nil {
-					os.RemoveAll(dir)
-					return nil, err
-				}
-			}
-		}
+	switch {
+	case o.Unix:
 		err = s.start(ctx)
-		if err == nil {
-			return s, nil
+	case o.Port != 0:
+		s.port = o.Port
+		err = s.start(ctx)
+	default: // a free port, picked again when another process binds it first
+		r := ports.Servers
+		if o.needBusPort {
+			r = ports.ClusterNodes
 		}
-		if !errors.Is(err, errAddrInUse) || o.Port != 0 || o.Unix || i == attempts-1 {
-			os.RemoveAll(dir)
-			return nil, err
+		inUse := func(err error) bool { return errors.Is(err, errAddrInUse) }
+		_, err = ports.Listen(o.Host, r, o.needBusPort, inUse, func(p int) error { s.port = p; return s.start(ctx) })
+		if errors.Is(err, ports.ErrNoFreePort) {
+			err = fmt.Errorf("redistest: %w", err)
 		}
 	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
 }
 
 // RunT starts a server for a test or benchmark, fails it when the server cannot start,

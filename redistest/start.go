@@ -18,8 +18,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/ria-go/ria/internal/ports"
 )
 
 // config renders the redis.conf that goes to standard input.
@@ -298,17 +296,4 @@ func roundTrip(c net.Conn, r *bufio.Reader, args ...string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("unexpected reply %q", line)
 	}
-}
-
-// freePort picks a port of internal/ports' ranges: a cluster node's (with bus) or a server's.
-func freePort(host string, bus bool) (int, error) {
-	r := ports.Servers
-	if bus {
-		r = ports.ClusterNodes
-	}
-	p, err := ports.Free(host, r, bus)
-	if err != nil {
-		return 0, fmt.Errorf("redistest: %w", err)
-	}
-	return p, nil
 }

@@ -37,7 +37,7 @@ var (
 var ErrNoFreePort = errors.New("ports: no free port found")
 
 // Free picks a random port of r that can be bound on host (and, with bus, port+BusOffset too).
-// Another process may still bind it before the caller does: the caller retries on "address in use".
+// Another process may still bind it before the caller does: Listen retries when that happens.
 func Free(host string, r Range, bus bool) (int, error) {
 	for range 200 {
 		p := r.Base + rand.IntN(r.Span)
@@ -56,4 +56,23 @@ func canBind(host string, port int) bool {
 	}
 	l.Close()
 	return true
+}
+
+// Attempts is how many picked ports Listen tries.
+const Attempts = 8
+
+// Listen calls listen with ports Free picks until it returns nil, returns an error inUse does not
+// match (another process took the port between the pick and the bind), or Attempts ports were tried;
+// it returns the port of the success and listen's last error.
+func Listen(host string, r Range, bus bool, inUse func(error) bool, listen func(port int) error) (int, error) {
+	for i := 0; ; i++ {
+		p, err := Free(host, r, bus)
+		if err != nil {
+			return 0, err
+		}
+		err = listen(p)
+		if err == nil || !inUse(err) || i == Attempts-1 {
+			return p, err
+		}
+	}
 }

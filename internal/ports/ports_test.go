@@ -1,7 +1,9 @@
 package ports
 
 import (
+	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -66,5 +68,35 @@ func TestFreeNone(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	if p, err := Free("127.0.0.1", Range{port, 1}, false); err != ErrNoFreePort {
 		t.Fatalf("Free over one held port = %d, %v; want ErrNoFreePort", p, err)
+	}
+}
+
+// Listen picks again only while the port was taken, at most Attempts times, and returns the port
+// that worked.
+func TestListen(t *testing.T) {
+	errTaken, errOther := errors.New("taken"), errors.New("other")
+	inUse := func(err error) bool { return errors.Is(err, errTaken) }
+	for _, tc := range []struct {
+		name  string
+		fails []error // listen's errors, in order; then nil
+		tries int
+		want  error
+	}{
+		{"at once", nil, 1, nil},
+		{"taken twice", []error{errTaken, errTaken}, 3, nil},
+		{"other error", []error{errTaken, errOther}, 2, errOther},
+		{"always taken", slices.Repeat([]error{errTaken}, Attempts+5), Attempts, errTaken},
+	} {
+		var tried []int
+		port, err := Listen("127.0.0.1", Proxies, false, inUse, func(p int) error {
+			tried = append(tried, p)
+			if len(tried) <= len(tc.fails) {
+				return tc.fails[len(tried)-1]
+			}
+			return nil
+		})
+		if len(tried) != tc.tries || !errors.Is(err, tc.want) || (err == nil && port != tried[len(tried)-1]) {
+			t.Errorf("%s: tried %v, got port %d, %v; want %d tries, %v, the last port tried", tc.name, tried, port, err, tc.tries, tc.want)
+		}
 	}
 }

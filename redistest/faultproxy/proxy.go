@@ -110,22 +110,16 @@ func Start(ctx context.Context, upstream string) (_ *Proxy, err error) {
 // listen starts a Toxiproxy proxy on a port of ports.Proxies, out of the ephemeral range: Enable
 // listens on it again after Disable, and an outgoing connection of any process could take an
 // ephemeral port meanwhile.
-func listen(srv *toxiproxy.ApiServer, upstream string) (*toxiproxy.Proxy, error) {
-	const attempts = 8 // another process can bind a free port between the pick and the listen
-	for i := 0; ; i++ {
-		port, err := ports.Free("127.0.0.1", ports.Proxies, false)
-		if err != nil {
-			return nil, fmt.Errorf("faultproxy: start: %w", err)
-		}
-		tp := toxiproxy.NewProxy(srv, "faultproxy", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), upstream)
-		err = tp.Start()
-		if err == nil {
-			return tp, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) || i == attempts-1 {
-			return nil, fmt.Errorf("faultproxy: start: %w", err)
-		}
+func listen(srv *toxiproxy.ApiServer, upstream string) (tp *toxiproxy.Proxy, err error) {
+	inUse := func(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+	_, err = ports.Listen("127.0.0.1", ports.Proxies, false, inUse, func(port int) error {
+		tp = toxiproxy.NewProxy(srv, "faultproxy", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), upstream)
+		return tp.Start()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: start: %w", err)
 	}
+	return tp, nil
 }
 
 // SetTimeout sets how long Add, the typed toxics (Latency, BlackHole, ...), Disable, Enable and Close
